@@ -1,0 +1,203 @@
+/*
+ * conn.c: the client's side of the control socket: connect, one request and
+ * its answer (with the file descriptors a WELCOME carries), and a liveness
+ * check. Blocking with a deadline; never used by ringside_send().
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int rs_conn_connect(const char *path, int timeout_ms, int *sockp)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	(void)timeout_ms; /* connect on a Unix socket does not wait */
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	*sockp = fd;
+	return 0;
+}
+
+static int wait_readable(int sock, int64_t deadline)
+{
+	struct pollfd pfd = {.fd = sock, .events = POLLIN};
+
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		int n;
+
+		if (left < 0)
+			return RINGSIDE_ETIMEDOUT;
+		n = poll(&pfd, 1, (int)left);
+		if (n > 0)
+			return 0;
+		if (n == 0)
+			return RINGSIDE_ETIMEDOUT;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+static void close_fds(int *fds, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		fds[i] = -1;
+	}
+}
+
+/* Receives one message and up to nfds descriptors. Every descriptor beyond
+ * what was asked for is closed. */
+static ssize_t recv_msg(int sock, void *buf, size_t len, int *fds, int nfds,
+			int *nrecv)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * 8)];
+	} cbuf;
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cbuf.buf,
+		.msg_controllen = sizeof(cbuf.buf),
+	};
+	ssize_t n;
+
+	*nrecv = 0;
+	do
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL;
+	     c = CMSG_NXTHDR(&msg, c)) {
+		int got[8];
+		size_t cnt;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		cnt = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		if (cnt > 8)
+			cnt = 8;
+		memcpy(got, CMSG_DATA(c), cnt * sizeof(int));
+		for (size_t i = 0; i < cnt; i++) {
+			if (*nrecv < nfds)
+				fds[(*nrecv)++] = got[i];
+			else
+				close(got[i]);
+		}
+	}
+	if (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) {
+		close_fds(fds, *nrecv);
+		*nrecv = 0;
+		return RINGSIDE_EPROTO;
+	}
+	return n;
+}
+
+int rs_conn_request(int sock, int timeout_ms, const void *req, size_t reqlen,
+		    void *resp, size_t resplen, int *fds, int nfds,
+		    char *errbuf, size_t errlen)
+{
+	char buf[RINGSIDE_MSG_MAX];
+	const struct ringside_msg *hdr = (const struct ringside_msg *)buf;
+	int64_t deadline = now_ms() + timeout_ms;
+	ssize_t n;
+	int nrecv, err;
+
+	for (int i = 0; i < nfds; i++)
+		fds[i] = -1;
+	do
+		n = send(sock, req, reqlen, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		err = errno;
+		snprintf(errbuf, errlen, "send to ringsided: %s", strerror(err));
+		return err == EPIPE || err == ECONNRESET ? RINGSIDE_ENOTCONN
+							  : -err;
+	}
+	err = wait_readable(sock, deadline);
+	if (err < 0) {
+		snprintf(errbuf, errlen, "ringsided did not answer in %d ms",
+			 timeout_ms);
+		return err;
+	}
+	n = recv_msg(sock, buf, sizeof(buf), fds, nfds, &nrecv);
+	if (n == 0) {
+		snprintf(errbuf, errlen, "ringsided closed the connection");
+		return RINGSIDE_ENOTCONN;
+	}
+	if (n < 0) {
+		snprintf(errbuf, errlen, "receive from ringsided: %s",
+			 ringside_strerror((int)n));
+		return (int)n;
+	}
+	if ((size_t)n < sizeof(*hdr) || hdr->len != (uint32_t)n)
+		goto proto;
+	if (hdr->type == RINGSIDE_MSG_ERROR) {
+		const struct ringside_msg_error *e = (const void *)buf;
+
+		close_fds(fds, nrecv);
+		if ((size_t)n != sizeof(*e))
+			goto proto;
+		snprintf(errbuf, errlen, "ringsided: %.*s",
+			 (int)sizeof(e->text), e->text);
+		return e->code < 0 ? e->code : RINGSIDE_EPROTO;
+	}
+	if ((size_t)n != resplen ||
+	    hdr->type != ((const struct ringside_msg *)resp)->type ||
+	    nrecv != nfds)
+		goto proto;
+	memcpy(resp, buf, resplen);
+	return 0;
+proto:
+	close_fds(fds, nrecv);
+	snprintf(errbuf, errlen, "ringsided answered with a malformed message");
+	return RINGSIDE_EPROTO;
+}
+
+/* Returns 1 while the daemon holds the socket open, 0 once it has gone. */
+int rs_conn_alive(int sock)
+{
+	char c;
+	ssize_t n = recv(sock, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	if (n == 0)
+		return 0;
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+	    errno != EINTR)
+		return 0;
+	return 1;
+}

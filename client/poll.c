@@ -1,0 +1,137 @@
+/*
+ * poll.c: reads reports from the reply ring. One thread at a time (a
+ * try-lock; a second caller gets 0 at once). No system call while reports
+ * flow: the reply eventfd is read only after the daemon has written it, and
+ * the liveness check on the socket runs at most every 100 ms when idle.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define LIVENESS_INTERVAL_MS 100
+
+static int64_t coarse_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const ringside_topic_t *topic_by_id(struct ringside *rs, uint32_t id)
+{
+	/* pairs with the release store in ringside_topic() */
+	uint32_t n = __atomic_load_n(&rs->ntopics, __ATOMIC_ACQUIRE);
+
+	return id < n ? rs->topics[id] : NULL;
+}
+
+static void to_report(struct ringside *rs, const struct ringside_reply_slot *s,
+		      ringside_report_t *r)
+{
+	r->opaque = s->opaque;
+	r->status = s->status;
+	r->kafka_error = s->kafka_error;
+	r->persistence = s->persistence <= RINGSIDE_PERSISTED
+				 ? (ringside_persistence_t)s->persistence
+				 : RINGSIDE_NOT_PERSISTED;
+	r->stage = s->stage <= RINGSIDE_STAGE_SENT ? (ringside_stage_t)s->stage
+						   : RINGSIDE_STAGE_FAILED;
+	r->topic = topic_by_id(rs, s->topic);
+	r->partition = s->partition;
+	r->offset = s->offset;
+	r->timestamp = s->timestamp;
+}
+
+/* Delivers what the reply ring holds. */
+static int deliver(struct ringside *rs, ringside_report_cb cb, void *ctx)
+{
+	/* pairs with the daemon's release store of reply_tail in reply.c */
+	uint64_t tail = __atomic_load_n(&rs->shm->reply_tail, __ATOMIC_ACQUIRE);
+	uint64_t head = rs->reply_head;
+	int n = 0;
+
+	if (tail < head || tail - head > rs->reply_mask + 1ULL)
+		return RINGSIDE_EPROTO;
+	while (head < tail) {
+		struct ringside_reply_slot slot;
+		ringside_report_t r;
+
+		memcpy(&slot, &rs->reply[head & rs->reply_mask], sizeof(slot));
+		head++;
+		/* free the slot before the callback: it may be slow */
+		__atomic_store_n(&rs->shm->reply_head, head, __ATOMIC_RELEASE);
+		rs->reply_head = head;
+		to_report(rs, &slot, &r);
+		cb(&r, ctx);
+		n++;
+	}
+	return n;
+}
+
+/* Nothing waited: ask to be woken, and now and then check the daemon is
+ * still there. Returns 1 if reports arrived meanwhile. */
+static int idle(struct ringside *rs)
+{
+	int64_t now;
+
+	if (!rs->reply_armed) {
+		__atomic_fetch_or(&rs->shm->reply_flags,
+				  RINGSIDE_RF_WANT_WAKEUP, __ATOMIC_SEQ_CST);
+		rs->reply_armed = 1;
+		/* Dekker with the daemon: its tail store, then its load of
+		 * our flag */
+		if (__atomic_load_n(&rs->shm->reply_tail, __ATOMIC_SEQ_CST) !=
+		    rs->reply_head)
+			return 1;
+	}
+	if (__atomic_load_n(&rs->disconnected, __ATOMIC_RELAXED))
+		return RINGSIDE_ENOTCONN;
+	now = coarse_ms();
+	if (now < rs->next_liveness_ms)
+		return 0;
+	rs->next_liveness_ms = now + LIVENESS_INTERVAL_MS;
+	if (rs_conn_alive(rs->sock))
+		return 0;
+	__atomic_store_n(&rs->disconnected, 1, __ATOMIC_RELEASE);
+	/* the daemon may have written reports just before it went */
+	if (__atomic_load_n(&rs->shm->reply_tail, __ATOMIC_ACQUIRE) !=
+	    rs->reply_head)
+		return 1;
+	return RINGSIDE_ENOTCONN;
+}
+
+int ringside_poll(ringside_t *rs, ringside_report_cb cb, void *ctx)
+{
+	int n;
+
+	if (rs == NULL || cb == NULL)
+		return RINGSIDE_EINVAL;
+	if (rs->shm == NULL)
+		return RINGSIDE_ENOTCONN;
+	if (__atomic_exchange_n(&rs->poll_busy, 1, __ATOMIC_ACQUIRE))
+		return 0;
+	if (rs->reply_armed &&
+	    !(__atomic_load_n(&rs->shm->reply_flags, __ATOMIC_ACQUIRE) &
+	      RINGSIDE_RF_WANT_WAKEUP)) {
+		eventfd_t v;
+
+		/* the daemon took the flag: it wrote, or will write, the
+		 * eventfd once; consume it so the fd stops being readable */
+		(void)eventfd_read(rs->reply_fd, &v);
+		rs->reply_armed = 0;
+	}
+	n = deliver(rs, cb, ctx);
+	if (n == 0) {
+		n = idle(rs);
+		if (n == 1)
+			n = deliver(rs, cb, ctx);
+	}
+	__atomic_store_n(&rs->poll_busy, 0, __ATOMIC_RELEASE);
+	return n;
+}

@@ -1,0 +1,277 @@
+/*
+ * ringside_proto.h: the one definition of what the daemon and the client
+ * library must agree on: the shared-memory layout, the frame format, the
+ * reply slots and the control-socket messages. doc/protocol.md describes the
+ * same thing in prose; nothing else may redefine an offset or a flag.
+ *
+ * Not installed: applications use ringside.h only.
+ */
+#ifndef RINGSIDE_PROTO_H
+#define RINGSIDE_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RINGSIDE_PROTO_MAGIC 0x5253484dU /* "RSHM" */
+#define RINGSIDE_PROTO_VERSION 1U
+#define RINGSIDE_CACHELINE 64U
+#define RINGSIDE_PAGE 4096U
+
+/* Limits both sides enforce. */
+#define RINGSIDE_RING_MIN (64U * 1024U)
+#define RINGSIDE_RING_MAX (1U << 30)
+#define RINGSIDE_REPLY_MIN 64U
+#define RINGSIDE_REPLY_MAX (1U << 22)
+#define RINGSIDE_TOPIC_NAME_MAX 249U /* Kafka's own limit */
+#define RINGSIDE_SESSION_NAME_MAX 64U
+#define RINGSIDE_HEADERS_MAX 64U
+#define RINGSIDE_HEADER_NAME_MAX 255U
+#define RINGSIDE_NULL_LEN 0xffffffffU /* key or value absent (NULL) */
+
+/*
+ * Shared memory, one memfd per session, created and sealed by the daemon:
+ *
+ *   [0, RINGSIDE_PAGE)            struct ringside_shm_hdr
+ *   [bitmap_off, +ring_size/64)   commit bitmap: one bit per 8 ring bytes
+ *   [ring_off, +ring_size)        the send ring: 8-byte aligned frames
+ *   [reply_off, +reply_slots*64)  the reply ring: struct ringside_reply_slot
+ *
+ * Every offset is a multiple of RINGSIDE_PAGE.
+ *
+ * Send ring cursors are monotonic 64-bit byte positions; the ring offset of a
+ * position is pos & (ring_size - 1). Invariant: release <= head <= tail and
+ * tail - release <= ring_size.
+ *
+ *   tail     next free position. Client threads reserve space by CAS on it.
+ *   head     how far the daemon has read (informational for the client).
+ *   release  everything before it is finished (delivered, or failed and
+ *            reported); only space before it may be written again.
+ *
+ * A reserved frame is published by setting the bit for its start offset in
+ * the commit bitmap (a release RMW); the daemon reads frames in order and
+ * stops at the first frame whose bit is clear. The daemon clears the bits of
+ * a released range before it moves release past it, so a set bit is always
+ * the current lap's commit, never a stale one. This lets several threads of
+ * one process send on one handle without a lock and without waiting for each
+ * other: a thread preempted between reserve and commit delays only the
+ * daemon's read of later frames, never another sender.
+ */
+struct ringside_shm_hdr {
+	/* Written once by the daemon before the memfd is passed. */
+	uint32_t magic;
+	uint32_t version;
+	uint32_t ring_size;   /* bytes, power of two */
+	uint32_t reply_slots; /* power of two */
+	uint32_t max_frame;   /* largest frame the daemon accepts, bytes */
+	uint32_t reserved0;
+	uint64_t bitmap_off;
+	uint64_t ring_off;
+	uint64_t reply_off;
+	uint64_t map_size;
+	uint64_t session_id;
+
+	/* Send ring. Each cursor on its own cache line. */
+	_Alignas(64) uint64_t tail; /* clients: CAS */
+	_Alignas(64) uint64_t release; /* daemon: release store */
+	_Alignas(64) uint64_t head; /* daemon */
+	/* daemon: RINGSIDE_F_NEED_WAKEUP, set before it sleeps; a client that
+	 * clears it writes the doorbell eventfd once. */
+	_Alignas(64) uint32_t flags;
+	uint32_t state; /* daemon: enum ringside_shm_state */
+
+	/* Reply ring (daemon -> client), single producer, single consumer. */
+	_Alignas(64) uint64_t reply_tail; /* daemon: release store */
+	_Alignas(64) uint64_t reply_head; /* client: release store */
+	/* client: RINGSIDE_RF_WANT_WAKEUP, set when it is about to wait on its
+	 * reply eventfd; the daemon clears it and writes the eventfd once. */
+	_Alignas(64) uint32_t reply_flags;
+	uint32_t reserved1;
+
+	/* Counters kept by the daemon, for the application to read. */
+	_Alignas(64) uint64_t records_read;     /* frames taken from the ring */
+	uint64_t records_finished; /* delivered or failed, release passed them */
+	uint64_t reports_dropped;  /* reply ring and backlog were full */
+	uint64_t reports_backlog;  /* written, waiting for reply ring space */
+};
+
+_Static_assert(sizeof(struct ringside_shm_hdr) <= RINGSIDE_PAGE,
+	       "shm header must fit its page");
+
+#define RINGSIDE_F_NEED_WAKEUP 0x1U
+#define RINGSIDE_RF_WANT_WAKEUP 0x1U
+
+/* Values of ringside_shm_hdr.state, mirrored by ringside_backpressure_t. */
+enum ringside_shm_state {
+	RINGSIDE_SHM_HEALTHY = 0,  /* records flow to Kafka */
+	RINGSIDE_SHM_SPILLING = 1, /* records go to the disk spool */
+	RINGSIDE_SHM_REFUSING = 2, /* the daemon is not draining this ring */
+	RINGSIDE_SHM_STOPPING = 3, /* the daemon is shutting down */
+};
+
+/*
+ * A frame in the send ring. Frames start at 8-byte aligned offsets and never
+ * straddle the end of the ring: a sender that would straddle first fills the
+ * rest of the ring with a PAD frame (only size and type are meaningful).
+ *
+ * A RECORD frame is this header followed by header_bytes of encoded headers,
+ * the key, the value, and zero to seven bytes of padding. Each encoded
+ * header is struct ringside_wire_header, its name, then its value.
+ */
+struct ringside_frame {
+	uint32_t size; /* whole frame, multiple of 8 */
+	uint16_t type; /* RINGSIDE_FRAME_* */
+	uint16_t header_count;
+	uint32_t topic;       /* session-local topic id */
+	int32_t partition;    /* valid if RINGSIDE_FRAME_F_PARTITION */
+	uint32_t key_len;     /* RINGSIDE_NULL_LEN: no key */
+	uint32_t value_len;   /* RINGSIDE_NULL_LEN: null value */
+	uint32_t header_bytes;
+	uint32_t flags;       /* RINGSIDE_FRAME_F_* */
+	int64_t timestamp;    /* ms since the epoch; 0: the daemon stamps it */
+	uint64_t opaque;      /* the application's, returned in the report */
+};
+
+_Static_assert(sizeof(struct ringside_frame) == 48, "frame header is 48 bytes");
+
+#define RINGSIDE_FRAME_RECORD 1U
+#define RINGSIDE_FRAME_PAD 2U
+#define RINGSIDE_FRAME_F_PARTITION 0x1U
+#define RINGSIDE_FRAME_F_ALL (RINGSIDE_FRAME_F_PARTITION)
+
+struct ringside_wire_header {
+	uint16_t name_len;
+	uint16_t reserved;
+	uint32_t value_len; /* RINGSIDE_NULL_LEN: null value */
+};
+
+_Static_assert(sizeof(struct ringside_wire_header) == 8, "wire header");
+
+static inline uint32_t ringside_align8(uint64_t n)
+{
+	return (uint32_t)((n + 7U) & ~(uint64_t)7U);
+}
+
+/* One report, daemon -> client. */
+struct ringside_reply_slot {
+	uint64_t opaque;
+	int64_t offset;     /* -1 when unknown (acks=0, failure) */
+	int64_t timestamp;  /* the record's timestamp as produced */
+	int32_t partition;  /* -1 when unknown */
+	int32_t status;     /* 0 or a negative RINGSIDE_E* code */
+	int32_t kafka_error; /* librdkafka's rd_kafka_resp_err_t, 0 if none */
+	uint32_t topic;     /* session-local topic id */
+	uint8_t persistence; /* RINGSIDE_PERSISTED etc. */
+	uint8_t stage;       /* RINGSIDE_STAGE_* */
+	uint8_t flags;
+	uint8_t reserved[19];
+};
+
+_Static_assert(sizeof(struct ringside_reply_slot) == 64, "reply slot");
+
+/*
+ * Control socket: AF_UNIX, SOCK_SEQPACKET. Every message starts with
+ * struct ringside_msg. The client speaks first.
+ *
+ *   HELLO  -> WELCOME + 3 fds (memfd, doorbell eventfd, reply eventfd)
+ *          -> ERROR
+ *   TOPIC  -> TOPIC_OK | ERROR
+ */
+enum ringside_msg_type {
+	RINGSIDE_MSG_HELLO = 1,
+	RINGSIDE_MSG_WELCOME = 2,
+	RINGSIDE_MSG_TOPIC = 3,
+	RINGSIDE_MSG_TOPIC_OK = 4,
+	RINGSIDE_MSG_ERROR = 5,
+};
+
+struct ringside_msg {
+	uint32_t type;
+	uint32_t len; /* whole message, bytes */
+};
+
+struct ringside_msg_hello {
+	struct ringside_msg hdr;
+	uint32_t magic;
+	uint32_t version;
+	uint32_t flags;
+	uint32_t reserved;
+	char name[RINGSIDE_SESSION_NAME_MAX]; /* NUL padded, may be empty */
+};
+
+struct ringside_msg_welcome {
+	struct ringside_msg hdr;
+	uint64_t session_id;
+	uint64_t map_size;
+};
+
+struct ringside_msg_topic {
+	struct ringside_msg hdr;
+	uint32_t name_len;
+	uint32_t reserved;
+	char name[RINGSIDE_TOPIC_NAME_MAX + 1];
+};
+
+struct ringside_msg_topic_ok {
+	struct ringside_msg hdr;
+	uint32_t topic;
+	uint32_t reserved;
+};
+
+struct ringside_msg_error {
+	struct ringside_msg hdr;
+	int32_t code; /* RINGSIDE_E* */
+	uint32_t reserved;
+	char text[200]; /* NUL terminated */
+};
+
+#define RINGSIDE_MSG_MAX 512U
+
+_Static_assert(sizeof(struct ringside_msg_topic) <= RINGSIDE_MSG_MAX, "msg");
+_Static_assert(sizeof(struct ringside_msg_error) <= RINGSIDE_MSG_MAX, "msg");
+
+/*
+ * The layout both sides derive from the two sizes: the daemon writes these
+ * offsets into the header, the client recomputes them and refuses a header
+ * that disagrees.
+ */
+struct ringside_shm_layout {
+	uint64_t bitmap_off;
+	uint64_t ring_off;
+	uint64_t reply_off;
+	uint64_t map_size;
+};
+
+static inline uint64_t ringside_page_round(uint64_t n)
+{
+	return (n + RINGSIDE_PAGE - 1) & ~(uint64_t)(RINGSIDE_PAGE - 1);
+}
+
+static inline void ringside_shm_layout(uint32_t ring_size,
+				       uint32_t reply_slots,
+				       struct ringside_shm_layout *l)
+{
+	l->bitmap_off = RINGSIDE_PAGE;
+	l->ring_off = l->bitmap_off + ringside_page_round(ring_size / 64U);
+	l->reply_off = l->ring_off + ring_size;
+	l->map_size = l->reply_off +
+		      ringside_page_round((uint64_t)reply_slots *
+					  sizeof(struct ringside_reply_slot));
+}
+
+static inline int ringside_is_pow2(uint64_t n)
+{
+	return n != 0 && (n & (n - 1)) == 0;
+}
+
+/* Commit bitmap helpers, used by both sides on byte positions. */
+static inline uint64_t ringside_bit_word(uint64_t off)
+{
+	return (off >> 3) >> 6;
+}
+
+static inline uint64_t ringside_bit_mask(uint64_t off)
+{
+	return (uint64_t)1 << ((off >> 3) & 63U);
+}
+
+#endif

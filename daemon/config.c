@@ -1,0 +1,681 @@
+/*
+ * config.c: parses ringside.ini with inih. A reader wrapper counts lines, so
+ * every error names its line; parsing goes on after an error so that one run
+ * shows every problem. librdkafka properties are checked by applying them to
+ * scratch configs, so a typo fails at start-up, not at first use.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <ini.h>
+#include <librdkafka/rdkafka.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "client/ringside_proto.h"
+#include "config.h"
+#include "log.h"
+
+#define MAX_ERRORS 20
+
+enum section_kind { SEC_NONE, SEC_RINGSIDE, SEC_KAFKA, SEC_TOPIC, SEC_BAD };
+
+struct parser {
+	struct rs_config *cfg;
+	FILE *file;
+	int line;
+	char *err;
+	size_t errlen;
+	size_t erroff;
+	int nerrors;
+
+	char section[256];
+	enum section_kind kind;
+	struct rs_topic_config *topic; /* current [topic:...] */
+	char **seen_sections;
+	size_t nseen;
+	char **seen_keys; /* keys of the current section */
+	size_t nkeys;
+	int ring_size_line;
+	int max_record_line;
+	int socket_line;
+	rd_kafka_conf_t *scratch;
+	rd_kafka_topic_conf_t *scratch_topic;
+};
+
+static void perr(struct parser *p, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void perr(struct parser *p, int line, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (++p->nerrors > MAX_ERRORS || p->erroff + 1 >= p->errlen)
+		return;
+	n = snprintf(p->err + p->erroff, p->errlen - p->erroff, "%s%s:%d: ",
+		     p->erroff > 0 ? "\n" : "", p->cfg->path, line);
+	if (n < 0 || (size_t)n >= p->errlen - p->erroff) {
+		p->erroff = p->errlen - 1;
+		return;
+	}
+	p->erroff += (size_t)n;
+	va_start(ap, fmt);
+	n = vsnprintf(p->err + p->erroff, p->errlen - p->erroff, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= p->errlen - p->erroff)
+		p->erroff = p->errlen - 1;
+	else
+		p->erroff += (size_t)n;
+}
+
+static char *xstrdup(const char *s)
+{
+	char *d = strdup(s);
+
+	if (d == NULL)
+		fatal("strdup");
+	return d;
+}
+
+static void *xreallocarray(void *ptr, size_t n, size_t size)
+{
+	void *p;
+
+	if (size != 0 && n > SIZE_MAX / size)
+		fatalx("allocation overflow");
+	p = realloc(ptr, n * size);
+	if (p == NULL && n * size != 0)
+		fatal("realloc");
+	return p;
+}
+
+static void props_add(struct rs_props *props, const char *key,
+		      const char *value, int line)
+{
+	if (props->n == props->cap) {
+		props->cap = props->cap ? props->cap * 2 : 8;
+		props->v = xreallocarray(props->v, props->cap,
+					 sizeof(*props->v));
+	}
+	props->v[props->n].key = xstrdup(key);
+	props->v[props->n].value = xstrdup(value);
+	props->v[props->n].line = line;
+	props->n++;
+}
+
+static void props_free(struct rs_props *props)
+{
+	for (size_t i = 0; i < props->n; i++) {
+		free(props->v[i].key);
+		free(props->v[i].value);
+	}
+	free(props->v);
+}
+
+static void strs_add(char ***v, size_t *n, const char *s)
+{
+	*v = xreallocarray(*v, *n + 1, sizeof(**v));
+	(*v)[(*n)++] = xstrdup(s);
+}
+
+static int strs_has(char **v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+static void strs_free(char ***v, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++)
+		free((*v)[i]);
+	free(*v);
+	*v = NULL;
+	*n = 0;
+}
+
+int rs_topic_name_valid(const char *name, size_t len)
+{
+	if (len == 0 || len > RINGSIDE_TOPIC_NAME_MAX)
+		return 0;
+	if ((len == 1 && name[0] == '.') ||
+	    (len == 2 && name[0] == '.' && name[1] == '.'))
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		      c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+const char *rs_acks_name(enum rs_acks acks)
+{
+	switch (acks) {
+	case RS_ACKS_0:
+		return "0";
+	case RS_ACKS_1:
+		return "1";
+	case RS_ACKS_ALL:
+		return "all";
+	}
+	return "?";
+}
+
+const char *rs_reports_name(enum rs_reports reports)
+{
+	switch (reports) {
+	case RS_REPORTS_ALL:
+		return "all";
+	case RS_REPORTS_ERRORS:
+		return "errors";
+	case RS_REPORTS_NONE:
+		return "none";
+	}
+	return "?";
+}
+
+/* A decimal number with an optional binary suffix: K, M, G (or KiB...). */
+static int parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	uint64_t mult = 1;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (*end != '\0') {
+		switch (*end) {
+		case 'k':
+		case 'K':
+			mult = 1ULL << 10;
+			break;
+		case 'm':
+		case 'M':
+			mult = 1ULL << 20;
+			break;
+		case 'g':
+		case 'G':
+			mult = 1ULL << 30;
+			break;
+		default:
+			return -1;
+		}
+		end++;
+		if (strcmp(end, "iB") != 0 && strcmp(end, "B") != 0 &&
+		    *end != '\0')
+			return -1;
+	}
+	if (v > UINT64_MAX / mult)
+		return -1;
+	*out = v * mult;
+	return 0;
+}
+
+static int parse_uint(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+enum key_kind { K_SIZE, K_UINT, K_STRING, K_MODE, K_GROUP, K_LOGLEVEL };
+
+static const struct ringside_key {
+	const char *name;
+	enum key_kind kind;
+	size_t off;
+	uint64_t min;
+	uint64_t max;
+	int pow2;
+} ringside_keys[] = {
+	{"socket", K_STRING, offsetof(struct rs_config, socket_path), 0, 0, 0},
+	{"socket_mode", K_MODE, offsetof(struct rs_config, socket_mode), 0,
+	 0777, 0},
+	{"socket_group", K_GROUP, 0, 0, 0, 0},
+	{"ring_size", K_SIZE, offsetof(struct rs_config, ring_size),
+	 RINGSIDE_RING_MIN, RINGSIDE_RING_MAX, 1},
+	{"reply_slots", K_UINT, offsetof(struct rs_config, reply_slots),
+	 RINGSIDE_REPLY_MIN, RINGSIDE_REPLY_MAX, 1},
+	{"max_record_bytes", K_SIZE,
+	 offsetof(struct rs_config, max_record_bytes), 1024, 512U << 20, 0},
+	{"report_backlog", K_UINT, offsetof(struct rs_config, report_backlog),
+	 0, 1U << 24, 0},
+	{"max_sessions", K_UINT, offsetof(struct rs_config, max_sessions), 1,
+	 65536, 0},
+	{"max_topics", K_UINT, offsetof(struct rs_config, max_topics), 1,
+	 1000000, 0},
+	{"drain_interval_us", K_UINT,
+	 offsetof(struct rs_config, drain_interval_us), 10, 1000000, 0},
+	{"idle_linger_ms", K_UINT, offsetof(struct rs_config, idle_linger_ms),
+	 0, 60000, 0},
+	{"shutdown_timeout_ms", K_UINT,
+	 offsetof(struct rs_config, shutdown_timeout_ms), 0, 3600000, 0},
+	{"log_level", K_LOGLEVEL, 0, 0, 0, 0},
+};
+
+static void ringside_key(struct parser *p, const char *name,
+			 const char *value)
+{
+	struct rs_config *cfg = p->cfg;
+	const struct ringside_key *k = NULL;
+	uint64_t v;
+
+	for (size_t i = 0; i < sizeof(ringside_keys) / sizeof(*k); i++)
+		if (strcmp(ringside_keys[i].name, name) == 0)
+			k = &ringside_keys[i];
+	if (k == NULL) {
+		perr(p, p->line, "unknown key '%s' in [ringside]", name);
+		return;
+	}
+	switch (k->kind) {
+	case K_STRING: {
+		char **dst = (char **)((char *)cfg + k->off);
+
+		if (*value == '\0') {
+			perr(p, p->line, "%s: empty value", name);
+			return;
+		}
+		free(*dst);
+		*dst = xstrdup(value);
+		p->socket_line = p->line;
+		return;
+	}
+	case K_MODE: {
+		char *end;
+		unsigned long m;
+
+		errno = 0;
+		m = strtoul(value, &end, 8);
+		if (*value == '\0' || *end != '\0' || errno != 0 ||
+		    m > k->max) {
+			perr(p, p->line,
+			     "%s: '%s' is not an octal mode (e.g. 0660)", name,
+			     value);
+			return;
+		}
+		cfg->socket_mode = (unsigned int)m;
+		return;
+	}
+	case K_GROUP: {
+		struct group *gr = getgrnam(value);
+
+		if (gr == NULL) {
+			perr(p, p->line, "socket_group: no group named '%s'",
+			     value);
+			return;
+		}
+		free(cfg->socket_group);
+		cfg->socket_group = xstrdup(value);
+		cfg->socket_gid = gr->gr_gid;
+		return;
+	}
+	case K_LOGLEVEL:
+		if (log_level_parse(value, &cfg->log_level) < 0)
+			perr(p, p->line,
+			     "log_level: '%s' is not one of error, warning, "
+			     "notice, info, debug",
+			     value);
+		return;
+	case K_SIZE:
+	case K_UINT:
+		if ((k->kind == K_SIZE ? parse_size(value, &v)
+				       : parse_uint(value, &v)) < 0) {
+			perr(p, p->line, "%s: '%s' is not a %s", name, value,
+			     k->kind == K_SIZE ? "size (e.g. 4M)" : "number");
+			return;
+		}
+		if (v < k->min || v > k->max) {
+			perr(p, p->line,
+			     "%s: %llu is out of range [%llu, %llu]", name,
+			     (unsigned long long)v,
+			     (unsigned long long)k->min,
+			     (unsigned long long)k->max);
+			return;
+		}
+		if (k->pow2 && !ringside_is_pow2(v)) {
+			perr(p, p->line, "%s: %llu is not a power of two",
+			     name, (unsigned long long)v);
+			return;
+		}
+		*(uint32_t *)((char *)cfg + k->off) = (uint32_t)v;
+		if (strcmp(name, "ring_size") == 0)
+			p->ring_size_line = p->line;
+		if (strcmp(name, "max_record_bytes") == 0)
+			p->max_record_line = p->line;
+		return;
+	}
+}
+
+static int is_acks_key(const char *name)
+{
+	return strcmp(name, "acks") == 0 ||
+	       strcmp(name, "request.required.acks") == 0;
+}
+
+static void kafka_key(struct parser *p, const char *name, const char *value)
+{
+	char errstr[512];
+
+	if (is_acks_key(name)) {
+		perr(p, p->line,
+		     "[kafka] %s: set acks per topic, in [topic:*] or "
+		     "[topic:NAME]",
+		     name);
+		return;
+	}
+	if (rd_kafka_conf_set(p->scratch, name, value, errstr,
+			      sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+		perr(p, p->line, "[kafka] %s: %s", name, errstr);
+		return;
+	}
+	props_add(&p->cfg->kafka, name, value, p->line);
+}
+
+static void topic_key(struct parser *p, const char *name, const char *value)
+{
+	struct rs_topic_config *t = p->topic;
+	char errstr[512];
+
+	if (strcmp(name, "acks") == 0) {
+		if (strcmp(value, "0") == 0)
+			t->acks = RS_ACKS_0;
+		else if (strcmp(value, "1") == 0)
+			t->acks = RS_ACKS_1;
+		else if (strcmp(value, "all") == 0 || strcmp(value, "-1") == 0)
+			t->acks = RS_ACKS_ALL;
+		else
+			perr(p, p->line, "acks: '%s' is not 0, 1 or all",
+			     value);
+		return;
+	}
+	if (strcmp(name, "reports") == 0) {
+		if (strcmp(value, "all") == 0)
+			t->reports = RS_REPORTS_ALL;
+		else if (strcmp(value, "errors") == 0)
+			t->reports = RS_REPORTS_ERRORS;
+		else if (strcmp(value, "none") == 0)
+			t->reports = RS_REPORTS_NONE;
+		else
+			perr(p, p->line,
+			     "reports: '%s' is not all, errors or none", value);
+		return;
+	}
+	if (is_acks_key(name)) {
+		perr(p, p->line, "%s: write 'acks = 0|1|all' instead", name);
+		return;
+	}
+	if (rd_kafka_topic_conf_set(p->scratch_topic, name, value, errstr,
+				    sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+		perr(p, p->line, "[%s] %s: %s", p->section, name, errstr);
+		return;
+	}
+	props_add(&t->props, name, value, p->line);
+}
+
+static struct rs_topic_config *topic_new(struct parser *p, const char *name)
+{
+	struct rs_config *cfg = p->cfg;
+	struct rs_topic_config *t;
+
+	if (strcmp(name, "*") == 0) {
+		t = calloc(1, sizeof(*t));
+		if (t == NULL)
+			fatal("calloc");
+		cfg->defaults = t;
+	} else {
+		cfg->topics = xreallocarray(cfg->topics, cfg->ntopics + 1,
+					    sizeof(*cfg->topics));
+		t = &cfg->topics[cfg->ntopics++];
+		memset(t, 0, sizeof(*t));
+	}
+	t->name = xstrdup(name);
+	t->line = p->line;
+	t->acks = -1;
+	t->reports = -1;
+	return t;
+}
+
+/* Called on the first key of each section (inih reports sections only
+ * through their keys): classifies it and catches duplicates. */
+static void enter_section(struct parser *p, const char *section)
+{
+	snprintf(p->section, sizeof(p->section), "%s", section);
+	strs_free(&p->seen_keys, &p->nkeys);
+	p->topic = NULL;
+	if (strs_has(p->seen_sections, p->nseen, section)) {
+		perr(p, p->line, "duplicate section [%s]", section);
+		p->kind = SEC_BAD;
+		return;
+	}
+	strs_add(&p->seen_sections, &p->nseen, section);
+	if (strcmp(section, "ringside") == 0) {
+		p->kind = SEC_RINGSIDE;
+	} else if (strcmp(section, "kafka") == 0) {
+		p->kind = SEC_KAFKA;
+	} else if (strncmp(section, "topic:", 6) == 0) {
+		const char *name = section + 6;
+
+		if (strcmp(name, "*") != 0 &&
+		    !rs_topic_name_valid(name, strlen(name))) {
+			perr(p, p->line,
+			     "[%s]: '%s' is not a valid Kafka topic name", section,
+			     name);
+			p->kind = SEC_BAD;
+			return;
+		}
+		p->kind = SEC_TOPIC;
+		p->topic = topic_new(p, name);
+	} else if (section[0] == '\0') {
+		p->kind = SEC_NONE;
+	} else {
+		perr(p, p->line,
+		     "unknown section [%s] (expected [ringside], [kafka], "
+		     "[topic:NAME] or [topic:*])",
+		     section);
+		p->kind = SEC_BAD;
+	}
+}
+
+static int handler(void *user, const char *section, const char *name,
+		   const char *value)
+{
+	struct parser *p = user;
+
+	if (p->nseen == 0 || strcmp(section, p->section) != 0)
+		enter_section(p, section);
+	if (p->kind == SEC_BAD)
+		return 1;
+	if (p->kind == SEC_NONE) {
+		perr(p, p->line, "'%s' is outside any section", name);
+		return 1;
+	}
+	if (strs_has(p->seen_keys, p->nkeys, name)) {
+		perr(p, p->line, "duplicate key '%s' in [%s]", name, section);
+		return 1;
+	}
+	strs_add(&p->seen_keys, &p->nkeys, name);
+	if (p->kind == SEC_RINGSIDE)
+		ringside_key(p, name, value);
+	else if (p->kind == SEC_KAFKA)
+		kafka_key(p, name, value);
+	else
+		topic_key(p, name, value);
+	return 1;
+}
+
+/* fgets for inih that counts lines and refuses lines it would split. */
+static char *reader(char *str, int num, void *stream)
+{
+	struct parser *p = stream;
+	size_t len;
+
+	if (fgets(str, num, p->file) == NULL)
+		return NULL;
+	p->line++;
+	len = strlen(str);
+	if (len > 0 && str[len - 1] != '\n' && !feof(p->file)) {
+		int c;
+
+		perr(p, p->line, "line longer than %d characters", num - 3);
+		while ((c = fgetc(p->file)) != EOF && c != '\n')
+			;
+		str[0] = '\0'; /* the whole line is dropped */
+	}
+	return str;
+}
+
+static void defaults(struct rs_config *cfg)
+{
+	cfg->socket_path = xstrdup("/run/ringside/ringside.sock");
+	cfg->socket_mode = 0660;
+	cfg->ring_size = 4U << 20;
+	cfg->reply_slots = 16384;
+	cfg->max_record_bytes = 1000000;
+	cfg->report_backlog = 65536;
+	cfg->max_sessions = 1024;
+	cfg->max_topics = 10000;
+	cfg->drain_interval_us = 200;
+	cfg->idle_linger_ms = 20;
+	cfg->shutdown_timeout_ms = 10000;
+	cfg->log_level = RS_LOG_INFO;
+}
+
+static void check(struct parser *p)
+{
+	struct rs_config *cfg = p->cfg;
+	struct sockaddr_un sun;
+	uint32_t frame_max = ringside_align8((uint64_t)cfg->max_record_bytes +
+					     sizeof(struct ringside_frame));
+
+	if (frame_max > cfg->ring_size / 2)
+		perr(p, p->max_record_line ? p->max_record_line
+					   : p->ring_size_line,
+		     "max_record_bytes (%u) must be at most half of ring_size "
+		     "(%u) less 48 bytes of framing",
+		     cfg->max_record_bytes, cfg->ring_size);
+	if (cfg->socket_path[0] != '/')
+		perr(p, p->socket_line, "socket: '%s' is not an absolute path",
+		     cfg->socket_path);
+	else if (strlen(cfg->socket_path) >= sizeof(sun.sun_path))
+		perr(p, p->socket_line, "socket: path longer than %zu bytes",
+		     sizeof(sun.sun_path) - 1);
+}
+
+int rs_config_load(const char *path, struct rs_config **cfgp, char *err,
+		   size_t errlen)
+{
+	struct parser p;
+	struct rs_config *cfg;
+	int rc;
+
+	memset(&p, 0, sizeof(p));
+	if (errlen > 0)
+		err[0] = '\0';
+	cfg = calloc(1, sizeof(*cfg));
+	if (cfg == NULL)
+		fatal("calloc");
+	cfg->path = xstrdup(path);
+	defaults(cfg);
+	p.cfg = cfg;
+	p.err = err;
+	p.errlen = errlen;
+	p.file = fopen(path, "r");
+	if (p.file == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		rs_config_free(cfg);
+		return -1;
+	}
+	p.scratch = rd_kafka_conf_new();
+	p.scratch_topic = rd_kafka_topic_conf_new();
+	rc = ini_parse_stream(reader, &p, handler, &p);
+	if (ferror(p.file))
+		perr(&p, p.line, "read error: %s", strerror(errno));
+	fclose(p.file);
+	if (rc > 0 && p.nerrors == 0)
+		perr(&p, rc,
+		     "syntax error: expected '[section]' or 'key = value'");
+	else if (rc < 0)
+		perr(&p, p.line, "cannot parse (error %d)", rc);
+	if (p.nerrors == 0)
+		check(&p);
+	rd_kafka_conf_destroy(p.scratch);
+	rd_kafka_topic_conf_destroy(p.scratch_topic);
+	strs_free(&p.seen_sections, &p.nseen);
+	strs_free(&p.seen_keys, &p.nkeys);
+	if (p.nerrors > 0) {
+		rs_config_free(cfg);
+		return -1;
+	}
+	*cfgp = cfg;
+	return 0;
+}
+
+static void topic_config_free(struct rs_topic_config *t)
+{
+	free(t->name);
+	props_free(&t->props);
+}
+
+void rs_config_free(struct rs_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	free(cfg->path);
+	free(cfg->socket_path);
+	free(cfg->socket_group);
+	props_free(&cfg->kafka);
+	if (cfg->defaults != NULL) {
+		topic_config_free(cfg->defaults);
+		free(cfg->defaults);
+	}
+	for (size_t i = 0; i < cfg->ntopics; i++)
+		topic_config_free(&cfg->topics[i]);
+	free(cfg->topics);
+	free(cfg);
+}
+
+int rs_config_topic(const struct rs_config *cfg, const char *name,
+		    struct rs_topic_policy *policy)
+{
+	const struct rs_topic_config *section = NULL;
+
+	for (size_t i = 0; i < cfg->ntopics; i++)
+		if (strcmp(cfg->topics[i].name, name) == 0)
+			section = &cfg->topics[i];
+	if (section == NULL && cfg->defaults == NULL)
+		return -1;
+	policy->defaults = cfg->defaults;
+	policy->section = section;
+	policy->acks = RS_ACKS_ALL;
+	policy->reports = RS_REPORTS_ALL;
+	if (cfg->defaults != NULL && cfg->defaults->acks >= 0)
+		policy->acks = (enum rs_acks)cfg->defaults->acks;
+	if (cfg->defaults != NULL && cfg->defaults->reports >= 0)
+		policy->reports = (enum rs_reports)cfg->defaults->reports;
+	if (section != NULL && section->acks >= 0)
+		policy->acks = (enum rs_acks)section->acks;
+	if (section != NULL && section->reports >= 0)
+		policy->reports = (enum rs_reports)section->reports;
+	return 0;
+}

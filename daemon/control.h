@@ -1,0 +1,30 @@
+/*
+ * control.h: the daemon's Unix socket: listening, accepting with the peer's
+ * credentials, and moving one message (and descriptors) at a time.
+ */
+#ifndef RS_CONTROL_H
+#define RS_CONTROL_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+/* Binds path (replacing a stale socket), sets mode and group, listens.
+ * Returns the fd or -errno; *what names the step that failed. */
+int rs_control_listen(const char *path, unsigned int mode, gid_t gid,
+		      int set_group, const char **what);
+
+/* Accepts one connection, non-blocking, with its SO_PEERCRED. */
+int rs_control_accept(int lfd, struct ucred *cred);
+
+/* Sends one message with nfds descriptors; never blocks. Returns 0 or
+ * -errno. */
+int rs_control_send(int fd, const void *msg, size_t len, const int *fds,
+		    int nfds);
+
+/* Receives one message. Any descriptor a client sends is closed at once:
+ * clients never pass descriptors in this protocol version. Returns the
+ * length, 0 at EOF, or -errno (-EMSGSIZE when truncated). */
+ssize_t rs_control_recv(int fd, void *buf, size_t len);
+
+#endif

@@ -1,0 +1,114 @@
+/*
+ * frame.c: decodes one record frame from the daemon's private copy of it.
+ * Pure: no shared memory, no allocation. The fuzz target for ring frames
+ * calls this directly.
+ */
+#include <string.h>
+
+#include "client/ringside_proto.h"
+#include "frame.h"
+
+static int fail(const char **why, const char *reason)
+{
+	*why = reason;
+	return -1;
+}
+
+static uint64_t opt_len(uint32_t len)
+{
+	return len == RINGSIDE_NULL_LEN ? 0 : len;
+}
+
+static int parse_headers(const struct rs_frame *f, const char **why)
+{
+	uint64_t pos = 0;
+
+	for (uint32_t i = 0; i < f->header_count; i++) {
+		struct ringside_wire_header wh;
+
+		if (f->header_bytes - pos < sizeof(wh))
+			return fail(why, "header runs past header_bytes");
+		memcpy(&wh, f->headers + pos, sizeof(wh));
+		pos += sizeof(wh);
+		if (wh.name_len == 0 || wh.name_len > RINGSIDE_HEADER_NAME_MAX)
+			return fail(why, "header name length out of range");
+		if (wh.reserved != 0)
+			return fail(why, "header reserved field not zero");
+		if (opt_len(wh.value_len) + wh.name_len > f->header_bytes - pos)
+			return fail(why, "header runs past header_bytes");
+		if (memchr(f->headers + pos, '\0', wh.name_len) != NULL)
+			return fail(why, "header name contains NUL");
+		pos += wh.name_len + opt_len(wh.value_len);
+	}
+	if (pos != f->header_bytes)
+		return fail(why, "header_bytes does not match the headers");
+	return 0;
+}
+
+int rs_frame_parse(const void *buf, uint32_t size, struct rs_frame *f,
+		   const char **why)
+{
+	struct ringside_frame h;
+	const uint8_t *p = buf;
+	uint64_t need;
+
+	if (size < sizeof(h) || size % 8 != 0)
+		return fail(why, "frame size invalid");
+	memcpy(&h, buf, sizeof(h));
+	if (h.size != size)
+		return fail(why, "frame size changed while being read");
+	if (h.type != RINGSIDE_FRAME_RECORD)
+		return fail(why, "unknown frame type");
+	if (h.flags & ~RINGSIDE_FRAME_F_ALL)
+		return fail(why, "unknown frame flags");
+	if (h.header_count > RINGSIDE_HEADERS_MAX)
+		return fail(why, "too many headers");
+	if ((h.flags & RINGSIDE_FRAME_F_PARTITION) ? h.partition < 0
+						   : h.partition != -1)
+		return fail(why, "partition invalid");
+	if (h.timestamp < 0)
+		return fail(why, "negative timestamp");
+	need = sizeof(h) + (uint64_t)h.header_bytes + opt_len(h.key_len) +
+	       opt_len(h.value_len);
+	if (ringside_align8(need) != size)
+		return fail(why, "frame lengths do not add up to its size");
+	f->size = size;
+	f->topic = h.topic;
+	f->partition = h.partition;
+	f->timestamp = h.timestamp;
+	f->opaque = h.opaque;
+	f->header_count = h.header_count;
+	f->header_bytes = h.header_bytes;
+	f->headers = p + sizeof(h);
+	f->key = h.key_len == RINGSIDE_NULL_LEN ? NULL
+						: p + sizeof(h) + h.header_bytes;
+	f->key_len = (uint32_t)opt_len(h.key_len);
+	f->value = h.value_len == RINGSIDE_NULL_LEN
+			   ? NULL
+			   : p + sizeof(h) + h.header_bytes + f->key_len;
+	f->value_len = (uint32_t)opt_len(h.value_len);
+	return parse_headers(f, why);
+}
+
+int rs_frame_header_next(const struct rs_frame *f, uint32_t *pos,
+			 struct rs_frame_header *h)
+{
+	struct ringside_wire_header wh;
+
+	if (*pos >= f->header_bytes)
+		return 0;
+	memcpy(&wh, f->headers + *pos, sizeof(wh));
+	*pos += sizeof(wh);
+	h->name = (const char *)f->headers + *pos;
+	h->name_len = wh.name_len;
+	*pos += wh.name_len;
+	if (wh.value_len == RINGSIDE_NULL_LEN) {
+		h->value = NULL;
+		h->value_len = 0;
+	} else {
+		h->value = f->headers + *pos;
+		h->value_len = wh.value_len;
+		*pos += wh.value_len;
+	}
+	return 1;
+}

@@ -1,0 +1,134 @@
+/*
+ * main.c: ringsided's start-up, the event loop and signals. Everything else
+ * lives in server.c and below; this is the only place, with fatal(), that
+ * exits.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <librdkafka/rdkafka.h>
+
+#include "config.h"
+#include "log.h"
+#include "server.h"
+
+#ifndef RS_CONFIG_PATH
+#define RS_CONFIG_PATH "/etc/ringside/ringside.ini"
+#endif
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ringsided [--config FILE] [--check] [--version] "
+		"[--help]\n"
+		"  -c, --config FILE  read FILE (default %s)\n"
+		"  -n, --check        check the configuration and exit\n"
+		"  -V, --version      print the version and exit\n"
+		"  -h, --help         print this help and exit\n",
+		RS_CONFIG_PATH);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct rs_server *srv = arg;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		log_notice("SIGHUP: this version does not reload its "
+			   "configuration; restart to apply changes");
+		return;
+	}
+	log_notice("%s received", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	rs_server_stop(srv);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check", no_argument, NULL, 'n'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *path = RS_CONFIG_PATH;
+	struct event *sigev[3];
+	static const int sigs[3] = {SIGTERM, SIGINT, SIGHUP};
+	struct event_config *evcfg;
+	struct event_base *base;
+	struct rs_config *cfg;
+	struct rs_server srv;
+	char err[4096];
+	int ch, check = 0;
+
+	while ((ch = getopt_long(argc, argv, "c:nVh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'V':
+			printf("ringsided %s (librdkafka %s)\n", PACKAGE_VERSION,
+			       rd_kafka_version_str());
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_init(RS_LOG_INFO);
+	if (rs_config_load(path, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	if (check) {
+		printf("%s: OK\n", path);
+		rs_config_free(cfg);
+		return 0;
+	}
+	log_setlevel(cfg->log_level);
+	signal(SIGPIPE, SIG_IGN);
+
+	evcfg = event_config_new();
+	/* sub-millisecond drain intervals need timerfd, not epoll's ms */
+	event_config_set_flag(evcfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	base = event_base_new_with_config(evcfg);
+	event_config_free(evcfg);
+	if (base == NULL)
+		fatalx("libevent: cannot create the event base");
+	if (rs_server_start(&srv, base, cfg, err, sizeof(err)) < 0) {
+		log_msg(RS_LOG_ERR, "%s", err);
+		rs_server_free(&srv);
+		event_base_free(base);
+		rs_config_free(cfg);
+		return 1;
+	}
+	for (int i = 0; i < 3; i++) {
+		sigev[i] = evsignal_new(base, sigs[i], on_signal, &srv);
+		if (sigev[i] == NULL || event_add(sigev[i], NULL) < 0)
+			fatalx("libevent: cannot watch signals");
+	}
+	log_notice("ringsided %s started (pid %d)", PACKAGE_VERSION,
+		   (int)getpid());
+	event_base_dispatch(base);
+	for (int i = 0; i < 3; i++)
+		event_free(sigev[i]);
+	rs_server_free(&srv);
+	event_base_free(base);
+	rs_config_free(cfg);
+	return 0;
+}

@@ -1,0 +1,530 @@
+/*
+ * producer.c: everything that talks to librdkafka. Delivery reports arrive
+ * as events on each producer's main queue, which signals an eventfd watched
+ * by the daemon's libevent loop; librdkafka never calls back into the daemon
+ * from its own threads except to log.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client/ringside.h"
+#include "log.h"
+#include "producer.h"
+
+#include <librdkafka/rdkafka_mock.h> /* after rdkafka.h, as it requires */
+
+struct rs_class {
+	struct rs_producer *p;
+	enum rs_acks acks;
+	rd_kafka_t *rk;           /* owned */
+	rd_kafka_queue_t *queue;  /* owned reference to rk's main queue */
+	int efd;                  /* owned; librdkafka writes it */
+	struct event *ev;         /* owned */
+};
+
+/* Owns the classes, the topics and their librdkafka handles. */
+struct rs_producer {
+	const struct rs_config *cfg;
+	struct event_base *base;
+	rs_dr_fn dr;
+	rs_dr_batch_fn batch;
+	void *arg;
+	struct rs_class cls[RS_ACKS_N]; /* rk == NULL: class not in use */
+	int first;                      /* the class created first */
+	char *mock_bootstraps;          /* when [kafka] asks for a mock */
+	struct rs_topic **topics;
+	size_t ntopics;
+	uint64_t inflight;
+};
+
+static void kafka_log(const rd_kafka_t *rk, int level, const char *fac,
+		      const char *buf)
+{
+	if (level > RS_LOG_DEBUG)
+		level = RS_LOG_DEBUG;
+	if (level < RS_LOG_ERR)
+		level = RS_LOG_ERR;
+	log_msg(level, "kafka %s: %s: %s", rd_kafka_name(rk), fac, buf);
+}
+
+static int is_mock_key(const char *key)
+{
+	return strcmp(key, "test.mock.num.brokers") == 0;
+}
+
+/* The producer's global config for one acks class. */
+static rd_kafka_conf_t *class_conf(struct rs_producer *p, enum rs_acks acks,
+				   char *err, size_t errlen)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_topic_conf_t *tconf;
+	char errstr[512];
+
+	for (size_t i = 0; i < p->cfg->kafka.n; i++) {
+		const struct rs_prop *pr = &p->cfg->kafka.v[i];
+
+		if (acks != RS_ACKS_ALL &&
+		    strcmp(pr->key, "enable.idempotence") == 0)
+			continue; /* idempotence needs acks=all */
+		if (p->mock_bootstraps != NULL &&
+		    (is_mock_key(pr->key) ||
+		     strcmp(pr->key, "bootstrap.servers") == 0))
+			continue;
+		if (rd_kafka_conf_set(conf, pr->key, pr->value, errstr,
+				      sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+			snprintf(err, errlen, "%s:%d: [kafka] %s: %s",
+				 p->cfg->path, pr->line, pr->key, errstr);
+			rd_kafka_conf_destroy(conf);
+			return NULL;
+		}
+	}
+	if (p->mock_bootstraps != NULL)
+		rd_kafka_conf_set(conf, "bootstrap.servers", p->mock_bootstraps,
+				  errstr, sizeof(errstr));
+	tconf = rd_kafka_topic_conf_new();
+	rd_kafka_topic_conf_set(tconf, "acks",
+				acks == RS_ACKS_ALL ? "all"
+						    : rs_acks_name(acks),
+				errstr, sizeof(errstr));
+	rd_kafka_conf_set_default_topic_conf(conf, tconf);
+	rd_kafka_conf_set_events(conf, RD_KAFKA_EVENT_DR |
+					       RD_KAFKA_EVENT_ERROR);
+	rd_kafka_conf_set_log_cb(conf, kafka_log);
+	return conf;
+}
+
+static void on_queue(evutil_socket_t fd, short what, void *arg)
+{
+	struct rs_class *c = arg;
+	eventfd_t v;
+
+	(void)what;
+	(void)eventfd_read(fd, &v);
+	rs_producer_serve(c->p);
+}
+
+static int class_start(struct rs_producer *p, enum rs_acks acks, char *err,
+		       size_t errlen)
+{
+	struct rs_class *c = &p->cls[acks];
+	static const uint64_t one = 1;
+	rd_kafka_conf_t *conf;
+	char errstr[512];
+
+	conf = class_conf(p, acks, err, errlen);
+	if (conf == NULL)
+		return -1;
+	c->p = p;
+	c->acks = acks;
+	c->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+	if (c->rk == NULL) {
+		rd_kafka_conf_destroy(conf);
+		snprintf(err, errlen, "%s: librdkafka: %s", p->cfg->path,
+			 errstr);
+		return -1;
+	}
+	c->queue = rd_kafka_queue_get_main(c->rk);
+	c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (c->efd < 0) {
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		return -1;
+	}
+	rd_kafka_queue_io_event_enable(c->queue, c->efd, &one, sizeof(one));
+	c->ev = event_new(p->base, c->efd, EV_READ | EV_PERSIST, on_queue, c);
+	if (c->ev == NULL || event_add(c->ev, NULL) < 0) {
+		snprintf(err, errlen, "libevent: cannot watch the queue");
+		return -1;
+	}
+	if (p->mock_bootstraps == NULL && rd_kafka_handle_mock_cluster(c->rk)) {
+		const char *b = rd_kafka_mock_cluster_bootstraps(
+			rd_kafka_handle_mock_cluster(c->rk));
+
+		p->mock_bootstraps = strdup(b);
+		if (p->mock_bootstraps == NULL)
+			fatal("strdup");
+		log_notice("embedded mock Kafka cluster at %s (test only: "
+			   "records live in memory)",
+			   b);
+	}
+	log_info("producer %s for acks=%s", rd_kafka_name(c->rk),
+		 rs_acks_name(acks));
+	return 0;
+}
+
+/* The acks classes the config can reach: every listed topic's, and the
+ * defaults' for unlisted ones. */
+static void classes_needed(const struct rs_config *cfg, int need[RS_ACKS_N])
+{
+	struct rs_topic_policy pol;
+
+	for (int i = 0; i < RS_ACKS_N; i++)
+		need[i] = 0;
+	if (cfg->defaults != NULL) {
+		rs_config_topic(cfg, "", &pol); /* "" is never listed */
+		need[pol.acks] = 1;
+	}
+	for (size_t i = 0; i < cfg->ntopics; i++) {
+		rs_config_topic(cfg, cfg->topics[i].name, &pol);
+		need[pol.acks] = 1;
+	}
+}
+
+int rs_producer_new(const struct rs_config *cfg, struct event_base *base,
+		    rs_dr_fn dr, rs_dr_batch_fn batch, void *arg,
+		    struct rs_producer **pp, char *err, size_t errlen)
+{
+	struct rs_producer *p = calloc(1, sizeof(*p));
+	int need[RS_ACKS_N], order[RS_ACKS_N] = {RS_ACKS_ALL, RS_ACKS_1,
+						 RS_ACKS_0};
+
+	if (p == NULL)
+		fatal("calloc");
+	p->cfg = cfg;
+	p->base = base;
+	p->dr = dr;
+	p->batch = batch;
+	p->arg = arg;
+	p->first = -1;
+	for (int i = 0; i < RS_ACKS_N; i++)
+		p->cls[i].efd = -1;
+	classes_needed(cfg, need);
+	for (int i = 0; i < RS_ACKS_N; i++) {
+		if (!need[order[i]])
+			continue;
+		if (class_start(p, order[i], err, errlen) < 0) {
+			rs_producer_free(p);
+			return -1;
+		}
+		if (p->first < 0)
+			p->first = order[i];
+	}
+	if (p->first < 0)
+		log_warnx("%s lists no topics and has no [topic:*]: no client "
+			  "can send anything",
+			  cfg->path);
+	*pp = p;
+	return 0;
+}
+
+static void topic_free(struct rs_topic *t)
+{
+	if (t->rkt != NULL)
+		rd_kafka_topic_destroy(t->rkt);
+	free(t->name);
+	free(t);
+}
+
+static void class_free(struct rs_class *c)
+{
+	if (c->ev != NULL)
+		event_free(c->ev);
+	if (c->queue != NULL) {
+		rd_kafka_queue_io_event_enable(c->queue, -1, NULL, 0);
+		rd_kafka_queue_destroy(c->queue);
+	}
+	if (c->rk != NULL)
+		rd_kafka_destroy(c->rk);
+	if (c->efd >= 0)
+		close(c->efd);
+	memset(c, 0, sizeof(*c));
+	c->efd = -1;
+}
+
+void rs_producer_free(struct rs_producer *p)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->ntopics; i++)
+		topic_free(p->topics[i]);
+	free(p->topics);
+	/* the class that owns the embedded mock cluster goes last */
+	for (int i = 0; i < RS_ACKS_N; i++)
+		if (i != p->first)
+			class_free(&p->cls[i]);
+	if (p->first >= 0)
+		class_free(&p->cls[p->first]);
+	free(p->mock_bootstraps);
+	free(p);
+}
+
+static int apply_props(rd_kafka_topic_conf_t *tconf,
+		       const struct rs_topic_config *tc, char *err,
+		       size_t errlen)
+{
+	char errstr[512];
+
+	if (tc == NULL)
+		return 0;
+	for (size_t i = 0; i < tc->props.n; i++) {
+		const struct rs_prop *pr = &tc->props.v[i];
+
+		if (rd_kafka_topic_conf_set(tconf, pr->key, pr->value, errstr,
+					    sizeof(errstr)) !=
+		    RD_KAFKA_CONF_OK) {
+			snprintf(err, errlen, "line %d: %s: %s", pr->line,
+				 pr->key, errstr);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int rs_producer_topic(struct rs_producer *p, const char *name,
+		      struct rs_topic **tp, char *err, size_t errlen)
+{
+	struct rs_topic_policy pol;
+	rd_kafka_topic_conf_t *tconf;
+	struct rs_topic *t, **v;
+	struct rs_class *c;
+	char errstr[512];
+
+	for (size_t i = 0; i < p->ntopics; i++) {
+		if (strcmp(p->topics[i]->name, name) == 0) {
+			*tp = p->topics[i];
+			return 0;
+		}
+	}
+	if (rs_config_topic(p->cfg, name, &pol) < 0) {
+		snprintf(err, errlen,
+			 "topic '%s' is not configured (no [topic:%s] and no "
+			 "[topic:*])",
+			 name, name);
+		return RS_TOPIC_DENIED;
+	}
+	if (p->ntopics >= p->cfg->max_topics) {
+		snprintf(err, errlen, "max_topics (%u) reached",
+			 p->cfg->max_topics);
+		return RS_TOPIC_LIMIT;
+	}
+	c = &p->cls[pol.acks];
+	tconf = rd_kafka_topic_conf_new();
+	if (apply_props(tconf, pol.defaults, err, errlen) < 0 ||
+	    apply_props(tconf, pol.section, err, errlen) < 0 ||
+	    rd_kafka_topic_conf_set(tconf, "acks",
+				    pol.acks == RS_ACKS_ALL
+					    ? "all"
+					    : rs_acks_name(pol.acks),
+				    errstr, sizeof(errstr)) !=
+		    RD_KAFKA_CONF_OK) {
+		rd_kafka_topic_conf_destroy(tconf);
+		return RS_TOPIC_ERROR;
+	}
+	t = calloc(1, sizeof(*t));
+	v = realloc(p->topics, (p->ntopics + 1) * sizeof(*v));
+	if (t == NULL || v == NULL)
+		fatal("allocating a topic");
+	p->topics = v;
+	t->name = strdup(name);
+	if (t->name == NULL)
+		fatal("strdup");
+	t->acks = pol.acks;
+	t->reports = pol.reports;
+	t->rkt = rd_kafka_topic_new(c->rk, name, tconf);
+	if (t->rkt == NULL) {
+		snprintf(err, errlen, "librdkafka: %s",
+			 rd_kafka_err2str(rd_kafka_last_error()));
+		topic_free(t);
+		return RS_TOPIC_ERROR;
+	}
+	p->topics[p->ntopics++] = t;
+	log_info("topic %s: acks=%s reports=%s", name, rs_acks_name(t->acks),
+		 rs_reports_name(t->reports));
+	*tp = t;
+	return 0;
+}
+
+void rs_outcome_from_kafka(rd_kafka_resp_err_t err,
+			   rd_kafka_msg_status_t status, enum rs_acks acks,
+			   struct rs_outcome *o)
+{
+	o->kafka_error = err;
+	o->persistence = status == RD_KAFKA_MSG_STATUS_PERSISTED
+				 ? RINGSIDE_PERSISTED
+			 : status == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED
+				 ? RINGSIDE_POSSIBLY_PERSISTED
+				 : RINGSIDE_NOT_PERSISTED;
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		o->status = 0;
+		o->stage = acks == RS_ACKS_0 ? RINGSIDE_STAGE_SENT
+					     : RINGSIDE_STAGE_ACKED;
+		return;
+	}
+	o->stage = RINGSIDE_STAGE_FAILED;
+	switch (err) {
+	case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+		o->status = RINGSIDE_EMSG_TIMEOUT;
+		break;
+	case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+		o->status = RINGSIDE_ERECORD_TOO_LARGE;
+		break;
+	case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+	case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+	case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+		o->status = RINGSIDE_EUNKNOWN_TOPIC;
+		break;
+	case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+	case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+		o->status = RINGSIDE_EAUTH;
+		break;
+	case RD_KAFKA_RESP_ERR__PURGE_QUEUE:
+	case RD_KAFKA_RESP_ERR__PURGE_INFLIGHT:
+		o->status = RINGSIDE_ESHUTDOWN;
+		break;
+	default:
+		o->status = RINGSIDE_EKAFKA;
+		break;
+	}
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int rs_producer_send(struct rs_producer *p, struct rs_record *rec,
+		     struct rs_outcome *o)
+{
+	const struct rs_frame *f = &rec->frame;
+	struct rs_topic *t = rec->topic;
+	struct rs_class *c = &p->cls[t->acks];
+	rd_kafka_headers_t *hdrs = NULL;
+	rd_kafka_vu_t vu[7];
+	rd_kafka_error_t *error;
+	rd_kafka_resp_err_t err;
+	size_t n = 0;
+
+	if (f->timestamp == 0)
+		rec->frame.timestamp = wall_ms();
+	vu[n].vtype = RD_KAFKA_VTYPE_RKT;
+	vu[n++].u.rkt = t->rkt;
+	vu[n].vtype = RD_KAFKA_VTYPE_PARTITION;
+	vu[n++].u.i32 = f->partition;
+	vu[n].vtype = RD_KAFKA_VTYPE_VALUE;
+	vu[n].u.mem.ptr = (void *)(uintptr_t)f->value; /* only read */
+	vu[n++].u.mem.size = f->value_len;
+	vu[n].vtype = RD_KAFKA_VTYPE_KEY;
+	vu[n].u.mem.ptr = (void *)(uintptr_t)f->key; /* copied */
+	vu[n++].u.mem.size = f->key_len;
+	vu[n].vtype = RD_KAFKA_VTYPE_TIMESTAMP;
+	vu[n++].u.i64 = rec->frame.timestamp;
+	vu[n].vtype = RD_KAFKA_VTYPE_OPAQUE;
+	vu[n++].u.ptr = rec;
+	if (f->header_count > 0) {
+		struct rs_frame_header h;
+		uint32_t pos = 0;
+
+		hdrs = rd_kafka_headers_new(f->header_count);
+		while (rs_frame_header_next(f, &pos, &h))
+			rd_kafka_header_add(hdrs, h.name, h.name_len, h.value,
+					    h.value == NULL ? 0
+							    : (ssize_t)h.value_len);
+		vu[n].vtype = RD_KAFKA_VTYPE_HEADERS;
+		vu[n++].u.headers = hdrs;
+	}
+	/* msgflags 0: librdkafka neither copies nor frees the value; the
+	 * record owns it until its delivery report */
+	error = rd_kafka_produceva(c->rk, vu, n);
+	if (error == NULL) {
+		t->inflight++;
+		p->inflight++;
+		return RS_SEND_OK;
+	}
+	err = rd_kafka_error_code(error);
+	rd_kafka_error_destroy(error);
+	if (hdrs != NULL)
+		rd_kafka_headers_destroy(hdrs);
+	if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+		return RS_SEND_FULL;
+	rs_outcome_from_kafka(err, RD_KAFKA_MSG_STATUS_NOT_PERSISTED, t->acks,
+			      o);
+	o->partition = f->partition;
+	o->offset = -1;
+	o->timestamp = rec->frame.timestamp;
+	t->failed++;
+	return RS_SEND_FAILED;
+}
+
+uint64_t rs_producer_inflight(const struct rs_producer *p)
+{
+	return p->inflight;
+}
+
+static void deliver(struct rs_producer *p, rd_kafka_event_t *ev)
+{
+	const rd_kafka_message_t *m;
+
+	while ((m = rd_kafka_event_message_next(ev)) != NULL) {
+		struct rs_record *rec = m->_private;
+		struct rs_topic *t = rec->topic;
+		struct rs_outcome o;
+
+		rs_outcome_from_kafka(m->err, rd_kafka_message_status(m),
+				      t->acks, &o);
+		o.partition = m->partition;
+		o.offset = m->offset >= 0 ? m->offset : -1;
+		o.timestamp = rec->frame.timestamp;
+		t->inflight--;
+		p->inflight--;
+		if (m->err)
+			t->failed++;
+		else
+			t->delivered++;
+		p->dr(rec, &o, p->arg);
+	}
+}
+
+static void serve_class(struct rs_producer *p, struct rs_class *c)
+{
+	rd_kafka_event_t *ev;
+
+	while ((ev = rd_kafka_queue_poll(c->queue, 0)) != NULL) {
+		switch (rd_kafka_event_type(ev)) {
+		case RD_KAFKA_EVENT_DR:
+			deliver(p, ev);
+			break;
+		case RD_KAFKA_EVENT_ERROR:
+			log_msg(rd_kafka_event_error_is_fatal(ev) ? RS_LOG_ERR
+								  : RS_LOG_WARN,
+				"kafka %s: %s%s", rd_kafka_name(c->rk),
+				rd_kafka_event_error_is_fatal(ev) ? "fatal: "
+								  : "",
+				rd_kafka_event_error_string(ev));
+			break;
+		default:
+			break;
+		}
+		rd_kafka_event_destroy(ev);
+	}
+}
+
+void rs_producer_serve(struct rs_producer *p)
+{
+	for (int i = 0; i < RS_ACKS_N; i++)
+		if (p->cls[i].rk != NULL)
+			serve_class(p, &p->cls[i]);
+	p->batch(p->arg);
+}
+
+void rs_producer_flush(struct rs_producer *p, int timeout_ms)
+{
+	for (int i = 0; i < RS_ACKS_N; i++)
+		if (p->cls[i].rk != NULL && rd_kafka_outq_len(p->cls[i].rk) > 0)
+			(void)rd_kafka_flush(p->cls[i].rk, timeout_ms);
+}
+
+void rs_producer_purge(struct rs_producer *p)
+{
+	for (int i = 0; i < RS_ACKS_N; i++)
+		if (p->cls[i].rk != NULL)
+			(void)rd_kafka_purge(p->cls[i].rk,
+					     RD_KAFKA_PURGE_F_QUEUE |
+						     RD_KAFKA_PURGE_F_INFLIGHT);
+}

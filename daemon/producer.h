@@ -1,0 +1,69 @@
+/*
+ * producer.h: ringsided's librdkafka producers, one per acks class in use
+ * (librdkafka forces acks=all under idempotence, so acks 0 and 1 need their
+ * own instance), and the topics resolved through them.
+ */
+#ifndef RS_PRODUCER_H
+#define RS_PRODUCER_H
+
+#include <event2/event.h>
+#include <librdkafka/rdkafka.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "record.h"
+
+struct rs_producer;
+
+/* One topic in use, shared by every session that resolved it. Owned by the
+ * producer; lives until rs_producer_free(). */
+struct rs_topic {
+	char *name;
+	enum rs_acks acks;
+	enum rs_reports reports;
+	rd_kafka_topic_t *rkt;
+	uint64_t inflight;
+	uint64_t delivered;
+	uint64_t failed;
+};
+
+/* Called once per delivery report, then once after each batch of them. */
+typedef void (*rs_dr_fn)(struct rs_record *rec, const struct rs_outcome *o,
+			 void *arg);
+typedef void (*rs_dr_batch_fn)(void *arg);
+
+int rs_producer_new(const struct rs_config *cfg, struct event_base *base,
+		    rs_dr_fn dr, rs_dr_batch_fn batch, void *arg,
+		    struct rs_producer **pp, char *err, size_t errlen);
+void rs_producer_free(struct rs_producer *p);
+
+enum { RS_TOPIC_DENIED = -1, RS_TOPIC_LIMIT = -2, RS_TOPIC_ERROR = -3 };
+
+/* Resolves a topic by name: 0, or RS_TOPIC_* with a reason in err. */
+int rs_producer_topic(struct rs_producer *p, const char *name,
+		      struct rs_topic **tp, char *err, size_t errlen);
+
+enum { RS_SEND_OK = 0, RS_SEND_FULL = 1, RS_SEND_FAILED = 2 };
+
+/* Hands a record to librdkafka. RS_SEND_FULL: librdkafka's queue is full,
+ * try again later. RS_SEND_FAILED: refused for good, *o says why. */
+int rs_producer_send(struct rs_producer *p, struct rs_record *rec,
+		     struct rs_outcome *o);
+
+uint64_t rs_producer_inflight(const struct rs_producer *p);
+
+/* Serves every producer's event queue now. */
+void rs_producer_serve(struct rs_producer *p);
+
+/* Shutdown: send what is queued, ignoring linger, for up to timeout_ms. */
+void rs_producer_flush(struct rs_producer *p, int timeout_ms);
+
+/* Shutdown: fail everything still queued or in flight (reports follow). */
+void rs_producer_purge(struct rs_producer *p);
+
+/* Maps a delivery result to a report outcome. */
+void rs_outcome_from_kafka(rd_kafka_resp_err_t err,
+			   rd_kafka_msg_status_t status, enum rs_acks acks,
+			   struct rs_outcome *o);
+
+#endif

@@ -1,0 +1,196 @@
+/*
+ * ring.c: reads client rings. Every value read from shared memory is read
+ * once and bounds-checked here; nothing outside this file touches ring
+ * memory. The client can change any byte at any moment: callers get either
+ * a frame size that fits the ring, or a violation.
+ */
+#include <string.h>
+
+#include "ring.h"
+
+void rs_ring_init(struct rs_ring *r, const struct rs_shm *shm)
+{
+	memset(r, 0, sizeof(*r));
+	r->hdr = shm->hdr;
+	r->bitmap = shm->bitmap;
+	r->ring = shm->ring;
+	r->size = shm->ring_size;
+	r->mask = shm->ring_size - 1;
+	r->max_frame = shm->max_frame;
+}
+
+static int violation(const char **why, const char *reason)
+{
+	*why = reason;
+	return RS_RING_VIOLATION;
+}
+
+static int refresh_tail(struct rs_ring *r, const char **why)
+{
+	/* pairs with the clients' CAS on tail in send.c; the frame's own
+	 * contents are ordered by the commit bit, not by tail */
+	uint64_t tail = __atomic_load_n(&r->hdr->tail, __ATOMIC_ACQUIRE);
+
+	if (tail < r->tail)
+		return violation(why, "tail moved backwards");
+	if (tail - r->release > r->size)
+		return violation(why, "tail overran the released space");
+	if (tail % 8 != 0)
+		return violation(why, "tail not 8-byte aligned");
+	r->tail = tail;
+	return 0;
+}
+
+static int committed(const struct rs_ring *r, uint64_t off, int memorder)
+{
+	return (__atomic_load_n(&r->bitmap[ringside_bit_word(off)], memorder) &
+		ringside_bit_mask(off)) != 0;
+}
+
+int rs_ring_peek(struct rs_ring *r, uint32_t *sizep, const char **why)
+{
+	uint64_t off = r->head & r->mask;
+	uint64_t word;
+	uint32_t size;
+	uint16_t type;
+
+	if (r->head == r->tail && refresh_tail(r, why) < 0)
+		return RS_RING_VIOLATION;
+	if (r->head == r->tail)
+		return RS_RING_EMPTY;
+	/* pairs with the release fetch_or that commits the frame in send.c */
+	if (!committed(r, off, __ATOMIC_ACQUIRE))
+		return RS_RING_EMPTY;
+	/* size and type in one read: the client cannot make them disagree */
+	word = __atomic_load_n((const uint64_t *)(r->ring + off),
+			       __ATOMIC_RELAXED);
+	size = (uint32_t)word;
+	type = (uint16_t)(word >> 32);
+	if (size < 8 || size % 8 != 0)
+		return violation(why, "frame size not a positive multiple of 8");
+	if (size > r->size - off)
+		return violation(why, "frame straddles the end of the ring");
+	if (size > r->tail - r->head)
+		return violation(why, "frame runs past tail");
+	if (type == RINGSIDE_FRAME_PAD) {
+		if (size != r->size - off)
+			return violation(why, "padding does not reach the end");
+		*sizep = size;
+		return RS_RING_PAD;
+	}
+	if (type != RINGSIDE_FRAME_RECORD)
+		return violation(why, "unknown frame type");
+	if (size < sizeof(struct ringside_frame))
+		return violation(why, "record frame shorter than its header");
+	if (size > r->max_frame)
+		return violation(why, "record frame larger than max_frame");
+	*sizep = size;
+	return RS_RING_RECORD;
+}
+
+void rs_ring_copy(const struct rs_ring *r, void *dst, uint32_t size)
+{
+	memcpy(dst, r->ring + (r->head & r->mask), size);
+}
+
+void rs_ring_advance(struct rs_ring *r, uint32_t size)
+{
+	r->head += size;
+	__atomic_store_n(&r->hdr->head, r->head, __ATOMIC_RELAXED);
+}
+
+static void clear_bits(struct rs_ring *r, uint64_t from, uint64_t to)
+{
+	while (from < to) {
+		uint64_t off = from & r->mask;
+		uint64_t bit = (off >> 3) & 63U;
+		uint64_t slots = 64U - bit;
+		uint64_t *word = &r->bitmap[ringside_bit_word(off)];
+
+		if (slots > (to - from) >> 3)
+			slots = (to - from) >> 3;
+		if (slots == 64)
+			__atomic_store_n(word, 0, __ATOMIC_RELAXED);
+		else
+			__atomic_fetch_and(word,
+					   ~((((uint64_t)1 << slots) - 1) << bit),
+					   __ATOMIC_RELAXED);
+		from += slots << 3;
+	}
+}
+
+void rs_ring_release(struct rs_ring *r, uint64_t pos)
+{
+	if (pos <= r->release)
+		return;
+	clear_bits(r, r->release, pos);
+	r->release = pos;
+	/* pairs with the acquire load of release in send.c's reserve(): the
+	 * cleared bits are visible before the space is */
+	__atomic_store_n(&r->hdr->release, pos, __ATOMIC_RELEASE);
+}
+
+int rs_ring_arm(struct rs_ring *r)
+{
+	uint64_t tail;
+
+	/* Dekker with send.c's ring_doorbell(): this seq_cst flag store, then
+	 * the seq_cst load of the commit bit at head */
+	__atomic_fetch_or(&r->hdr->flags, RINGSIDE_F_NEED_WAKEUP,
+			  __ATOMIC_SEQ_CST);
+	r->armed = 1;
+	tail = __atomic_load_n(&r->hdr->tail, __ATOMIC_SEQ_CST);
+	if (tail == r->head)
+		return 0;
+	return committed(r, r->head & r->mask, __ATOMIC_SEQ_CST);
+}
+
+void rs_ring_disarm(struct rs_ring *r)
+{
+	if (!r->armed)
+		return;
+	__atomic_fetch_and(&r->hdr->flags, ~RINGSIDE_F_NEED_WAKEUP,
+			   __ATOMIC_SEQ_CST);
+	r->armed = 0;
+}
+
+uint64_t rs_ring_skip_gap(struct rs_ring *r)
+{
+	const char *why;
+	uint64_t pos = r->head, start = r->head;
+
+	if (refresh_tail(r, &why) < 0)
+		return 0;
+	while (pos < r->tail) {
+		uint64_t off = pos & r->mask;
+		uint64_t bit = (off >> 3) & 63U;
+		uint64_t w = __atomic_load_n(&r->bitmap[ringside_bit_word(off)],
+					     __ATOMIC_ACQUIRE) >>
+			     bit;
+
+		if (w != 0) {
+			pos += (uint64_t)__builtin_ctzll(w) << 3;
+			break;
+		}
+		pos += (64U - bit) << 3;
+	}
+	if (pos > r->tail)
+		pos = r->tail;
+	r->head = pos;
+	__atomic_store_n(&r->hdr->head, r->head, __ATOMIC_RELAXED);
+	return pos - start;
+}
+
+int rs_ring_unread(const struct rs_ring *r)
+{
+	return r->head < r->tail;
+}
+
+uint64_t rs_ring_snapshot_tail(struct rs_ring *r)
+{
+	const char *why;
+
+	if (refresh_tail(r, &why) < 0)
+		return r->head;
+	return r->tail;
+}

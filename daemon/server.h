@@ -1,0 +1,51 @@
+/*
+ * server.h: the daemon's state: its sessions, the producer, and the drain
+ * scheduler that decides when to read rings and when to sleep.
+ */
+#ifndef RS_SERVER_H
+#define RS_SERVER_H
+
+#include <event2/event.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "config.h"
+#include "producer.h"
+
+struct rs_session;
+TAILQ_HEAD(rs_session_list, rs_session);
+
+/* Owns the listener, the producer and every session. */
+struct rs_server {
+	struct event_base *base;
+	const struct rs_config *cfg;
+	struct rs_producer *producer;
+	int listen_fd;
+	struct event *listen_ev;
+	struct event *drain_ev;
+	struct event *stop_ev;
+	struct rs_session_list sessions;
+	uint32_t nsessions;
+	uint64_t next_session_id;
+	int64_t last_work_us; /* when a drain last found records */
+	int sleeping;         /* rings are armed: clients ring the doorbell */
+	int stopping;
+	int64_t stop_deadline_ms;
+	int purged;
+};
+
+int rs_server_start(struct rs_server *srv, struct event_base *base,
+		    const struct rs_config *cfg, char *err, size_t errlen);
+
+/* Wakes the drain now (a doorbell rang). */
+void rs_server_kick(struct rs_server *srv);
+
+/* SIGTERM: stop accepting, read what clients committed, deliver for up to
+ * shutdown_timeout_ms, report the rest, then leave the loop. */
+void rs_server_stop(struct rs_server *srv);
+
+void rs_server_free(struct rs_server *srv);
+
+int64_t rs_now_us(void);
+
+#endif

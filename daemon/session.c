@@ -1,0 +1,620 @@
+/*
+ * session.c: one client's lifetime: the handshake on the control socket,
+ * topic lookups, reading its ring into records, routing each record's report
+ * back, and advancing release only past finished records. A client that
+ * breaks the protocol is disconnected; records it handed over correctly
+ * still get delivered.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "client/ringside.h"
+#include "control.h"
+#include "log.h"
+#include "server.h"
+#include "session.h"
+
+#define HANDSHAKE_TIMEOUT_S 5
+#define SESSION_TOPICS_MAX 1024U
+
+static void on_sock(evutil_socket_t fd, short what, void *arg);
+
+static void log_session(int level, const struct rs_session *s,
+			const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void log_session(int level, const struct rs_session *s,
+			const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_msg(level, "session %llu (pid %d uid %u%s%s): %s",
+		(unsigned long long)s->id, (int)s->cred.pid,
+		(unsigned int)s->cred.uid, s->name[0] ? " name " : "", s->name,
+		msg);
+}
+
+static void on_handshake_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct rs_session *s = arg;
+
+	(void)fd;
+	(void)what;
+	log_session(RS_LOG_NOTICE, s, "no HELLO within %d s: disconnecting",
+		    HANDSHAKE_TIMEOUT_S);
+	rs_session_free(s);
+}
+
+struct rs_session *rs_session_new(struct rs_server *srv, int fd,
+				  const struct ucred *cred)
+{
+	struct timeval tv = {.tv_sec = HANDSHAKE_TIMEOUT_S};
+	struct rs_session *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->srv = srv;
+	s->id = ++srv->next_session_id;
+	s->state = RS_SESSION_HANDSHAKE;
+	s->cred = *cred;
+	s->sock = fd;
+	s->doorbell_fd = s->reply_fd = -1;
+	s->shm.fd = -1;
+	TAILQ_INIT(&s->records);
+	s->sock_ev = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_sock, s);
+	s->handshake_ev = evtimer_new(srv->base, on_handshake_timeout, s);
+	if (s->sock_ev == NULL || s->handshake_ev == NULL ||
+	    event_add(s->sock_ev, NULL) < 0 ||
+	    evtimer_add(s->handshake_ev, &tv) < 0) {
+		if (s->sock_ev != NULL)
+			event_free(s->sock_ev);
+		if (s->handshake_ev != NULL)
+			event_free(s->handshake_ev);
+		free(s);
+		return NULL;
+	}
+	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
+	srv->nsessions++;
+	return s;
+}
+
+/* Drops everything that talks to the client; keeps the memory and records. */
+static void disconnect(struct rs_session *s)
+{
+	if (s->sock_ev != NULL)
+		event_free(s->sock_ev);
+	if (s->doorbell_ev != NULL)
+		event_free(s->doorbell_ev);
+	if (s->handshake_ev != NULL)
+		event_free(s->handshake_ev);
+	s->sock_ev = s->doorbell_ev = s->handshake_ev = NULL;
+	if (s->sock >= 0)
+		close(s->sock);
+	s->sock = -1;
+}
+
+void rs_session_free(struct rs_session *s)
+{
+	struct rs_record *rec;
+
+	disconnect(s);
+	while ((rec = TAILQ_FIRST(&s->records)) != NULL) {
+		TAILQ_REMOVE(&s->records, rec, entry);
+		free(rec);
+	}
+	if (s->shm_ready)
+		rs_reply_free(&s->reply);
+	rs_shm_destroy(&s->shm);
+	if (s->doorbell_fd >= 0)
+		close(s->doorbell_fd);
+	if (s->reply_fd >= 0)
+		close(s->reply_fd);
+	free(s->topics);
+	TAILQ_REMOVE(&s->srv->sessions, s, entry);
+	s->srv->nsessions--;
+	free(s);
+}
+
+static void violation(struct rs_session *s, const char *why)
+{
+	log_session(RS_LOG_WARN, s, "protocol violation: %s: disconnecting",
+		    why);
+	s->state = RS_SESSION_DEAD;
+	disconnect(s);
+	if (s->shm_ready)
+		__atomic_store_n(&s->shm.hdr->state, RINGSIDE_SHM_REFUSING,
+				 __ATOMIC_RELAXED);
+	rs_server_kick(s->srv); /* reap it once its records are finished */
+}
+
+static void send_error(struct rs_session *s, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void send_error(struct rs_session *s, int code, const char *fmt, ...)
+{
+	struct ringside_msg_error e;
+	va_list ap;
+
+	memset(&e, 0, sizeof(e));
+	e.hdr.type = RINGSIDE_MSG_ERROR;
+	e.hdr.len = sizeof(e);
+	e.code = code;
+	va_start(ap, fmt);
+	vsnprintf(e.text, sizeof(e.text), fmt, ap);
+	va_end(ap);
+	log_session(RS_LOG_INFO, s, "refused: %s", e.text);
+	(void)rs_control_send(s->sock, &e, sizeof(e), NULL, 0);
+}
+
+static void on_doorbell(evutil_socket_t fd, short what, void *arg)
+{
+	struct rs_session *s = arg;
+	eventfd_t v;
+
+	(void)what;
+	(void)eventfd_read(fd, &v);
+	s->ring.armed = 0; /* the client took the flag */
+	rs_server_kick(s->srv);
+}
+
+static void copy_name(char *dst, const char *src, size_t len)
+{
+	size_t i;
+
+	/* printable ASCII only: the name goes into log lines */
+	for (i = 0; i + 1 < len && src[i] != '\0'; i++)
+		dst[i] = isprint((unsigned char)src[i]) ? src[i] : '?';
+	dst[i] = '\0';
+}
+
+static int open_shm(struct rs_session *s)
+{
+	const struct rs_config *cfg = s->srv->cfg;
+	uint32_t max_frame = ringside_align8((uint64_t)cfg->max_record_bytes +
+					     sizeof(struct ringside_frame));
+	int err;
+
+	err = rs_shm_create(&s->shm, cfg->ring_size, cfg->reply_slots,
+			    max_frame, s->id);
+	if (err < 0)
+		return err;
+	s->doorbell_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (s->doorbell_fd < 0)
+		return -errno;
+	s->reply_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (s->reply_fd < 0)
+		return -errno;
+	rs_ring_init(&s->ring, &s->shm);
+	rs_reply_init(&s->reply, &s->shm, cfg->report_backlog, s->reply_fd);
+	s->shm_ready = 1;
+	return 0;
+}
+
+static void hello(struct rs_session *s, const void *buf, size_t len)
+{
+	struct ringside_msg_hello h;
+	struct ringside_msg_welcome w;
+	int fds[3], err;
+
+	if (len != sizeof(h)) {
+		violation(s, "HELLO of the wrong size");
+		return;
+	}
+	memcpy(&h, buf, sizeof(h));
+	copy_name(s->name, h.name, sizeof(s->name));
+	if (h.magic != RINGSIDE_PROTO_MAGIC ||
+	    h.version != RINGSIDE_PROTO_VERSION) {
+		send_error(s, RINGSIDE_EPROTO,
+			   "protocol version %u not supported (ringsided "
+			   "speaks %u)",
+			   h.version, RINGSIDE_PROTO_VERSION);
+		s->state = RS_SESSION_DEAD;
+		disconnect(s);
+		return;
+	}
+	if (s->srv->stopping) {
+		send_error(s, RINGSIDE_EDENIED, "ringsided is shutting down");
+		s->state = RS_SESSION_DEAD;
+		disconnect(s);
+		return;
+	}
+	if (s->srv->nsessions > s->srv->cfg->max_sessions) {
+		send_error(s, RINGSIDE_ELIMIT, "max_sessions (%u) reached",
+			   s->srv->cfg->max_sessions);
+		s->state = RS_SESSION_DEAD;
+		disconnect(s);
+		return;
+	}
+	err = open_shm(s);
+	if (err < 0) {
+		send_error(s, RINGSIDE_ELIMIT,
+			   "cannot create the session's memory: %s",
+			   strerror(-err));
+		s->state = RS_SESSION_DEAD;
+		disconnect(s);
+		return;
+	}
+	memset(&w, 0, sizeof(w));
+	w.hdr.type = RINGSIDE_MSG_WELCOME;
+	w.hdr.len = sizeof(w);
+	w.session_id = s->id;
+	w.map_size = s->shm.size;
+	fds[0] = s->shm.fd;
+	fds[1] = s->doorbell_fd;
+	fds[2] = s->reply_fd;
+	err = rs_control_send(s->sock, &w, sizeof(w), fds, 3);
+	if (err < 0) {
+		log_session(RS_LOG_NOTICE, s, "cannot send WELCOME: %s",
+			    strerror(-err));
+		s->state = RS_SESSION_DEAD;
+		disconnect(s);
+		return;
+	}
+	s->doorbell_ev = event_new(s->srv->base, s->doorbell_fd,
+				   EV_READ | EV_PERSIST, on_doorbell, s);
+	if (s->doorbell_ev == NULL || event_add(s->doorbell_ev, NULL) < 0)
+		fatalx("libevent: cannot watch a doorbell");
+	event_free(s->handshake_ev);
+	s->handshake_ev = NULL;
+	s->state = RS_SESSION_OPEN;
+	log_session(RS_LOG_INFO, s, "opened: ring %u bytes, %u reply slots",
+		    s->shm.ring_size, s->shm.reply_slots);
+	rs_server_kick(s->srv); /* let the scheduler arm the new ring */
+}
+
+static void topic(struct rs_session *s, const void *buf, size_t len)
+{
+	struct ringside_msg_topic m;
+	struct ringside_msg_topic_ok ok;
+	struct rs_topic *t, **v;
+	char name[RINGSIDE_TOPIC_NAME_MAX + 1], err[300];
+	uint32_t id;
+	int rc;
+
+	if (len != sizeof(m)) {
+		violation(s, "TOPIC of the wrong size");
+		return;
+	}
+	memcpy(&m, buf, sizeof(m));
+	if (m.name_len == 0 || m.name_len > RINGSIDE_TOPIC_NAME_MAX ||
+	    !rs_topic_name_valid(m.name, m.name_len)) {
+		send_error(s, RINGSIDE_EINVAL, "invalid topic name");
+		return;
+	}
+	memcpy(name, m.name, m.name_len);
+	name[m.name_len] = '\0';
+	for (id = 0; id < s->ntopics; id++)
+		if (strcmp(s->topics[id]->name, name) == 0)
+			break;
+	if (id == s->ntopics) {
+		if (s->ntopics == SESSION_TOPICS_MAX) {
+			send_error(s, RINGSIDE_ELIMIT,
+				   "a session may use at most %u topics",
+				   SESSION_TOPICS_MAX);
+			return;
+		}
+		rc = rs_producer_topic(s->srv->producer, name, &t, err,
+				       sizeof(err));
+		if (rc < 0) {
+			send_error(s,
+				   rc == RS_TOPIC_LIMIT ? RINGSIDE_ELIMIT
+							: RINGSIDE_ETOPIC,
+				   "%s", err);
+			return;
+		}
+		v = realloc(s->topics, (s->ntopics + 1) * sizeof(*v));
+		if (v == NULL)
+			fatal("realloc");
+		s->topics = v;
+		s->topics[s->ntopics++] = t;
+	}
+	memset(&ok, 0, sizeof(ok));
+	ok.hdr.type = RINGSIDE_MSG_TOPIC_OK;
+	ok.hdr.len = sizeof(ok);
+	ok.topic = id;
+	if (rs_control_send(s->sock, &ok, sizeof(ok), NULL, 0) < 0)
+		violation(s, "not reading its control socket");
+}
+
+static void client_gone(struct rs_session *s)
+{
+	if (s->state == RS_SESSION_HANDSHAKE) {
+		rs_session_free(s);
+		return;
+	}
+	s->state = RS_SESSION_CLOSING;
+	disconnect(s);
+	log_session(RS_LOG_INFO, s,
+		    "client closed: %llu records in, %llu delivered, %llu "
+		    "failed",
+		    (unsigned long long)s->records_in,
+		    (unsigned long long)s->delivered,
+		    (unsigned long long)s->failed);
+	rs_server_kick(s->srv); /* read what it committed, then free it */
+}
+
+static void on_sock(evutil_socket_t fd, short what, void *arg)
+{
+	struct rs_session *s = arg;
+	char buf[RINGSIDE_MSG_MAX];
+	struct ringside_msg hdr;
+	ssize_t n;
+
+	(void)what;
+	n = rs_control_recv(fd, buf, sizeof(buf));
+	if (n == -EAGAIN)
+		return;
+	if (n == -EMSGSIZE) {
+		violation(s, "control message too large");
+		return;
+	}
+	if (n <= 0) {
+		client_gone(s);
+		return;
+	}
+	if ((size_t)n < sizeof(hdr)) {
+		violation(s, "control message too short");
+		return;
+	}
+	memcpy(&hdr, buf, sizeof(hdr));
+	if (hdr.len != (uint32_t)n) {
+		violation(s, "control message length mismatch");
+		return;
+	}
+	if (s->state == RS_SESSION_HANDSHAKE && hdr.type == RINGSIDE_MSG_HELLO)
+		hello(s, buf, (size_t)n);
+	else if (s->state == RS_SESSION_OPEN && hdr.type == RINGSIDE_MSG_TOPIC)
+		topic(s, buf, (size_t)n);
+	else
+		violation(s, "unexpected control message");
+}
+
+static void release_finished(struct rs_session *s)
+{
+	struct rs_record *rec;
+
+	while ((rec = TAILQ_FIRST(&s->records)) != NULL && rec->done) {
+		TAILQ_REMOVE(&s->records, rec, entry);
+		free(rec);
+		s->finished++;
+	}
+	rs_ring_release(&s->ring, rec != NULL ? rec->start : s->ring.head);
+	__atomic_store_n(&s->shm.hdr->records_finished, s->finished,
+			 __ATOMIC_RELAXED);
+}
+
+static int wants_report(enum rs_reports mode, int status)
+{
+	return mode == RS_REPORTS_ALL ||
+	       (mode == RS_REPORTS_ERRORS && status != 0);
+}
+
+void rs_session_finish(struct rs_record *rec, const struct rs_outcome *o)
+{
+	struct rs_session *s = rec->session;
+
+	if (o->status == 0)
+		s->delivered++;
+	else
+		s->failed++;
+	if (wants_report(rec->topic->reports, o->status)) {
+		struct ringside_reply_slot slot;
+		const char *why;
+
+		memset(&slot, 0, sizeof(slot));
+		slot.opaque = rec->frame.opaque;
+		slot.offset = o->offset;
+		slot.timestamp = o->timestamp;
+		slot.partition = o->partition;
+		slot.status = o->status;
+		slot.kafka_error = o->kafka_error;
+		slot.topic = rec->frame.topic;
+		slot.persistence = (uint8_t)o->persistence;
+		slot.stage = (uint8_t)o->stage;
+		if (s->state != RS_SESSION_OPEN)
+			rs_reply_drop(&s->reply); /* nobody to read it */
+		else if (rs_reply_push(&s->reply, &slot, &why) < 0)
+			violation(s, why);
+		else
+			s->reply_dirty = 1;
+	}
+	rec->done = 1;
+	if (rec == TAILQ_FIRST(&s->records))
+		release_finished(s);
+}
+
+/* Copies one frame out of the ring and checks it. NULL with *why set: the
+ * client broke the protocol; NULL without: out of memory, try later. */
+static struct rs_record *take_record(struct rs_session *s, uint32_t size,
+				     const char **why)
+{
+	struct rs_record *rec = malloc(sizeof(*rec) + size);
+
+	*why = NULL;
+	if (rec == NULL)
+		return NULL;
+	rs_ring_copy(&s->ring, rec->data, size);
+	if (rs_frame_parse(rec->data, size, &rec->frame, why) < 0) {
+		free(rec);
+		return NULL;
+	}
+	if (rec->frame.topic >= s->ntopics) {
+		*why = "frame names a topic the session never resolved";
+		free(rec);
+		return NULL;
+	}
+	rec->session = s;
+	rec->topic = s->topics[rec->frame.topic];
+	rec->start = s->ring.head;
+	rec->done = 0;
+	rs_ring_advance(&s->ring, size);
+	TAILQ_INSERT_TAIL(&s->records, rec, entry);
+	s->records_in++;
+	__atomic_store_n(&s->shm.hdr->records_read, s->records_in,
+			 __ATOMIC_RELAXED);
+	return rec;
+}
+
+/* Hands a record to librdkafka; returns 0 if it must wait (queue full). */
+static int send_record(struct rs_session *s, struct rs_record *rec)
+{
+	struct rs_outcome o;
+
+	switch (rs_producer_send(s->srv->producer, rec, &o)) {
+	case RS_SEND_FULL:
+		s->stalled = rec;
+		return 0;
+	case RS_SEND_FAILED:
+		rs_session_finish(rec, &o);
+		break;
+	default:
+		break;
+	}
+	return 1;
+}
+
+static int read_one(struct rs_session *s)
+{
+	struct rs_record *rec;
+	const char *why;
+	uint32_t size;
+
+	switch (rs_ring_peek(&s->ring, &size, &why)) {
+	case RS_RING_VIOLATION:
+		violation(s, why);
+		return 0;
+	case RS_RING_PAD:
+		rs_ring_advance(&s->ring, size);
+		return 1;
+	case RS_RING_RECORD:
+		rec = take_record(s, size, &why);
+		if (rec == NULL) {
+			if (why != NULL)
+				violation(s, why);
+			return 0;
+		}
+		return send_record(s, rec);
+	default:
+		break;
+	}
+	/* nothing committed at head */
+	if (s->state == RS_SESSION_CLOSING && rs_ring_unread(&s->ring)) {
+		/* the client died between reserving and committing: those
+		 * sends never returned 0, so nothing accepted is lost */
+		uint64_t gap = rs_ring_skip_gap(&s->ring);
+
+		s->gap_bytes += gap;
+		return gap > 0;
+	}
+	return 0;
+}
+
+unsigned int rs_session_drain(struct rs_session *s, unsigned int budget)
+{
+	unsigned int n = 0;
+
+	if (!s->shm_ready || s->state == RS_SESSION_HANDSHAKE)
+		return 0;
+	if (s->stalled != NULL) {
+		struct rs_record *rec = s->stalled;
+
+		s->stalled = NULL;
+		if (!send_record(s, rec))
+			return 0;
+		n++;
+	}
+	while (n < budget && s->state != RS_SESSION_DEAD) {
+		if (s->stopping && s->ring.head >= s->stop_at)
+			break;
+		if (!read_one(s))
+			break;
+		n++;
+	}
+	if (TAILQ_EMPTY(&s->records))
+		release_finished(s);
+	return n;
+}
+
+void rs_session_flush(struct rs_session *s)
+{
+	const char *why;
+
+	if (!s->reply_dirty && s->reply.backlog_len == 0)
+		return;
+	s->reply_dirty = 0;
+	if (s->state != RS_SESSION_OPEN)
+		return;
+	if (rs_reply_flush(&s->reply, &why) < 0)
+		violation(s, why);
+}
+
+int rs_session_arm(struct rs_session *s)
+{
+	if (s->stalled != NULL)
+		return 1;
+	if (s->state == RS_SESSION_CLOSING)
+		return !rs_session_read_all(s);
+	if (s->state != RS_SESSION_OPEN)
+		return 0;
+	if (s->stopping && s->ring.head >= s->stop_at)
+		return 0;
+	return rs_ring_arm(&s->ring);
+}
+
+void rs_session_disarm(struct rs_session *s)
+{
+	if (s->state == RS_SESSION_OPEN)
+		rs_ring_disarm(&s->ring);
+}
+
+void rs_session_stop(struct rs_session *s)
+{
+	s->stopping = 1;
+	if (!s->shm_ready) {
+		s->stop_at = 0;
+		return;
+	}
+	s->stop_at = rs_ring_snapshot_tail(&s->ring);
+	__atomic_store_n(&s->shm.hdr->state, RINGSIDE_SHM_STOPPING,
+			 __ATOMIC_RELAXED);
+}
+
+int rs_session_read_all(struct rs_session *s)
+{
+	const char *why;
+	uint32_t size;
+
+	if (!s->shm_ready || s->state == RS_SESSION_DEAD ||
+	    s->state == RS_SESSION_HANDSHAKE)
+		return 1;
+	if (s->stopping && s->ring.head >= s->stop_at)
+		return 1;
+	if (s->state == RS_SESSION_OPEN)
+		return 0;
+	/* closing: all read once nothing is committed or reserved ahead */
+	return rs_ring_peek(&s->ring, &size, &why) != RS_RING_RECORD &&
+	       !rs_ring_unread(&s->ring);
+}
+
+int rs_session_done(struct rs_session *s)
+{
+	if (s->state != RS_SESSION_CLOSING && s->state != RS_SESSION_DEAD)
+		return 0;
+	if (!TAILQ_EMPTY(&s->records) || s->stalled != NULL)
+		return 0;
+	return rs_session_read_all(s);
+}
+
+int rs_session_backlogged(const struct rs_session *s)
+{
+	return s->state == RS_SESSION_OPEN && s->reply.backlog_len > 0;
+}

@@ -1,0 +1,96 @@
+/*
+ * session.h: one client's lifetime, from HELLO to the last record's
+ * report. A session outlives its socket until every record it handed over
+ * is finished.
+ */
+#ifndef RS_SESSION_H
+#define RS_SESSION_H
+
+#include <event2/event.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "record.h"
+#include "reply.h"
+#include "ring.h"
+#include "shm.h"
+
+struct rs_server;
+
+enum rs_session_state {
+	RS_SESSION_HANDSHAKE, /* connected, waiting for HELLO */
+	RS_SESSION_OPEN,      /* ring mapped, client connected */
+	RS_SESSION_CLOSING,   /* client gone: read what it committed */
+	RS_SESSION_DEAD,      /* protocol violation: read nothing more */
+};
+
+/* Owns its socket, eventfds, shared memory and records; the topics it
+ * points to belong to the producer. */
+struct rs_session {
+	TAILQ_ENTRY(rs_session) entry;
+	struct rs_server *srv;
+	uint64_t id;
+	enum rs_session_state state;
+	struct ucred cred;
+	char name[RINGSIDE_SESSION_NAME_MAX];
+
+	int sock;
+	struct event *sock_ev;
+	struct event *handshake_ev;
+	int doorbell_fd;
+	struct event *doorbell_ev;
+	int reply_fd;
+
+	struct rs_shm shm;
+	struct rs_ring ring;
+	struct rs_reply reply;
+	int shm_ready;
+
+	struct rs_record_list records; /* read, not finished, ring order */
+	struct rs_record *stalled; /* librdkafka was full: send it first */
+	struct rs_topic **topics;  /* session-local id -> topic */
+	uint32_t ntopics;
+
+	int reply_dirty;
+	int stopping;     /* daemon shutdown: read only up to stop_at */
+	uint64_t stop_at;
+
+	uint64_t records_in;
+	uint64_t delivered;
+	uint64_t failed;
+	uint64_t finished;
+	uint64_t gap_bytes;
+};
+
+struct rs_session *rs_session_new(struct rs_server *srv, int fd,
+				  const struct ucred *cred);
+void rs_session_free(struct rs_session *s);
+
+/* Reads up to budget frames and hands them to librdkafka. Returns how many
+ * frames it took. */
+unsigned int rs_session_drain(struct rs_session *s, unsigned int budget);
+
+/* A record's delivery report (or immediate failure). */
+void rs_session_finish(struct rs_record *rec, const struct rs_outcome *o);
+
+/* Publishes reports written since the last flush. */
+void rs_session_flush(struct rs_session *s);
+
+/* Sleep protocol, see ring.h. */
+int rs_session_arm(struct rs_session *s);
+void rs_session_disarm(struct rs_session *s);
+
+/* Shutdown: mark the ring STOPPING and read only what is committed now. */
+void rs_session_stop(struct rs_session *s);
+
+/* 1 if everything the daemon will read from this session has been read. */
+int rs_session_read_all(struct rs_session *s);
+
+/* 1 when the session holds nothing more and can be freed. */
+int rs_session_done(struct rs_session *s);
+
+/* 1 while reports wait in the backlog. */
+int rs_session_backlogged(const struct rs_session *s);
+
+#endif

@@ -1,0 +1,73 @@
+/*
+ * shm.c: creates a session's memfd. It is sealed against shrinking and
+ * growing before any client sees it, so a client can never make the
+ * daemon's mapping fault (SIGBUS) by truncating the file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "shm.h"
+
+int rs_shm_create(struct rs_shm *shm, uint32_t ring_size,
+		  uint32_t reply_slots, uint32_t max_frame,
+		  uint64_t session_id)
+{
+	struct ringside_shm_layout l;
+	struct ringside_shm_hdr *h;
+	int err;
+
+	memset(shm, 0, sizeof(*shm));
+	shm->fd = -1;
+	ringside_shm_layout(ring_size, reply_slots, &l);
+	shm->fd = memfd_create("ringside", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (shm->fd < 0)
+		return -errno;
+	if (ftruncate(shm->fd, (off_t)l.map_size) < 0 ||
+	    fcntl(shm->fd, F_ADD_SEALS,
+		  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		goto fail;
+	shm->base = mmap(NULL, l.map_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 shm->fd, 0);
+	if (shm->base == MAP_FAILED) {
+		shm->base = NULL;
+		goto fail;
+	}
+	shm->size = l.map_size;
+	shm->ring_size = ring_size;
+	shm->reply_slots = reply_slots;
+	shm->max_frame = max_frame;
+	shm->hdr = shm->base;
+	shm->bitmap = (uint64_t *)((char *)shm->base + l.bitmap_off);
+	shm->ring = (uint8_t *)shm->base + l.ring_off;
+	shm->reply = (struct ringside_reply_slot *)((char *)shm->base +
+						    l.reply_off);
+	h = shm->hdr;
+	h->magic = RINGSIDE_PROTO_MAGIC;
+	h->version = RINGSIDE_PROTO_VERSION;
+	h->ring_size = ring_size;
+	h->reply_slots = reply_slots;
+	h->max_frame = max_frame;
+	h->bitmap_off = l.bitmap_off;
+	h->ring_off = l.ring_off;
+	h->reply_off = l.reply_off;
+	h->map_size = l.map_size;
+	h->session_id = session_id;
+	return 0;
+fail:
+	err = -errno;
+	rs_shm_destroy(shm);
+	return err;
+}
+
+void rs_shm_destroy(struct rs_shm *shm)
+{
+	if (shm->base != NULL)
+		munmap(shm->base, shm->size);
+	if (shm->fd >= 0)
+		close(shm->fd);
+	shm->base = NULL;
+	shm->fd = -1;
+}
