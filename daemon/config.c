@@ -612,7 +612,9 @@ int rs_config_load(const char *path, struct rs_config **cfgp, char *err,
 	if (ferror(p.file))
 		perr(&p, p.line, "read error: %s", strerror(errno));
 	fclose(p.file);
-	if (rc > 0 && p.nerrors == 0)
+	/* our handler never fails, so a line number from inih is always a
+	 * line it could not parse (it reports only the first) */
+	if (rc > 0)
 		perr(&p, rc,
 		     "syntax error: expected '[section]' or 'key = value'");
 	else if (rc < 0)

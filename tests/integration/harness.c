@@ -1,0 +1,438 @@
+/*
+ * harness.c: see harness.h. Failures print the daemon's log tail and stop
+ * the daemon, so a failed run explains itself.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+struct h_env *h_current;
+
+int64_t h_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *h_env_or(const char *name, const char *fallback)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && *v ? v : fallback;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000,
+			      .tv_nsec = (long)(ms % 1000) * 1000000};
+
+	nanosleep(&ts, NULL);
+}
+
+void h_init(struct h_env *e, const char *name)
+{
+	memset(e, 0, sizeof(*e));
+	snprintf(e->dir, sizeof(e->dir), "/tmp/rs-%s-XXXXXX", name);
+	if (mkdtemp(e->dir) == NULL) {
+		perror("mkdtemp");
+		exit(1);
+	}
+	snprintf(e->sock, sizeof(e->sock), "%s/rs.sock", e->dir);
+	snprintf(e->conf, sizeof(e->conf), "%s/ringside.ini", e->dir);
+	snprintf(e->log, sizeof(e->log), "%s/ringsided.log", e->dir);
+	e->daemon = -1;
+	h_current = e;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void dump_log(const struct h_env *e)
+{
+	char cmd[512];
+
+	fprintf(stderr, "---- tail of %s ----\n", e->log);
+	snprintf(cmd, sizeof(cmd), "tail -n 40 '%s' >&2", e->log);
+	if (system(cmd) != 0)
+		fprintf(stderr, "(no log)\n");
+}
+
+void h_fail(void)
+{
+	if (h_current != NULL) {
+		dump_log(h_current);
+		if (h_current->daemon > 0)
+			kill(h_current->daemon, SIGKILL);
+		fprintf(stderr, "files kept in %s\n", h_current->dir);
+	}
+	exit(1);
+}
+
+void h_cleanup(struct h_env *e)
+{
+	char cmd[512];
+
+	if (e->daemon > 0) {
+		kill(e->daemon, SIGKILL);
+		waitpid(e->daemon, NULL, 0);
+	}
+	if (e->mc != NULL)
+		rd_kafka_mock_cluster_destroy(e->mc);
+	if (e->mock_rk != NULL)
+		rd_kafka_destroy(e->mock_rk);
+	if (getenv("RS_KEEP") == NULL) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", e->dir);
+	}
+}
+
+void h_mock_start(struct h_env *e, int brokers)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char errstr[256];
+
+	rd_kafka_conf_set(conf, "log_level", "2", errstr, sizeof(errstr));
+	e->mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr,
+				  sizeof(errstr));
+	CHECK(e->mock_rk != NULL, "%s", errstr);
+	e->mc = rd_kafka_mock_cluster_new(e->mock_rk, brokers);
+	CHECK(e->mc != NULL, "cannot create the mock cluster");
+	snprintf(e->bootstraps, sizeof(e->bootstraps), "%s",
+		 rd_kafka_mock_cluster_bootstraps(e->mc));
+}
+
+void h_topic(struct h_env *e, const char *topic, int partitions)
+{
+	rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(
+		e->mc, topic, partitions, 1);
+
+	CHECK(err == RD_KAFKA_RESP_ERR_NO_ERROR, "topic %s: %s", topic,
+	      rd_kafka_err2str(err));
+}
+
+void h_write_config(struct h_env *e, const char *ringside_keys,
+		    const char *sections)
+{
+	FILE *f = fopen(e->conf, "w");
+
+	CHECK(f != NULL, "%s: %s", e->conf, strerror(errno));
+	fprintf(f,
+		"[ringside]\nsocket = %s\nlog_level = debug\n%s\n"
+		"[kafka]\nbootstrap.servers = %s\n%s\n",
+		e->sock, ringside_keys ? ringside_keys : "", e->bootstraps,
+		sections ? sections : "");
+	fclose(f);
+}
+
+static int socket_ready(const char *path)
+{
+	struct sockaddr_un sun;
+	int fd, ok;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return 0;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	close(fd);
+	return ok;
+}
+
+pid_t h_daemon_start(struct h_env *e)
+{
+	const char *bin = h_env_or("RINGSIDED", "daemon/ringsided");
+	const char *argv[] = {bin, "--config", e->conf, NULL};
+	int64_t deadline = h_now_ms() + 15000;
+	pid_t pid;
+	int fd;
+
+	pid = fork();
+	CHECK(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		fd = open(e->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		/* execv's prototype predates const; it does not write */
+		execv(bin, (char *const *)(uintptr_t)argv);
+		_exit(127);
+	}
+	e->daemon = pid;
+	while (!socket_ready(e->sock)) {
+		int status;
+
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			e->daemon = -1;
+			CHECK(0, "ringsided exited at start-up (status %d)",
+			      status);
+		}
+		CHECK(h_now_ms() < deadline, "ringsided did not start");
+		sleep_ms(20);
+	}
+	return pid;
+}
+
+int h_wait(pid_t pid, int timeout_ms)
+{
+	int64_t deadline = h_now_ms() + timeout_ms;
+	int status;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			break;
+		if (r < 0)
+			return -1;
+		if (h_now_ms() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			fprintf(stderr, "process %d killed after %d ms\n",
+				(int)pid, timeout_ms);
+			return -1;
+		}
+		sleep_ms(10);
+	}
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}
+
+int h_daemon_stop(struct h_env *e, int sig, int timeout_ms)
+{
+	int rc;
+
+	if (e->daemon <= 0)
+		return -1;
+	kill(e->daemon, sig);
+	rc = h_wait(e->daemon, timeout_ms);
+	e->daemon = -1;
+	return rc;
+}
+
+int h_log_count(const struct h_env *e, const char *needle)
+{
+	FILE *f = fopen(e->log, "r");
+	char line[4096];
+	int n = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, needle) != NULL)
+			n++;
+	fclose(f);
+	return n;
+}
+
+pid_t h_spawn(const char *const argv[], const char *stdout_path)
+{
+	pid_t pid = fork();
+
+	CHECK(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		if (stdout_path != NULL) {
+			int fd = open(stdout_path,
+				      O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+			if (fd >= 0) {
+				dup2(fd, 1);
+				close(fd);
+			}
+		}
+		execv(argv[0], (char *const *)(uintptr_t)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static char *dup_mem(const void *p, size_t n)
+{
+	char *d = malloc(n + 1);
+
+	CHECK(d != NULL, "malloc");
+	if (n > 0)
+		memcpy(d, p, n);
+	d[n] = '\0';
+	return d;
+}
+
+static void copy_headers(const rd_kafka_message_t *m, struct h_msg *out)
+{
+	rd_kafka_headers_t *hdrs;
+
+	if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return;
+	out->nheaders = rd_kafka_header_cnt(hdrs);
+	out->headers = calloc(out->nheaders, sizeof(*out->headers));
+	for (size_t i = 0; i < out->nheaders; i++) {
+		const char *name;
+		const void *val;
+		size_t len;
+
+		rd_kafka_header_get_all(hdrs, i, &name, &val, &len);
+		out->headers[i].name = dup_mem(name, strlen(name));
+		out->headers[i].value = val ? dup_mem(val, len) : NULL;
+		out->headers[i].len = len;
+	}
+}
+
+size_t h_consume(struct h_env *e, const char *topic, int partitions,
+		 struct h_msg **out)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_topic_partition_list_t *parts;
+	int64_t deadline = h_now_ms() + 60000;
+	char errstr[256], group[64];
+	size_t n = 0, cap = 1024;
+	struct h_msg *msgs = calloc(cap, sizeof(*msgs));
+	int eof = 0, *seen_eof = calloc((size_t)partitions, sizeof(int));
+	rd_kafka_t *rk;
+
+	snprintf(group, sizeof(group), "h-%d", (int)getpid());
+	rd_kafka_conf_set(conf, "bootstrap.servers", e->bootstraps, errstr,
+			  sizeof(errstr));
+	rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof(errstr));
+	rd_kafka_conf_set(conf, "enable.partition.eof", "true", errstr,
+			  sizeof(errstr));
+	rd_kafka_conf_set(conf, "log_level", "2", errstr, sizeof(errstr));
+	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	CHECK(rk != NULL, "consumer: %s", errstr);
+	parts = rd_kafka_topic_partition_list_new(partitions);
+	for (int p = 0; p < partitions; p++)
+		rd_kafka_topic_partition_list_add(parts, topic, p)->offset =
+			RD_KAFKA_OFFSET_BEGINNING;
+	CHECK(rd_kafka_assign(rk, parts) == RD_KAFKA_RESP_ERR_NO_ERROR,
+	      "assign");
+	rd_kafka_topic_partition_list_destroy(parts);
+	while (eof < partitions) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+
+		CHECK(h_now_ms() < deadline, "consuming %s timed out", topic);
+		if (m == NULL)
+			continue;
+		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+			if (m->partition >= 0 && m->partition < partitions &&
+			    !seen_eof[m->partition]) {
+				seen_eof[m->partition] = 1;
+				eof++;
+			}
+		} else {
+			CHECK(m->err == 0, "consume %s: %s", topic,
+			      rd_kafka_message_errstr(m));
+			if (n == cap) {
+				cap *= 2;
+				msgs = realloc(msgs, cap * sizeof(*msgs));
+				CHECK(msgs != NULL, "realloc");
+			}
+			memset(&msgs[n], 0, sizeof(msgs[n]));
+			snprintf(msgs[n].topic, sizeof(msgs[n].topic), "%s",
+				 topic);
+			msgs[n].partition = m->partition;
+			msgs[n].offset = m->offset;
+			msgs[n].key = m->key ? dup_mem(m->key, m->key_len)
+					     : NULL;
+			msgs[n].key_len = m->key_len;
+			msgs[n].value = m->payload
+						? dup_mem(m->payload, m->len)
+						: NULL;
+			msgs[n].value_len = m->len;
+			copy_headers(m, &msgs[n]);
+			n++;
+		}
+		rd_kafka_message_destroy(m);
+	}
+	rd_kafka_consumer_close(rk);
+	rd_kafka_destroy(rk);
+	free(seen_eof);
+	*out = msgs;
+	return n;
+}
+
+void h_msgs_free(struct h_msg *msgs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(msgs[i].key);
+		free(msgs[i].value);
+		for (size_t j = 0; j < msgs[i].nheaders; j++) {
+			free(msgs[i].headers[j].name);
+			free(msgs[i].headers[j].value);
+		}
+		free(msgs[i].headers);
+	}
+	free(msgs);
+}
+
+void h_read_client(const char *path, struct h_client *c)
+{
+	FILE *f = fopen(path, "r");
+	char line[512];
+	size_t cap = 1024;
+
+	memset(c, 0, sizeof(*c));
+	CHECK(f != NULL, "%s: %s", path, strerror(errno));
+	c->reports = malloc(cap * sizeof(*c->reports));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		struct h_report r;
+		unsigned long long op;
+		long long off;
+		unsigned int t, sent;
+		unsigned long long efull;
+
+		if (line[0] == 'R' &&
+		    sscanf(line, "R %llu %d %d %d %lld %d %d %63s", &op,
+			   &r.status, &r.kafka_error, &r.partition, &off,
+			   &r.persistence, &r.stage, r.topic) == 8) {
+			r.opaque = op;
+			r.offset = off;
+			if (c->nreports == cap) {
+				cap *= 2;
+				c->reports = realloc(c->reports,
+						     cap * sizeof(*c->reports));
+				CHECK(c->reports != NULL, "realloc");
+			}
+			c->reports[c->nreports++] = r;
+		} else if (line[0] == 'T' &&
+			   sscanf(line, "T %u %u %llu", &t, &sent, &efull) ==
+				   3 &&
+			   t < H_MAX_THREADS) {
+			c->sent[t] = sent;
+			c->efull[t] = efull;
+			if (t + 1 > c->nthreads)
+				c->nthreads = t + 1;
+		} else if (line[0] == 'X' &&
+			   sscanf(line, "X %d %llu %llu", &c->flush_rc,
+				  &c->finished, &c->dropped) == 3) {
+			c->complete = 1;
+		} else {
+			CHECK(0, "%s: unexpected line: %s", path, line);
+		}
+	}
+	fclose(f);
+}
+
+void h_client_free(struct h_client *c)
+{
+	free(c->reports);
+	c->reports = NULL;
+}

@@ -1,0 +1,119 @@
+/*
+ * harness.h: what every integration scenario needs: a librdkafka mock
+ * cluster in this process (real Kafka protocol over TCP), the real ringsided
+ * binary started against it, client processes, and a consumer that reads
+ * every record back.
+ */
+#ifndef RS_HARNESS_H
+#define RS_HARNESS_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <librdkafka/rdkafka_mock.h>
+
+struct h_env {
+	char dir[256];
+	char sock[320];
+	char conf[320];
+	char log[320];
+	rd_kafka_t *mock_rk;
+	rd_kafka_mock_cluster_t *mc;
+	char bootstraps[512];
+	pid_t daemon;
+};
+
+struct h_header {
+	char *name;
+	char *value; /* NULL: null value */
+	size_t len;
+};
+
+struct h_msg {
+	char topic[256];
+	int32_t partition;
+	int64_t offset;
+	char *key; /* NULL: no key */
+	size_t key_len;
+	char *value; /* NULL: null value */
+	size_t value_len;
+	size_t nheaders;
+	struct h_header *headers;
+};
+
+extern struct h_env *h_current;
+
+#define CHECK(cond, ...)                                                     \
+	do {                                                                 \
+		if (!(cond)) {                                               \
+			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__,        \
+				__LINE__, #cond);                            \
+			fprintf(stderr, __VA_ARGS__);                        \
+			fputc('\n', stderr);                                 \
+			h_fail();                                            \
+		}                                                            \
+	} while (0)
+
+void h_init(struct h_env *e, const char *name);
+void h_fail(void) __attribute__((noreturn));
+void h_cleanup(struct h_env *e);
+
+void h_mock_start(struct h_env *e, int brokers);
+void h_topic(struct h_env *e, const char *topic, int partitions);
+
+/* Writes the daemon's config: [ringside] with the socket, the given extra
+ * [ringside] keys, [kafka] with the mock's bootstrap servers, then the rest
+ * (topic sections) verbatim. */
+void h_write_config(struct h_env *e, const char *ringside_keys,
+		    const char *sections);
+pid_t h_daemon_start(struct h_env *e);
+/* Sends sig and waits up to timeout_ms. Returns the exit status, or 128 +
+ * signal number if it died of one. */
+int h_daemon_stop(struct h_env *e, int sig, int timeout_ms);
+/* Counts occurrences of needle in the daemon's log. */
+int h_log_count(const struct h_env *e, const char *needle);
+
+pid_t h_spawn(const char *const argv[], const char *stdout_path);
+int h_wait(pid_t pid, int timeout_ms);
+
+/* Reads every record of topic back from offset 0. */
+size_t h_consume(struct h_env *e, const char *topic, int partitions,
+		 struct h_msg **out);
+void h_msgs_free(struct h_msg *msgs, size_t n);
+
+int64_t h_now_ms(void);
+const char *h_env_or(const char *name, const char *fallback);
+
+
+/* What rs_test_client wrote. */
+struct h_report {
+	uint64_t opaque;
+	int status;
+	int kafka_error;
+	int partition;
+	int64_t offset;
+	int persistence;
+	int stage;
+	char topic[64];
+};
+
+#define H_MAX_THREADS 16
+
+struct h_client {
+	struct h_report *reports;
+	size_t nreports;
+	unsigned int nthreads;
+	unsigned int sent[H_MAX_THREADS];
+	unsigned long long efull[H_MAX_THREADS];
+	int flush_rc;
+	unsigned long long finished;
+	unsigned long long dropped;
+	int complete; /* the X line was present */
+};
+
+void h_read_client(const char *path, struct h_client *c);
+void h_client_free(struct h_client *c);
+
+#endif

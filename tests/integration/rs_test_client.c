@@ -1,0 +1,273 @@
+/*
+ * rs_test_client: a client process for the integration tests. Threads send
+ * deterministic records (records.h) through libringside while the main
+ * thread collects reports; at the end it writes every report and per-thread
+ * counts to stdout for the test to check against what Kafka holds.
+ *
+ *   R opaque status kafka_error partition offset persistence stage topic
+ *   T thread sent efull
+ *   X flush_rc records_finished reports_dropped
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "records.h"
+#include "ringside.h"
+
+#define MAX_TOPICS 8
+#define MAX_THREADS 16
+
+struct opts {
+	const char *socket;
+	unsigned int id;
+	unsigned int threads;
+	unsigned int records;
+	unsigned int keys;
+	unsigned int rate; /* per thread, records/s; 0: flat out */
+	unsigned int exit_after; /* _exit without closing after this many */
+	int until_stop; /* send until the daemon stops */
+	char *topic_names[MAX_TOPICS];
+	unsigned int ntopics;
+};
+
+struct sender {
+	pthread_t thread;
+	unsigned int index;
+	unsigned int sent;
+	unsigned long long efull;
+	int joined;
+};
+
+static struct opts o = {.threads = 1, .records = 1000, .keys = 7};
+static ringside_t *rs;
+static ringside_topic_t *topics[MAX_TOPICS];
+
+static void sleep_us(long us)
+{
+	struct timespec ts = {.tv_sec = us / 1000000,
+			      .tv_nsec = (us % 1000000) * 1000};
+
+	nanosleep(&ts, NULL);
+}
+
+static int daemon_stopping(void)
+{
+	ringside_state_t st;
+
+	ringside_state(rs, &st);
+	return st.backpressure == RINGSIDE_STOPPING ||
+	       st.backpressure == RINGSIDE_DISCONNECTED;
+}
+
+static void *send_loop(void *arg)
+{
+	struct sender *sd = arg;
+	char key[REC_KEY_MAX], value[REC_VALUE_MAX], seq[16];
+	ringside_header_t hdrs[2];
+	ringside_record_t rec;
+	struct rec_id id = {.w = o.id, .t = sd->index};
+
+	for (id.s = 0; o.until_stop || id.s < o.records; id.s++) {
+		int err;
+
+		if (o.exit_after && sd->index == 0 && id.s == o.exit_after) {
+			fflush(stdout);
+			_exit(0); /* no ringside_close(): a crash, for the daemon */
+		}
+		memset(&rec, 0, sizeof(rec));
+		rec.key = key;
+		rec.key_len = rec_key(&id, o.keys, key);
+		rec.value = value;
+		rec.value_len = rec_value(&id, value);
+		snprintf(seq, sizeof(seq), "%u", id.s);
+		hdrs[0].name = "seq";
+		hdrs[0].value = seq;
+		hdrs[0].value_len = strlen(seq);
+		hdrs[1].name = "nil";
+		hdrs[1].value = NULL;
+		hdrs[1].value_len = 0;
+		rec.headers = hdrs;
+		rec.header_count = rec_has_nil_header(&id) ? 2 : 1;
+		rec.opaque = rec_opaque(&id);
+		while ((err = ringside_sendv(rs, topics[id.s % o.ntopics],
+					     &rec)) == RINGSIDE_EFULL) {
+			sd->efull++;
+			if (o.until_stop && daemon_stopping())
+				return NULL;
+			sleep_us(100);
+		}
+		if (err < 0) {
+			fprintf(stderr, "client %u: send: %s\n", o.id,
+				ringside_strerror(err));
+			if (o.until_stop)
+				return NULL;
+			exit(3);
+		}
+		sd->sent++;
+		if (o.until_stop && daemon_stopping())
+			return NULL;
+		if (o.rate)
+			sleep_us(1000000L / o.rate);
+	}
+	return NULL;
+}
+
+static void on_report(const ringside_report_t *r, void *ctx)
+{
+	(void)ctx;
+	printf("R %llu %d %d %d %lld %d %d %s\n",
+	       (unsigned long long)r->opaque, r->status, r->kafka_error,
+	       r->partition, (long long)r->offset, (int)r->persistence,
+	       (int)r->stage, r->topic ? ringside_topic_name(r->topic) : "?");
+}
+
+static void parse_topics(char *arg)
+{
+	for (char *tok = strtok(arg, ","); tok && o.ntopics < MAX_TOPICS;
+	     tok = strtok(NULL, ","))
+		o.topic_names[o.ntopics++] = tok;
+}
+
+static void parse_args(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"socket", required_argument, NULL, 's'},
+		{"id", required_argument, NULL, 'i'},
+		{"threads", required_argument, NULL, 'T'},
+		{"records", required_argument, NULL, 'r'},
+		{"keys", required_argument, NULL, 'k'},
+		{"rate", required_argument, NULL, 'R'},
+		{"topics", required_argument, NULL, 't'},
+		{"exit-after", required_argument, NULL, 'x'},
+		{"until-stop", no_argument, NULL, 'u'},
+		{NULL, 0, NULL, 0},
+	};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		unsigned int v = optarg ? (unsigned int)strtoul(optarg, NULL,
+								0)
+					: 0;
+
+		switch (ch) {
+		case 's':
+			o.socket = optarg;
+			break;
+		case 'i':
+			o.id = v;
+			break;
+		case 'T':
+			o.threads = v;
+			break;
+		case 'r':
+			o.records = v;
+			break;
+		case 'k':
+			o.keys = v;
+			break;
+		case 'R':
+			o.rate = v;
+			break;
+		case 't':
+			parse_topics(optarg);
+			break;
+		case 'x':
+			o.exit_after = v;
+			break;
+		case 'u':
+			o.until_stop = 1;
+			break;
+		default:
+			exit(2);
+		}
+	}
+	if (o.ntopics == 0 || o.threads == 0 || o.threads > MAX_THREADS ||
+	    o.keys == 0) {
+		fprintf(stderr, "rs_test_client: bad arguments\n");
+		exit(2);
+	}
+}
+
+static void poll_until(int (*done)(void))
+{
+	while (!done()) {
+		struct pollfd pfd = {.fd = ringside_fd(rs), .events = POLLIN};
+		int n = ringside_poll(rs, on_report, NULL);
+
+		if (n == RINGSIDE_ENOTCONN)
+			return;
+		if (n == 0)
+			(void)poll(&pfd, 1, 10);
+	}
+}
+
+static int never(void)
+{
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	ringside_options_t opts = {0};
+	struct sender sd[MAX_THREADS];
+	ringside_state_t st;
+	char err[256], name[32];
+	int rc;
+
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	parse_args(argc, argv);
+	snprintf(name, sizeof(name), "test-client-%u", o.id);
+	opts.socket_path = o.socket;
+	opts.name = name;
+	rs = ringside_open_opts(&opts, err, sizeof(err));
+	if (rs == NULL) {
+		fprintf(stderr, "client %u: %s\n", o.id, err);
+		return 1;
+	}
+	for (unsigned int i = 0; i < o.ntopics; i++) {
+		rc = ringside_topic(rs, o.topic_names[i], &topics[i]);
+		if (rc < 0) {
+			fprintf(stderr, "client %u: topic %s: %s\n", o.id,
+				o.topic_names[i], ringside_strerror(rc));
+			return 1;
+		}
+	}
+	for (unsigned int i = 0; i < o.threads; i++) {
+		memset(&sd[i], 0, sizeof(sd[i]));
+		sd[i].index = i;
+		pthread_create(&sd[i].thread, NULL, send_loop, &sd[i]);
+	}
+	/* join the senders while reports keep flowing */
+	for (unsigned int running = o.threads; running > 0;) {
+		for (unsigned int i = 0; i < o.threads; i++) {
+			if (!sd[i].joined &&
+			    pthread_tryjoin_np(sd[i].thread, NULL) == 0) {
+				sd[i].joined = 1;
+				running--;
+			}
+		}
+		(void)ringside_poll(rs, on_report, NULL);
+		sleep_us(1000);
+	}
+	if (o.until_stop) {
+		poll_until(never); /* until the daemon has gone */
+		rc = RINGSIDE_ENOTCONN;
+	} else {
+		rc = ringside_flush(rs, 60000, on_report, NULL);
+	}
+	for (unsigned int i = 0; i < o.threads; i++)
+		printf("T %u %u %llu\n", i, sd[i].sent, sd[i].efull);
+	ringside_state(rs, &st);
+	printf("X %d %llu %llu\n", rc, (unsigned long long)st.records_finished,
+	       (unsigned long long)st.reports_dropped);
+	fflush(stdout);
+	ringside_close(rs);
+	return rc == 0 || o.until_stop ? 0 : 4;
+}
