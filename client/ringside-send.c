@@ -217,6 +217,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ringside-send: waiting for reports: %s\n",
 			ringside_strerror(rc));
 	ringside_close(rs);
+	fflush(stdout); /* reports first, then the summary */
 	if (!quiet) {
 		unsigned long long unknown = c.sent - c.delivered - c.failed;
 

@@ -427,9 +427,10 @@ void rs_session_finish(struct rs_record *rec, const struct rs_outcome *o)
 		else
 			s->reply_dirty = 1;
 	}
+	/* release moves in rs_session_flush(), after the report is
+	 * published: a client that sees release pass a record must also see
+	 * its report (ringside_flush() relies on it) */
 	rec->done = 1;
-	if (rec == TAILQ_FIRST(&s->records))
-		release_finished(s);
 }
 
 /* Copies one frame out of the ring and checks it. NULL with *why set: the
@@ -539,8 +540,6 @@ unsigned int rs_session_drain(struct rs_session *s, unsigned int budget)
 			break;
 		n++;
 	}
-	if (TAILQ_EMPTY(&s->records))
-		release_finished(s);
 	return n;
 }
 
@@ -548,13 +547,16 @@ void rs_session_flush(struct rs_session *s)
 {
 	const char *why;
 
-	if (!s->reply_dirty && s->reply.backlog_len == 0)
+	if (!s->shm_ready)
 		return;
-	s->reply_dirty = 0;
-	if (s->state != RS_SESSION_OPEN)
-		return;
-	if (rs_reply_flush(&s->reply, &why) < 0)
-		violation(s, why);
+	if (s->state == RS_SESSION_OPEN &&
+	    (s->reply_dirty || s->reply.backlog_len > 0)) {
+		s->reply_dirty = 0;
+		if (rs_reply_flush(&s->reply, &why) < 0)
+			violation(s, why);
+	}
+	/* reports first (a seq_cst store of reply_tail), then release */
+	release_finished(s);
 }
 
 int rs_session_arm(struct rs_session *s)

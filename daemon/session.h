@@ -74,7 +74,9 @@ unsigned int rs_session_drain(struct rs_session *s, unsigned int budget);
 /* A record's delivery report (or immediate failure). */
 void rs_session_finish(struct rs_record *rec, const struct rs_outcome *o);
 
-/* Publishes reports written since the last flush. */
+/* Publishes reports written since the last flush, then moves release past
+ * the records finished meanwhile. Called after every drain pass and every
+ * batch of delivery reports. */
 void rs_session_flush(struct rs_session *s);
 
 /* Sleep protocol, see ring.h. */

@@ -1,0 +1,41 @@
+#!/bin/sh
+# Builds ringside twice, out of tree, and runs the whole test suite on each:
+# a normal build with warnings as errors (plus make distcheck), and an
+# ASan+UBSan build. Exits non-zero on the first failure.
+set -eu
+cd "$(dirname "$0")/.."
+top=$(pwd)
+jobs=$(nproc)
+
+if [ -f Makefile ]; then
+	echo "check-all: the source tree is configured; run 'make distclean'" >&2
+	exit 2
+fi
+autoreconf -fi
+
+run_suite() {
+	name=$1
+	shift
+	echo "== $name: configure $*"
+	rm -rf "build/$name"
+	mkdir -p "build/$name"
+	(
+		cd "build/$name"
+		"$top/configure" --quiet --enable-werror "$@"
+		make -j"$jobs" --quiet
+		if ! make -j"$jobs" check; then
+			cat test-suite.log
+			exit 1
+		fi
+	)
+}
+
+start=$(date +%s)
+run_suite normal
+run_suite sanitizers --enable-sanitizers
+echo "== distcheck"
+(cd build/normal && make --quiet distcheck >/dev/null) || {
+	echo "check-all: make distcheck failed" >&2
+	exit 1
+}
+echo "check-all: all suites passed in $(($(date +%s) - start)) s"

@@ -1,0 +1,9 @@
+#!/bin/sh
+# Installs what building, testing and the demo need on Debian 12 (as root).
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends \
+	build-essential autoconf automake libtool pkg-config \
+	librdkafka-dev libevent-dev libinih-dev libcmocka-dev \
+	kcat
