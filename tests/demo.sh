@@ -6,7 +6,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 src=$(pwd)
-[ -x configure ] || autoreconf -fi
+[ -x configure ] || autoreconf -fi >/dev/null 2>&1 ||
+	{ echo "demo: autoreconf failed" >&2; exit 1; }
 mkdir -p build/demo
 cd build/demo
 [ -f Makefile ] || "$src/configure" --quiet
