@@ -50,7 +50,7 @@ int rs_conn_connect(const char *path, int timeout_ms, int *sockp)
 
 static int wait_readable(int sock, int64_t deadline)
 {
-	struct pollfd pfd = {.fd = sock, .events = POLLIN};
+	struct pollfd pfd = { .fd = sock, .events = POLLIN };
 
 	for (;;) {
 		int64_t left = deadline - now_ms();
@@ -86,7 +86,7 @@ static ssize_t recv_msg(int sock, void *buf, size_t len, int *fds, int nfds,
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(int) * 8)];
 	} cbuf;
-	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
 	struct msghdr msg = {
 		.msg_iov = &iov,
 		.msg_iovlen = 1,
@@ -144,9 +144,10 @@ int rs_conn_request(int sock, int timeout_ms, const void *req, size_t reqlen,
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		err = errno;
-		snprintf(errbuf, errlen, "send to ringsided: %s", strerror(err));
+		snprintf(errbuf, errlen, "send to ringsided: %s",
+			 strerror(err));
 		return err == EPIPE || err == ECONNRESET ? RINGSIDE_ENOTCONN
-							  : -err;
+							 : -err;
 	}
 	err = wait_readable(sock, deadline);
 	if (err < 0) {
@@ -196,8 +197,7 @@ int rs_conn_alive(int sock)
 
 	if (n == 0)
 		return 0;
-	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
-	    errno != EINTR)
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 		return 0;
 	return 1;
 }

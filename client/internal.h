@@ -28,10 +28,10 @@ struct ringside_topic {
  * by poll_busy (a try-lock: ringside_poll() never waits).
  */
 struct ringside {
-	int sock;        /* control socket, SOCK_SEQPACKET */
+	int sock;	 /* control socket, SOCK_SEQPACKET */
 	int doorbell_fd; /* eventfd: wakes the daemon */
-	int reply_fd;    /* eventfd: the daemon wakes us */
-	int epoll_fd;    /* reply_fd and sock: what ringside_fd() returns */
+	int reply_fd;	 /* eventfd: the daemon wakes us */
+	int epoll_fd;	 /* reply_fd and sock: what ringside_fd() returns */
 	int timeout_ms;
 
 	void *map;

@@ -28,7 +28,8 @@ static void usage(FILE *f)
 		"[-H NAME=VALUE]...\n"
 		"                     [-n NAME] [-T TIMEOUT_MS] [-v] [-q]\n"
 		"  -t TOPIC        topic to send to\n"
-		"  -s SOCKET       ringsided's socket (default $RINGSIDE_SOCKET, "
+		"  -s SOCKET       ringsided's socket (default "
+		"$RINGSIDE_SOCKET, "
 		"then %s)\n"
 		"  -K DELIM        split each line at the first DELIM into key "
 		"and value\n"
@@ -89,7 +90,7 @@ static int parse_header(char *arg, ringside_header_t *h)
 
 static void pause_1ms(void)
 {
-	struct timespec ts = {.tv_sec = 0, .tv_nsec = 1000000};
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = 1000000 };
 
 	nanosleep(&ts, NULL);
 }
@@ -135,9 +136,9 @@ static int send_line(ringside_t *rs, const ringside_topic_t *t, char *line,
 
 int main(int argc, char **argv)
 {
-	ringside_options_t opts = {.name = "ringside-send"};
+	ringside_options_t opts = { .name = "ringside-send" };
 	ringside_header_t headers[MAX_HEADERS];
-	struct counts c = {0};
+	struct counts c = { 0 };
 	const char *topic = NULL, *delim = NULL;
 	ringside_topic_t *t;
 	ringside_t *rs;

@@ -89,10 +89,10 @@ int rs_client_attach(struct ringside *rs, int memfd, uint64_t map_size)
 	rs->ring = (uint8_t *)map + rs->shm->ring_off;
 	rs->reply = (const struct ringside_reply_slot *)((char *)map +
 							 rs->shm->reply_off);
-	rs->cached_release = __atomic_load_n(&rs->shm->release,
-					     __ATOMIC_ACQUIRE);
-	rs->reply_head = __atomic_load_n(&rs->shm->reply_head,
-					 __ATOMIC_ACQUIRE);
+	rs->cached_release =
+		__atomic_load_n(&rs->shm->release, __ATOMIC_ACQUIRE);
+	rs->reply_head =
+		__atomic_load_n(&rs->shm->reply_head, __ATOMIC_ACQUIRE);
 	return 0;
 }
 
@@ -148,7 +148,7 @@ static int hello(struct ringside *rs, const char *name, char *errbuf,
 
 static int make_epoll(struct ringside *rs)
 {
-	struct epoll_event ev = {.events = EPOLLIN};
+	struct epoll_event ev = { .events = EPOLLIN };
 
 	rs->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (rs->epoll_fd < 0)
@@ -208,10 +208,9 @@ fail:
 	return NULL;
 }
 
-ringside_t *ringside_open(const char *socket_path, char *errbuf,
-			  size_t errlen)
+ringside_t *ringside_open(const char *socket_path, char *errbuf, size_t errlen)
 {
-	ringside_options_t opts = {.socket_path = socket_path};
+	ringside_options_t opts = { .socket_path = socket_path };
 
 	return ringside_open_opts(&opts, errbuf, errlen);
 }
@@ -235,25 +234,7 @@ void ringside_close(ringside_t *rs)
 	free(rs);
 }
 
-static int valid_topic_name(const char *name, size_t len)
-{
-	if (len == 0 || len > RINGSIDE_TOPIC_NAME_MAX)
-		return 0;
-	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-		return 0;
-	for (size_t i = 0; i < len; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		      c == '-'))
-			return 0;
-	}
-	return 1;
-}
-
-static struct ringside_topic *find_topic(struct ringside *rs,
-					 const char *name)
+static struct ringside_topic *find_topic(struct ringside *rs, const char *name)
 {
 	for (uint32_t i = 0; i < rs->ntopics; i++)
 		if (strcmp(rs->topics[i]->name, name) == 0)
@@ -261,8 +242,7 @@ static struct ringside_topic *find_topic(struct ringside *rs,
 	return NULL;
 }
 
-int ringside_topic(ringside_t *rs, const char *name,
-		   ringside_topic_t **topicp)
+int ringside_topic(ringside_t *rs, const char *name, ringside_topic_t **topicp)
 {
 	struct ringside_msg_topic req;
 	struct ringside_msg_topic_ok resp;
@@ -274,10 +254,10 @@ int ringside_topic(ringside_t *rs, const char *name,
 	if (rs == NULL || name == NULL || topicp == NULL)
 		return RINGSIDE_EINVAL;
 	len = strlen(name);
-	if (!valid_topic_name(name, len))
+	if (!ringside_topic_name_valid(name, len))
 		return RINGSIDE_EINVAL;
-	if (rs->shm == NULL || __atomic_load_n(&rs->disconnected,
-					       __ATOMIC_ACQUIRE))
+	if (rs->shm == NULL ||
+	    __atomic_load_n(&rs->disconnected, __ATOMIC_ACQUIRE))
 		return RINGSIDE_ENOTCONN;
 
 	pthread_mutex_lock(&rs->topic_lock);
@@ -348,10 +328,10 @@ int ringside_state(const ringside_t *rs, ringside_state_t *st)
 	st->ring_used = tail >= release && tail - release <= rs->ring_size
 				? (size_t)(tail - release)
 				: rs->ring_size;
-	st->records_finished = __atomic_load_n(&rs->shm->records_finished,
-					       __ATOMIC_RELAXED);
-	st->reports_dropped = __atomic_load_n(&rs->shm->reports_dropped,
-					      __ATOMIC_RELAXED);
+	st->records_finished =
+		__atomic_load_n(&rs->shm->records_finished, __ATOMIC_RELAXED);
+	st->reports_dropped =
+		__atomic_load_n(&rs->shm->reports_dropped, __ATOMIC_RELAXED);
 	if (__atomic_load_n(&rs->disconnected, __ATOMIC_ACQUIRE))
 		st->backpressure = RINGSIDE_DISCONNECTED;
 	else if (state <= RINGSIDE_SHM_STOPPING)
@@ -363,12 +343,11 @@ int ringside_state(const ringside_t *rs, ringside_state_t *st)
 
 int rs_client_finished(const struct ringside *rs, uint64_t pos)
 {
-	uint64_t release = __atomic_load_n(&rs->shm->release,
-					   __ATOMIC_ACQUIRE);
-	uint64_t rtail = __atomic_load_n(&rs->shm->reply_tail,
-					 __ATOMIC_ACQUIRE);
-	uint64_t backlog = __atomic_load_n(&rs->shm->reports_backlog,
-					   __ATOMIC_RELAXED);
+	uint64_t release = __atomic_load_n(&rs->shm->release, __ATOMIC_ACQUIRE);
+	uint64_t rtail =
+		__atomic_load_n(&rs->shm->reply_tail, __ATOMIC_ACQUIRE);
+	uint64_t backlog =
+		__atomic_load_n(&rs->shm->reports_backlog, __ATOMIC_RELAXED);
 
 	return release >= pos && backlog == 0 && rtail == rs->reply_head;
 }
@@ -393,7 +372,7 @@ int ringside_flush(ringside_t *rs, int timeout_ms, ringside_report_cb cb,
 		return RINGSIDE_ENOTCONN;
 	target = __atomic_load_n(&rs->shm->tail, __ATOMIC_ACQUIRE);
 	for (;;) {
-		struct pollfd pfd = {.fd = rs->epoll_fd, .events = POLLIN};
+		struct pollfd pfd = { .fd = rs->epoll_fd, .events = POLLIN };
 		int n = ringside_poll(rs, cb, ctx);
 		int wait = 10;
 

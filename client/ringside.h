@@ -31,44 +31,48 @@ extern "C" {
  * ringside_strerror() explains both.
  */
 enum {
-	RINGSIDE_EFULL = -1000,      /* ring full: retry later, nothing sent */
-	RINGSIDE_ETOOBIG = -1001,    /* record larger than the daemon allows */
-	RINGSIDE_ENOTCONN = -1002,   /* no session with the daemon */
-	RINGSIDE_EINVAL = -1003,     /* invalid argument */
-	RINGSIDE_ETOPIC = -1004,     /* topic unknown or not allowed */
-	RINGSIDE_EPROTO = -1005,     /* protocol violation or version mismatch */
-	RINGSIDE_EDENIED = -1006,    /* the daemon refused the session */
-	RINGSIDE_ELIMIT = -1007,     /* a daemon limit was reached */
-	RINGSIDE_ETIMEDOUT = -1008,  /* the daemon did not answer in time */
+	RINGSIDE_EFULL = -1000,	    /* ring full: retry later, nothing sent */
+	RINGSIDE_ETOOBIG = -1001,   /* record larger than the daemon allows */
+	RINGSIDE_ENOTCONN = -1002,  /* no session with the daemon */
+	RINGSIDE_EINVAL = -1003,    /* invalid argument */
+	RINGSIDE_ETOPIC = -1004,    /* topic unknown or not allowed */
+	RINGSIDE_EPROTO = -1005,    /* protocol violation or version mismatch */
+	RINGSIDE_EDENIED = -1006,   /* the daemon refused the session */
+	RINGSIDE_ELIMIT = -1007,    /* a daemon limit was reached */
+	RINGSIDE_ETIMEDOUT = -1008, /* the daemon did not answer in time */
 	/* Report statuses. */
-	RINGSIDE_EMSG_TIMEOUT = -1100, /* not delivered within message.timeout.ms */
+	/* not delivered within message.timeout.ms */
+	RINGSIDE_EMSG_TIMEOUT = -1100,
 	RINGSIDE_ERECORD_TOO_LARGE = -1101, /* the broker refused its size */
 	RINGSIDE_EUNKNOWN_TOPIC = -1102,    /* the topic does not exist */
-	RINGSIDE_EAUTH = -1103,             /* not authorized for the topic */
+	RINGSIDE_EAUTH = -1103,		    /* not authorized for the topic */
 	RINGSIDE_ESHUTDOWN = -1104, /* the daemon stopped before delivery */
 	RINGSIDE_EKAFKA = -1105,    /* another Kafka error: see kafka_error */
 };
 
 /* What librdkafka knows about whether the broker stored a record. */
 typedef enum ringside_persistence {
-	RINGSIDE_NOT_PERSISTED = 0,      /* never reached the broker: safe to resend */
-	RINGSIDE_POSSIBLY_PERSISTED = 1, /* sent, outcome unknown: may duplicate */
-	RINGSIDE_PERSISTED = 2,          /* the broker acknowledged it */
+	/* never reached the broker: safe to send again */
+	RINGSIDE_NOT_PERSISTED = 0,
+	/* sent, outcome unknown: sending again may duplicate it */
+	RINGSIDE_POSSIBLY_PERSISTED = 1,
+	/* the broker acknowledged it */
+	RINGSIDE_PERSISTED = 2,
 } ringside_persistence_t;
 
 /* Where the record got to when the report was written. */
 typedef enum ringside_stage {
-	RINGSIDE_STAGE_FAILED = 0,   /* failed; status says why */
-	RINGSIDE_STAGE_ACKED = 1,    /* acknowledged per the topic's acks */
-	RINGSIDE_STAGE_SENT = 2,     /* sent with acks=0: no acknowledgement */
+	RINGSIDE_STAGE_FAILED = 0, /* failed; status says why */
+	RINGSIDE_STAGE_ACKED = 1,  /* acknowledged per the topic's acks */
+	RINGSIDE_STAGE_SENT = 2,   /* sent with acks=0: no acknowledgement */
 } ringside_stage_t;
 
 /* The daemon's back-pressure state for this session. */
 typedef enum ringside_backpressure {
-	RINGSIDE_HEALTHY = 0,      /* records flow to Kafka */
-	RINGSIDE_SPILLING = 1,     /* records go to the daemon's disk spool */
-	RINGSIDE_REFUSING = 2,     /* the daemon is not draining: sends fill up */
-	RINGSIDE_STOPPING = 3,     /* the daemon is shutting down */
+	RINGSIDE_HEALTHY = 0,  /* records flow to Kafka */
+	RINGSIDE_SPILLING = 1, /* records go to the daemon's disk spool */
+	RINGSIDE_REFUSING = 2, /* the daemon is not draining: sends fill up */
+	RINGSIDE_STOPPING = 3, /* the daemon is shutting down */
 	RINGSIDE_DISCONNECTED = 4, /* the daemon has gone away */
 } ringside_backpressure_t;
 
@@ -84,53 +88,51 @@ typedef struct ringside_header {
 #define RINGSIDE_REC_PARTITION 0x1U /* use ringside_record_t.partition */
 
 typedef struct ringside_record {
-	const void *key;   /* NULL: no key */
+	const void *key; /* NULL: no key */
 	size_t key_len;
 	const void *value; /* NULL: null value (a tombstone) */
 	size_t value_len;
 	const ringside_header_t *headers;
 	size_t header_count; /* at most 64 */
-	int64_t timestamp;   /* ms since the epoch; 0: when the daemon reads it */
-	uint64_t opaque;     /* returned in the record's report */
-	int32_t partition;   /* with RINGSIDE_REC_PARTITION only */
-	unsigned int flags;  /* RINGSIDE_REC_* */
+	int64_t timestamp; /* ms since the epoch; 0: when the daemon reads it */
+	uint64_t opaque;   /* returned in the record's report */
+	int32_t partition; /* with RINGSIDE_REC_PARTITION only */
+	unsigned int flags; /* RINGSIDE_REC_* */
 } ringside_record_t;
 
 typedef struct ringside_report {
 	uint64_t opaque;
-	int status;      /* 0: delivered; else a RINGSIDE_E* report status */
+	int status;	 /* 0: delivered; else a RINGSIDE_E* report status */
 	int kafka_error; /* librdkafka's rd_kafka_resp_err_t, 0 if none */
 	ringside_persistence_t persistence;
 	ringside_stage_t stage;
 	const ringside_topic_t *topic;
 	int32_t partition; /* -1 when unknown */
-	int64_t offset;    /* -1 when unknown (acks=0, failures) */
+	int64_t offset;	   /* -1 when unknown (acks=0, failures) */
 	int64_t timestamp;
 } ringside_report_t;
 
-typedef void (*ringside_report_cb)(const ringside_report_t *report,
-				   void *ctx);
+typedef void (*ringside_report_cb)(const ringside_report_t *report, void *ctx);
 
 typedef struct ringside_state {
 	ringside_backpressure_t backpressure;
-	size_t ring_size;         /* bytes */
-	size_t ring_used;         /* bytes sent and not yet finished */
+	size_t ring_size;	   /* bytes */
+	size_t ring_used;	   /* bytes sent and not yet finished */
 	uint64_t records_finished; /* by the daemon, this session */
 	uint64_t reports_dropped;  /* the reply queue overflowed */
 } ringside_state_t;
 
 typedef struct ringside_options {
 	const char *socket_path; /* NULL: $RINGSIDE_SOCKET, then the default */
-	const char *name;        /* shown in the daemon's logs; may be NULL */
-	int timeout_ms;          /* for open and topic lookups; 0: 5000 */
+	const char *name;	 /* shown in the daemon's logs; may be NULL */
+	int timeout_ms;		 /* for open and topic lookups; 0: 5000 */
 } ringside_options_t;
 
 /*
  * Opens a session. Blocks for at most the timeout while the daemon answers.
  * Returns NULL and writes a message into errbuf on failure.
  */
-ringside_t *ringside_open(const char *socket_path, char *errbuf,
-			  size_t errlen);
+ringside_t *ringside_open(const char *socket_path, char *errbuf, size_t errlen);
 ringside_t *ringside_open_opts(const ringside_options_t *opts, char *errbuf,
 			       size_t errlen);
 
@@ -146,8 +148,7 @@ void ringside_close(ringside_t *rs);
  * topic may be used). The handle lives until ringside_close(). Resolving the
  * same name again returns the same handle.
  */
-int ringside_topic(ringside_t *rs, const char *name,
-		   ringside_topic_t **topicp);
+int ringside_topic(ringside_t *rs, const char *name, ringside_topic_t **topicp);
 const char *ringside_topic_name(const ringside_topic_t *topic);
 
 /*

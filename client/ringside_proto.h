@@ -71,9 +71,9 @@ struct ringside_shm_hdr {
 	uint64_t session_id;
 
 	/* Send ring. Each cursor on its own cache line. */
-	_Alignas(64) uint64_t tail; /* clients: CAS */
+	_Alignas(64) uint64_t tail;    /* clients: CAS */
 	_Alignas(64) uint64_t release; /* daemon: release store */
-	_Alignas(64) uint64_t head; /* daemon */
+	_Alignas(64) uint64_t head;    /* daemon */
 	/* daemon: RINGSIDE_F_NEED_WAKEUP, set before it sleeps; a client that
 	 * clears it writes the doorbell eventfd once. */
 	_Alignas(64) uint32_t flags;
@@ -88,10 +88,11 @@ struct ringside_shm_hdr {
 	uint32_t reserved1;
 
 	/* Counters kept by the daemon, for the application to read. */
-	_Alignas(64) uint64_t records_read;     /* frames taken from the ring */
-	uint64_t records_finished; /* delivered or failed, release passed them */
-	uint64_t reports_dropped;  /* reply ring and backlog were full */
-	uint64_t reports_backlog;  /* written, waiting for reply ring space */
+	_Alignas(64) uint64_t records_read; /* frames taken from the ring */
+	uint64_t
+		records_finished; /* delivered or failed, release passed them */
+	uint64_t reports_dropped; /* reply ring and backlog were full */
+	uint64_t reports_backlog; /* written, waiting for reply ring space */
 };
 
 _Static_assert(sizeof(struct ringside_shm_hdr) <= RINGSIDE_PAGE,
@@ -121,14 +122,14 @@ struct ringside_frame {
 	uint32_t size; /* whole frame, multiple of 8 */
 	uint16_t type; /* RINGSIDE_FRAME_* */
 	uint16_t header_count;
-	uint32_t topic;       /* session-local topic id */
-	int32_t partition;    /* valid if RINGSIDE_FRAME_F_PARTITION */
-	uint32_t key_len;     /* RINGSIDE_NULL_LEN: no key */
-	uint32_t value_len;   /* RINGSIDE_NULL_LEN: null value */
+	uint32_t topic;	    /* session-local topic id */
+	int32_t partition;  /* valid if RINGSIDE_FRAME_F_PARTITION */
+	uint32_t key_len;   /* RINGSIDE_NULL_LEN: no key */
+	uint32_t value_len; /* RINGSIDE_NULL_LEN: null value */
 	uint32_t header_bytes;
-	uint32_t flags;       /* RINGSIDE_FRAME_F_* */
-	int64_t timestamp;    /* ms since the epoch; 0: the daemon stamps it */
-	uint64_t opaque;      /* the application's, returned in the report */
+	uint32_t flags;	   /* RINGSIDE_FRAME_F_* */
+	int64_t timestamp; /* ms since the epoch; 0: the daemon stamps it */
+	uint64_t opaque;   /* the application's, returned in the report */
 };
 
 _Static_assert(sizeof(struct ringside_frame) == 48, "frame header is 48 bytes");
@@ -154,14 +155,14 @@ static inline uint32_t ringside_align8(uint64_t n)
 /* One report, daemon -> client. */
 struct ringside_reply_slot {
 	uint64_t opaque;
-	int64_t offset;     /* -1 when unknown (acks=0, failure) */
-	int64_t timestamp;  /* the record's timestamp as produced */
-	int32_t partition;  /* -1 when unknown */
-	int32_t status;     /* 0 or a negative RINGSIDE_E* code */
+	int64_t offset;	     /* -1 when unknown (acks=0, failure) */
+	int64_t timestamp;   /* the record's timestamp as produced */
+	int32_t partition;   /* -1 when unknown */
+	int32_t status;	     /* 0 or a negative RINGSIDE_E* code */
 	int32_t kafka_error; /* librdkafka's rd_kafka_resp_err_t, 0 if none */
-	uint32_t topic;     /* session-local topic id */
+	uint32_t topic;	     /* session-local topic id */
 	uint8_t persistence; /* RINGSIDE_PERSISTED etc. */
-	uint8_t stage;       /* RINGSIDE_STAGE_* */
+	uint8_t stage;	     /* RINGSIDE_STAGE_* */
 	uint8_t flags;
 	uint8_t reserved[19];
 };
@@ -246,8 +247,7 @@ static inline uint64_t ringside_page_round(uint64_t n)
 	return (n + RINGSIDE_PAGE - 1) & ~(uint64_t)(RINGSIDE_PAGE - 1);
 }
 
-static inline void ringside_shm_layout(uint32_t ring_size,
-				       uint32_t reply_slots,
+static inline void ringside_shm_layout(uint32_t ring_size, uint32_t reply_slots,
 				       struct ringside_shm_layout *l)
 {
 	l->bitmap_off = RINGSIDE_PAGE;
@@ -261,6 +261,26 @@ static inline void ringside_shm_layout(uint32_t ring_size,
 static inline int ringside_is_pow2(uint64_t n)
 {
 	return n != 0 && (n & (n - 1)) == 0;
+}
+
+/* Kafka's rule for topic names: [a-zA-Z0-9._-], 1..249 bytes, not "." or
+ * "..". The client checks before asking, the daemon again on receipt. */
+static inline int ringside_topic_name_valid(const char *name, size_t len)
+{
+	if (len == 0 || len > RINGSIDE_TOPIC_NAME_MAX)
+		return 0;
+	if ((len == 1 && name[0] == '.') ||
+	    (len == 2 && name[0] == '.' && name[1] == '.'))
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		      c == '-'))
+			return 0;
+	}
+	return 1;
 }
 
 /* Commit bitmap helpers, used by both sides on byte positions. */

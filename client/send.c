@@ -114,8 +114,8 @@ static int reserve(struct ringside *rs, uint32_t size, uint64_t *startp,
 				       : 0;
 		uint64_t end = tail + pad + size;
 		/* pairs with the release store below */
-		uint64_t rel = __atomic_load_n(&rs->cached_release,
-					       __ATOMIC_ACQUIRE);
+		uint64_t rel =
+			__atomic_load_n(&rs->cached_release, __ATOMIC_ACQUIRE);
 
 		if (end - rel > rs->ring_size) {
 			/* pairs with the release store of release in the
@@ -123,7 +123,8 @@ static int reserve(struct ringside *rs, uint32_t size, uint64_t *startp,
 			rel = __atomic_load_n(&rs->shm->release,
 					      __ATOMIC_ACQUIRE);
 			if (rel > tail) {
-				/* our tail is older than the daemon's release */
+				/* our tail is older than the daemon's release
+				 */
 				uint64_t now = __atomic_load_n(
 					&rs->shm->tail, __ATOMIC_RELAXED);
 
@@ -186,8 +187,8 @@ int ringside_sendv(ringside_t *rs, const ringside_topic_t *topic,
 		return err;
 	off = start & rs->ring_mask;
 	if (pad > 0) {
-		struct ringside_frame p = {.size = pad,
-					   .type = RINGSIDE_FRAME_PAD};
+		struct ringside_frame p = { .size = pad,
+					    .type = RINGSIDE_FRAME_PAD };
 
 		memcpy(rs->ring + off, &p, 8);
 		commit(rs, off, __ATOMIC_RELEASE);

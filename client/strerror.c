@@ -9,22 +9,22 @@ static const struct {
 	int code;
 	const char *text;
 } messages[] = {
-	{RINGSIDE_EFULL, "ring full: the daemon has not freed space yet"},
-	{RINGSIDE_ETOOBIG, "record too large for the daemon's limit"},
-	{RINGSIDE_ENOTCONN, "not connected to ringsided"},
-	{RINGSIDE_EINVAL, "invalid argument"},
-	{RINGSIDE_ETOPIC, "topic unknown or not allowed"},
-	{RINGSIDE_EPROTO, "protocol violation or version mismatch"},
-	{RINGSIDE_EDENIED, "ringsided refused the session"},
-	{RINGSIDE_ELIMIT, "a ringsided limit was reached"},
-	{RINGSIDE_ETIMEDOUT, "ringsided did not answer in time"},
-	{RINGSIDE_EMSG_TIMEOUT, "not delivered before message.timeout.ms"},
-	{RINGSIDE_ERECORD_TOO_LARGE, "the broker refused the record's size"},
-	{RINGSIDE_EUNKNOWN_TOPIC, "the topic or partition does not exist"},
-	{RINGSIDE_EAUTH, "not authorized to write to the topic"},
-	{RINGSIDE_ESHUTDOWN, "ringsided stopped before the record was "
-			     "delivered"},
-	{RINGSIDE_EKAFKA, "Kafka error: see the report's kafka_error"},
+	{ RINGSIDE_EFULL, "ring full: the daemon has not freed space yet" },
+	{ RINGSIDE_ETOOBIG, "record too large for the daemon's limit" },
+	{ RINGSIDE_ENOTCONN, "not connected to ringsided" },
+	{ RINGSIDE_EINVAL, "invalid argument" },
+	{ RINGSIDE_ETOPIC, "topic unknown or not allowed" },
+	{ RINGSIDE_EPROTO, "protocol violation or version mismatch" },
+	{ RINGSIDE_EDENIED, "ringsided refused the session" },
+	{ RINGSIDE_ELIMIT, "a ringsided limit was reached" },
+	{ RINGSIDE_ETIMEDOUT, "ringsided did not answer in time" },
+	{ RINGSIDE_EMSG_TIMEOUT, "not delivered before message.timeout.ms" },
+	{ RINGSIDE_ERECORD_TOO_LARGE, "the broker refused the record's size" },
+	{ RINGSIDE_EUNKNOWN_TOPIC, "the topic or partition does not exist" },
+	{ RINGSIDE_EAUTH, "not authorized to write to the topic" },
+	{ RINGSIDE_ESHUTDOWN, "ringsided stopped before the record was "
+			      "delivered" },
+	{ RINGSIDE_EKAFKA, "Kafka error: see the report's kafka_error" },
 };
 
 const char *ringside_strerror(int err)

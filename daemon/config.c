@@ -56,8 +56,9 @@ static void perr(struct parser *p, int line, const char *fmt, ...)
 
 	if (++p->nerrors > MAX_ERRORS || p->erroff + 1 >= p->errlen)
 		return;
-	n = snprintf(p->err + p->erroff, p->errlen - p->erroff, "%s%s:%d: ",
-		     p->erroff > 0 ? "\n" : "", p->cfg->path, line);
+	n = snprintf(p->err + p->erroff, p->errlen - p->erroff,
+		     "%s%s:%d: ", p->erroff > 0 ? "\n" : "", p->cfg->path,
+		     line);
 	if (n < 0 || (size_t)n >= p->errlen - p->erroff) {
 		p->erroff = p->errlen - 1;
 		return;
@@ -98,8 +99,8 @@ static void props_add(struct rs_props *props, const char *key,
 {
 	if (props->n == props->cap) {
 		props->cap = props->cap ? props->cap * 2 : 8;
-		props->v = xreallocarray(props->v, props->cap,
-					 sizeof(*props->v));
+		props->v =
+			xreallocarray(props->v, props->cap, sizeof(*props->v));
 	}
 	props->v[props->n].key = xstrdup(key);
 	props->v[props->n].value = xstrdup(value);
@@ -137,24 +138,6 @@ static void strs_free(char ***v, size_t *n)
 	free(*v);
 	*v = NULL;
 	*n = 0;
-}
-
-int rs_topic_name_valid(const char *name, size_t len)
-{
-	if (len == 0 || len > RINGSIDE_TOPIC_NAME_MAX)
-		return 0;
-	if ((len == 1 && name[0] == '.') ||
-	    (len == 2 && name[0] == '.' && name[1] == '.'))
-		return 0;
-	for (size_t i = 0; i < len; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		      c == '-'))
-			return 0;
-	}
-	return 1;
 }
 
 const char *rs_acks_name(enum rs_acks acks)
@@ -249,33 +232,33 @@ static const struct ringside_key {
 	uint64_t max;
 	int pow2;
 } ringside_keys[] = {
-	{"socket", K_STRING, offsetof(struct rs_config, socket_path), 0, 0, 0},
-	{"socket_mode", K_MODE, offsetof(struct rs_config, socket_mode), 0,
-	 0777, 0},
-	{"socket_group", K_GROUP, 0, 0, 0, 0},
-	{"ring_size", K_SIZE, offsetof(struct rs_config, ring_size),
-	 RINGSIDE_RING_MIN, RINGSIDE_RING_MAX, 1},
-	{"reply_slots", K_UINT, offsetof(struct rs_config, reply_slots),
-	 RINGSIDE_REPLY_MIN, RINGSIDE_REPLY_MAX, 1},
-	{"max_record_bytes", K_SIZE,
-	 offsetof(struct rs_config, max_record_bytes), 1024, 512U << 20, 0},
-	{"report_backlog", K_UINT, offsetof(struct rs_config, report_backlog),
-	 0, 1U << 24, 0},
-	{"max_sessions", K_UINT, offsetof(struct rs_config, max_sessions), 1,
-	 65536, 0},
-	{"max_topics", K_UINT, offsetof(struct rs_config, max_topics), 1,
-	 1000000, 0},
-	{"drain_interval_us", K_UINT,
-	 offsetof(struct rs_config, drain_interval_us), 10, 1000000, 0},
-	{"idle_linger_ms", K_UINT, offsetof(struct rs_config, idle_linger_ms),
-	 0, 60000, 0},
-	{"shutdown_timeout_ms", K_UINT,
-	 offsetof(struct rs_config, shutdown_timeout_ms), 0, 3600000, 0},
-	{"log_level", K_LOGLEVEL, 0, 0, 0, 0},
+	{ "socket", K_STRING, offsetof(struct rs_config, socket_path), 0, 0,
+	  0 },
+	{ "socket_mode", K_MODE, offsetof(struct rs_config, socket_mode), 0,
+	  0777, 0 },
+	{ "socket_group", K_GROUP, 0, 0, 0, 0 },
+	{ "ring_size", K_SIZE, offsetof(struct rs_config, ring_size),
+	  RINGSIDE_RING_MIN, RINGSIDE_RING_MAX, 1 },
+	{ "reply_slots", K_UINT, offsetof(struct rs_config, reply_slots),
+	  RINGSIDE_REPLY_MIN, RINGSIDE_REPLY_MAX, 1 },
+	{ "max_record_bytes", K_SIZE,
+	  offsetof(struct rs_config, max_record_bytes), 1024, 512U << 20, 0 },
+	{ "report_backlog", K_UINT, offsetof(struct rs_config, report_backlog),
+	  0, 1U << 24, 0 },
+	{ "max_sessions", K_UINT, offsetof(struct rs_config, max_sessions), 1,
+	  65536, 0 },
+	{ "max_topics", K_UINT, offsetof(struct rs_config, max_topics), 1,
+	  1000000, 0 },
+	{ "drain_interval_us", K_UINT,
+	  offsetof(struct rs_config, drain_interval_us), 10, 1000000, 0 },
+	{ "idle_linger_ms", K_UINT, offsetof(struct rs_config, idle_linger_ms),
+	  0, 60000, 0 },
+	{ "shutdown_timeout_ms", K_UINT,
+	  offsetof(struct rs_config, shutdown_timeout_ms), 0, 3600000, 0 },
+	{ "log_level", K_LOGLEVEL, 0, 0, 0, 0 },
 };
 
-static void ringside_key(struct parser *p, const char *name,
-			 const char *value)
+static void ringside_key(struct parser *p, const char *name, const char *value)
 {
 	struct rs_config *cfg = p->cfg;
 	const struct ringside_key *k = NULL;
@@ -348,14 +331,13 @@ static void ringside_key(struct parser *p, const char *name,
 		if (v < k->min || v > k->max) {
 			perr(p, p->line,
 			     "%s: %llu is out of range [%llu, %llu]", name,
-			     (unsigned long long)v,
-			     (unsigned long long)k->min,
+			     (unsigned long long)v, (unsigned long long)k->min,
 			     (unsigned long long)k->max);
 			return;
 		}
 		if (k->pow2 && !ringside_is_pow2(v)) {
-			perr(p, p->line, "%s: %llu is not a power of two",
-			     name, (unsigned long long)v);
+			perr(p, p->line, "%s: %llu is not a power of two", name,
+			     (unsigned long long)v);
 			return;
 		}
 		*(uint32_t *)((char *)cfg + k->off) = (uint32_t)v;
@@ -477,10 +459,10 @@ static void enter_section(struct parser *p, const char *section)
 		const char *name = section + 6;
 
 		if (strcmp(name, "*") != 0 &&
-		    !rs_topic_name_valid(name, strlen(name))) {
+		    !ringside_topic_name_valid(name, strlen(name))) {
 			perr(p, p->line,
-			     "[%s]: '%s' is not a valid Kafka topic name", section,
-			     name);
+			     "[%s]: '%s' is not a valid Kafka topic name",
+			     section, name);
 			p->kind = SEC_BAD;
 			return;
 		}
@@ -569,8 +551,9 @@ static void check(struct parser *p)
 					     sizeof(struct ringside_frame));
 
 	if (frame_max > cfg->ring_size / 2)
-		perr(p, p->max_record_line ? p->max_record_line
-					   : p->ring_size_line,
+		perr(p,
+		     p->max_record_line ? p->max_record_line
+					: p->ring_size_line,
 		     "max_record_bytes (%u) must be at most half of ring_size "
 		     "(%u) less 48 bytes of framing",
 		     cfg->max_record_bytes, cfg->ring_size);

@@ -71,7 +71,7 @@ struct rs_topic_policy {
 	enum rs_acks acks;
 	enum rs_reports reports;
 	const struct rs_topic_config *defaults; /* may be NULL */
-	const struct rs_topic_config *section;  /* may be NULL */
+	const struct rs_topic_config *section;	/* may be NULL */
 };
 
 /*
@@ -86,9 +86,6 @@ void rs_config_free(struct rs_config *cfg);
  * neither lists it nor has [topic:*]. */
 int rs_config_topic(const struct rs_config *cfg, const char *name,
 		    struct rs_topic_policy *policy);
-
-/* Kafka's legal topic names: [a-zA-Z0-9._-], 1..249 bytes, not . or .. */
-int rs_topic_name_valid(const char *name, size_t len);
 
 const char *rs_acks_name(enum rs_acks acks);
 const char *rs_reports_name(enum rs_reports reports);

@@ -98,8 +98,8 @@ int rs_control_send(int fd, const void *msg, size_t len, const int *fds,
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(int) * 4)];
 	} cbuf;
-	struct iovec iov = {.iov_len = len};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct iovec iov = { .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t n;
 
 	if (nfds > 4)
@@ -132,7 +132,7 @@ ssize_t rs_control_recv(int fd, void *buf, size_t len)
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(int) * 16)];
 	} cbuf;
-	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
 	struct msghdr mh = {
 		.msg_iov = &iov,
 		.msg_iovlen = 1,
@@ -154,8 +154,7 @@ ssize_t rs_control_recv(int fd, void *buf, size_t len)
 			for (size_t i = 0; i < cnt; i++) {
 				int passed;
 
-				memcpy(&passed,
-				       CMSG_DATA(c) + i * sizeof(int),
+				memcpy(&passed, CMSG_DATA(c) + i * sizeof(int),
 				       sizeof(int));
 				close(passed);
 			}

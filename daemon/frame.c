@@ -80,8 +80,9 @@ int rs_frame_parse(const void *buf, uint32_t size, struct rs_frame *f,
 	f->header_count = h.header_count;
 	f->header_bytes = h.header_bytes;
 	f->headers = p + sizeof(h);
-	f->key = h.key_len == RINGSIDE_NULL_LEN ? NULL
-						: p + sizeof(h) + h.header_bytes;
+	f->key = h.key_len == RINGSIDE_NULL_LEN
+			 ? NULL
+			 : p + sizeof(h) + h.header_bytes;
 	f->key_len = (uint32_t)opt_len(h.key_len);
 	f->value = h.value_len == RINGSIDE_NULL_LEN
 			   ? NULL

@@ -17,9 +17,9 @@ static const struct {
 	const char *name;
 	int level;
 } levels[] = {
-	{"error", RS_LOG_ERR},   {"warning", RS_LOG_WARN},
-	{"notice", RS_LOG_NOTICE}, {"info", RS_LOG_INFO},
-	{"debug", RS_LOG_DEBUG},
+	{ "error", RS_LOG_ERR },     { "warning", RS_LOG_WARN },
+	{ "notice", RS_LOG_NOTICE }, { "info", RS_LOG_INFO },
+	{ "debug", RS_LOG_DEBUG },
 };
 
 void log_init(int level)
@@ -63,8 +63,8 @@ static void vlog(int level, int errnum, const char *fmt, va_list ap)
 
 	if (level > log_getlevel())
 		return;
-	n = snprintf(line, sizeof(line), "ringsided: %s: ",
-		     log_level_name(level));
+	n = snprintf(line, sizeof(line),
+		     "ringsided: %s: ", log_level_name(level));
 	m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	if (m < 0)
 		return;
@@ -80,15 +80,15 @@ static void vlog(int level, int errnum, const char *fmt, va_list ap)
 	(void)write(STDERR_FILENO, line, (size_t)n);
 }
 
-#define LOGFN(name, level, with_errno)                                       \
-	void name(const char *fmt, ...)                                      \
-	{                                                                    \
-		int saved = errno;                                           \
-		va_list ap;                                                  \
-		va_start(ap, fmt);                                           \
-		vlog(level, with_errno ? saved : 0, fmt, ap);                \
-		va_end(ap);                                                  \
-		errno = saved;                                               \
+#define LOGFN(name, level, with_errno)                                         \
+	void name(const char *fmt, ...)                                        \
+	{                                                                      \
+		int saved = errno;                                             \
+		va_list ap;                                                    \
+		va_start(ap, fmt);                                             \
+		vlog(level, with_errno ? saved : 0, fmt, ap);                  \
+		va_end(ap);                                                    \
+		errno = saved;                                                 \
 	}
 
 LOGFN(log_warn, RS_LOG_WARN, 1)

@@ -50,15 +50,15 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"check", no_argument, NULL, 'n'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'n' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = RS_CONFIG_PATH;
 	struct event *sigev[3];
-	static const int sigs[3] = {SIGTERM, SIGINT, SIGHUP};
+	static const int sigs[3] = { SIGTERM, SIGINT, SIGHUP };
 	struct event_config *evcfg;
 	struct event_base *base;
 	struct rs_config *cfg;
@@ -75,8 +75,8 @@ int main(int argc, char **argv)
 			check = 1;
 			break;
 		case 'V':
-			printf("ringsided %s (librdkafka %s)\n", PACKAGE_VERSION,
-			       rd_kafka_version_str());
+			printf("ringsided %s (librdkafka %s)\n",
+			       PACKAGE_VERSION, rd_kafka_version_str());
 			return 0;
 		case 'h':
 			usage(stdout);

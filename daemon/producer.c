@@ -21,10 +21,10 @@
 struct rs_class {
 	struct rs_producer *p;
 	enum rs_acks acks;
-	rd_kafka_t *rk;           /* owned */
-	rd_kafka_queue_t *queue;  /* owned reference to rk's main queue */
-	int efd;                  /* owned; librdkafka writes it */
-	struct event *ev;         /* owned */
+	rd_kafka_t *rk;		 /* owned */
+	rd_kafka_queue_t *queue; /* owned reference to rk's main queue */
+	int efd;		 /* owned; librdkafka writes it */
+	struct event *ev;	 /* owned */
 };
 
 /* Owns the classes, the topics and their librdkafka handles. */
@@ -35,8 +35,8 @@ struct rs_producer {
 	rs_dr_batch_fn batch;
 	void *arg;
 	struct rs_class cls[RS_ACKS_N]; /* rk == NULL: class not in use */
-	int first;                      /* the class created first */
-	char *mock_bootstraps;          /* when [kafka] asks for a mock */
+	int first;			/* the class created first */
+	char *mock_bootstraps;		/* when [kafka] asks for a mock */
 	struct rs_topic **topics;
 	size_t ntopics;
 	uint64_t inflight;
@@ -87,13 +87,12 @@ static rd_kafka_conf_t *class_conf(struct rs_producer *p, enum rs_acks acks,
 		rd_kafka_conf_set(conf, "bootstrap.servers", p->mock_bootstraps,
 				  errstr, sizeof(errstr));
 	tconf = rd_kafka_topic_conf_new();
-	rd_kafka_topic_conf_set(tconf, "acks",
-				acks == RS_ACKS_ALL ? "all"
-						    : rs_acks_name(acks),
-				errstr, sizeof(errstr));
+	rd_kafka_topic_conf_set(
+		tconf, "acks", acks == RS_ACKS_ALL ? "all" : rs_acks_name(acks),
+		errstr, sizeof(errstr));
 	rd_kafka_conf_set_default_topic_conf(conf, tconf);
-	rd_kafka_conf_set_events(conf, RD_KAFKA_EVENT_DR |
-					       RD_KAFKA_EVENT_ERROR);
+	rd_kafka_conf_set_events(conf,
+				 RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR);
 	rd_kafka_conf_set_log_cb(conf, kafka_log);
 	return conf;
 }
@@ -179,8 +178,8 @@ int rs_producer_new(const struct rs_config *cfg, struct event_base *base,
 		    struct rs_producer **pp, char *err, size_t errlen)
 {
 	struct rs_producer *p = calloc(1, sizeof(*p));
-	int need[RS_ACKS_N], order[RS_ACKS_N] = {RS_ACKS_ALL, RS_ACKS_1,
-						 RS_ACKS_0};
+	int need[RS_ACKS_N],
+		order[RS_ACKS_N] = { RS_ACKS_ALL, RS_ACKS_1, RS_ACKS_0 };
 
 	if (p == NULL)
 		fatal("calloc");
@@ -305,12 +304,10 @@ int rs_producer_topic(struct rs_producer *p, const char *name,
 	tconf = rd_kafka_topic_conf_new();
 	if (apply_props(tconf, pol.defaults, err, errlen) < 0 ||
 	    apply_props(tconf, pol.section, err, errlen) < 0 ||
-	    rd_kafka_topic_conf_set(tconf, "acks",
-				    pol.acks == RS_ACKS_ALL
-					    ? "all"
-					    : rs_acks_name(pol.acks),
-				    errstr, sizeof(errstr)) !=
-		    RD_KAFKA_CONF_OK) {
+	    rd_kafka_topic_conf_set(
+		    tconf, "acks",
+		    pol.acks == RS_ACKS_ALL ? "all" : rs_acks_name(pol.acks),
+		    errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
 		rd_kafka_topic_conf_destroy(tconf);
 		return RS_TOPIC_ERROR;
 	}
@@ -423,9 +420,9 @@ int rs_producer_send(struct rs_producer *p, struct rs_record *rec,
 
 		hdrs = rd_kafka_headers_new(f->header_count);
 		while (rs_frame_header_next(f, &pos, &h))
-			rd_kafka_header_add(hdrs, h.name, h.name_len, h.value,
-					    h.value == NULL ? 0
-							    : (ssize_t)h.value_len);
+			rd_kafka_header_add(
+				hdrs, h.name, h.name_len, h.value,
+				h.value == NULL ? 0 : (ssize_t)h.value_len);
 		vu[n].vtype = RD_KAFKA_VTYPE_HEADERS;
 		vu[n++].u.headers = hdrs;
 	}

@@ -22,17 +22,17 @@ struct rs_record {
 	uint64_t start; /* ring position of the frame */
 	int done;
 	struct rs_frame frame; /* points into data */
-	uint8_t data[];        /* the private copy of the frame */
+	uint8_t data[];	       /* the private copy of the frame */
 };
 
 TAILQ_HEAD(rs_record_list, rs_record);
 
 /* A record's fate, as it goes into the report. */
 struct rs_outcome {
-	int status;      /* 0 or RINGSIDE_E* */
+	int status;	 /* 0 or RINGSIDE_E* */
 	int kafka_error; /* rd_kafka_resp_err_t */
 	int persistence; /* ringside_persistence_t */
-	int stage;       /* ringside_stage_t */
+	int stage;	 /* ringside_stage_t */
 	int32_t partition;
 	int64_t offset;
 	int64_t timestamp;

@@ -110,8 +110,8 @@ int rs_reply_flush(struct rs_reply *r, const char **why)
 			return -1;
 		while (r->backlog_len > 0 && room(r) > 0) {
 			write_slot(r, &r->backlog[r->backlog_first]);
-			r->backlog_first = (r->backlog_first + 1) %
-					   r->backlog_alloc;
+			r->backlog_first =
+				(r->backlog_first + 1) % r->backlog_alloc;
 			r->backlog_len--;
 		}
 		__atomic_store_n(&r->hdr->reports_backlog, r->backlog_len,
@@ -125,8 +125,8 @@ int rs_reply_flush(struct rs_reply *r, const char **why)
 	r->published = r->tail;
 	if ((__atomic_load_n(&r->hdr->reply_flags, __ATOMIC_SEQ_CST) &
 	     RINGSIDE_RF_WANT_WAKEUP) &&
-	    (__atomic_fetch_and(&r->hdr->reply_flags,
-				~RINGSIDE_RF_WANT_WAKEUP, __ATOMIC_SEQ_CST) &
+	    (__atomic_fetch_and(&r->hdr->reply_flags, ~RINGSIDE_RF_WANT_WAKEUP,
+				__ATOMIC_SEQ_CST) &
 	     RINGSIDE_RF_WANT_WAKEUP))
 		(void)eventfd_write(r->wake_fd, 1);
 	return 0;

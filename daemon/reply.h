@@ -14,10 +14,10 @@ struct rs_reply {
 	struct ringside_shm_hdr *hdr;
 	struct ringside_reply_slot *slots;
 	uint32_t mask;
-	uint64_t tail;      /* next slot to write; the daemon's truth */
+	uint64_t tail;	    /* next slot to write; the daemon's truth */
 	uint64_t published; /* tail as last stored in the header */
-	uint64_t head;      /* client's head, last validated */
-	int wake_fd;        /* the client's reply eventfd; not owned */
+	uint64_t head;	    /* client's head, last validated */
+	int wake_fd;	    /* the client's reply eventfd; not owned */
 
 	struct ringside_reply_slot *backlog; /* owned; grows to backlog_cap */
 	uint32_t backlog_cap;

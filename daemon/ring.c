@@ -67,7 +67,8 @@ int rs_ring_peek(struct rs_ring *r, uint32_t *sizep, const char **why)
 	size = (uint32_t)word;
 	type = (uint16_t)(word >> 32);
 	if (size < 8 || size % 8 != 0)
-		return violation(why, "frame size not a positive multiple of 8");
+		return violation(why,
+				 "frame size not a positive multiple of 8");
 	if (size > r->size - off)
 		return violation(why, "frame straddles the end of the ring");
 	if (size > r->tail - r->head)
@@ -112,9 +113,9 @@ static void clear_bits(struct rs_ring *r, uint64_t from, uint64_t to)
 		if (slots == 64)
 			__atomic_store_n(word, 0, __ATOMIC_RELAXED);
 		else
-			__atomic_fetch_and(word,
-					   ~((((uint64_t)1 << slots) - 1) << bit),
-					   __ATOMIC_RELAXED);
+			__atomic_fetch_and(
+				word, ~((((uint64_t)1 << slots) - 1) << bit),
+				__ATOMIC_RELAXED);
 		from += slots << 3;
 	}
 }

@@ -16,17 +16,17 @@ struct rs_ring {
 	uint32_t size;
 	uint32_t mask;
 	uint32_t max_frame;
-	uint64_t head;    /* next position to read */
+	uint64_t head;	  /* next position to read */
 	uint64_t release; /* everything before it is finished */
-	uint64_t tail;    /* last tail read and validated */
-	int armed;        /* NEED_WAKEUP is set in the header */
+	uint64_t tail;	  /* last tail read and validated */
+	int armed;	  /* NEED_WAKEUP is set in the header */
 };
 
 enum rs_ring_next {
 	RS_RING_VIOLATION = -1, /* *why says which rule the client broke */
-	RS_RING_EMPTY = 0,      /* nothing committed at head */
-	RS_RING_RECORD = 1,     /* a record of *size bytes is at head */
-	RS_RING_PAD = 2,        /* padding of *size bytes is at head */
+	RS_RING_EMPTY = 0,	/* nothing committed at head */
+	RS_RING_RECORD = 1,	/* a record of *size bytes is at head */
+	RS_RING_PAD = 2,	/* padding of *size bytes is at head */
 };
 
 void rs_ring_init(struct rs_ring *r, const struct rs_shm *shm);

@@ -16,9 +16,9 @@
 #include "server.h"
 #include "session.h"
 
-#define DRAIN_BUDGET 4096U       /* frames per session per pass */
-#define SLEEP_SAFETY_MS 1000     /* re-check rings even when asleep */
-#define BACKLOG_RETRY_MS 10      /* reports wait for reply ring space */
+#define DRAIN_BUDGET 4096U   /* frames per session per pass */
+#define SLEEP_SAFETY_MS 1000 /* re-check rings even when asleep */
+#define BACKLOG_RETRY_MS 10  /* reports wait for reply ring space */
 #define STOP_TICK_MS 10
 #define PURGE_GRACE_MS 5000
 
@@ -32,22 +32,21 @@ int64_t rs_now_us(void)
 
 static void timer_us(struct event *ev, int64_t us)
 {
-	struct timeval tv = {.tv_sec = us / 1000000, .tv_usec = us % 1000000};
+	struct timeval tv = { .tv_sec = us / 1000000, .tv_usec = us % 1000000 };
 
 	evtimer_add(ev, &tv);
 }
 
-#define FOREACH_SESSION(s, next, srv)                                        \
-	for ((s) = TAILQ_FIRST(&(srv)->sessions);                            \
-	     (s) != NULL && ((next) = TAILQ_NEXT((s), entry), 1);            \
+#define FOREACH_SESSION(s, next, srv)                                          \
+	for ((s) = TAILQ_FIRST(&(srv)->sessions);                              \
+	     (s) != NULL && ((next) = TAILQ_NEXT((s), entry), 1);              \
 	     (s) = (next))
 
 static void flush_and_reap(struct rs_server *srv)
 {
 	struct rs_session *s, *next;
 
-	FOREACH_SESSION(s, next, srv)
-	{
+	FOREACH_SESSION (s, next, srv) {
 		rs_session_flush(s);
 		if (rs_session_done(s)) {
 			log_debug("session %llu finished",
@@ -63,13 +62,12 @@ static unsigned int drain_all(struct rs_server *srv, int *hit_budget)
 	unsigned int work = 0;
 
 	if (srv->sleeping) {
-		FOREACH_SESSION(s, next, srv)
-		rs_session_disarm(s);
+		FOREACH_SESSION (s, next, srv)
+			rs_session_disarm(s);
 		srv->sleeping = 0;
 	}
 	*hit_budget = 0;
-	FOREACH_SESSION(s, next, srv)
-	{
+	FOREACH_SESSION (s, next, srv) {
 		unsigned int n = rs_session_drain(s, DRAIN_BUDGET);
 
 		work += n;
@@ -100,8 +98,7 @@ static void schedule(struct rs_server *srv, unsigned int work, int hit_budget)
 		timer_us(srv->drain_ev, cfg->drain_interval_us);
 		return;
 	}
-	FOREACH_SESSION(s, next, srv)
-	{
+	FOREACH_SESSION (s, next, srv) {
 		waiting |= rs_session_arm(s);
 		backlog |= rs_session_backlogged(s);
 	}
@@ -109,9 +106,8 @@ static void schedule(struct rs_server *srv, unsigned int work, int hit_budget)
 	if (waiting)
 		timer_us(srv->drain_ev, cfg->drain_interval_us);
 	else
-		timer_us(srv->drain_ev, (backlog ? BACKLOG_RETRY_MS
-						 : SLEEP_SAFETY_MS) *
-						1000);
+		timer_us(srv->drain_ev,
+			 (backlog ? BACKLOG_RETRY_MS : SLEEP_SAFETY_MS) * 1000);
 }
 
 static void on_drain(evutil_socket_t fd, short what, void *arg)
@@ -134,8 +130,7 @@ void rs_server_kick(struct rs_server *srv)
 		event_active(srv->drain_ev, EV_TIMEOUT, 1);
 }
 
-static void on_dr(struct rs_record *rec, const struct rs_outcome *o,
-		  void *arg)
+static void on_dr(struct rs_record *rec, const struct rs_outcome *o, void *arg)
 {
 	(void)arg;
 	rs_session_finish(rec, o);
@@ -148,8 +143,8 @@ static void on_dr_batch(void *arg)
 	int stalled = 0;
 
 	flush_and_reap(srv);
-	FOREACH_SESSION(s, next, srv)
-	stalled |= s->stalled != NULL;
+	FOREACH_SESSION (s, next, srv)
+		stalled |= s->stalled != NULL;
 	if (stalled)
 		rs_server_kick(srv); /* librdkafka's queue has room again */
 }
@@ -193,8 +188,8 @@ int rs_server_start(struct rs_server *srv, struct event_base *base,
 		snprintf(err, errlen, "libevent: cannot create a timer");
 		return -1;
 	}
-	if (rs_producer_new(cfg, base, on_dr, on_dr_batch, srv,
-			    &srv->producer, err, errlen) < 0)
+	if (rs_producer_new(cfg, base, on_dr, on_dr_batch, srv, &srv->producer,
+			    err, errlen) < 0)
 		return -1;
 	srv->listen_fd = rs_control_listen(cfg->socket_path, cfg->socket_mode,
 					   cfg->socket_gid,
@@ -239,8 +234,8 @@ static void finish_stop(struct rs_server *srv)
 	struct rs_session *s, *next;
 	uint64_t inflight = rs_producer_inflight(srv->producer);
 
-	FOREACH_SESSION(s, next, srv)
-	rs_session_flush(s);
+	FOREACH_SESSION (s, next, srv)
+		rs_session_flush(s);
 	if (inflight > 0)
 		log_warnx("%llu records still inside librdkafka after purge",
 			  (unsigned long long)inflight);
@@ -252,9 +247,9 @@ static int all_read(struct rs_server *srv)
 {
 	struct rs_session *s, *next;
 
-	FOREACH_SESSION(s, next, srv)
-	if (!rs_session_read_all(s))
-		return 0;
+	FOREACH_SESSION (s, next, srv)
+		if (!rs_session_read_all(s))
+			return 0;
 	return 1;
 }
 
@@ -307,8 +302,8 @@ void rs_server_stop(struct rs_server *srv)
 	srv->stop_deadline_ms = now_ms() + srv->cfg->shutdown_timeout_ms;
 	close_listener(srv);
 	evtimer_del(srv->drain_ev);
-	FOREACH_SESSION(s, next, srv)
-	rs_session_stop(s);
+	FOREACH_SESSION (s, next, srv)
+		rs_session_stop(s);
 	log_notice("stopping: %u sessions, %llu records in flight, waiting up "
 		   "to %u ms",
 		   srv->nsessions,

@@ -28,7 +28,7 @@ struct rs_server {
 	uint32_t nsessions;
 	uint64_t next_session_id;
 	int64_t last_work_us; /* when a drain last found records */
-	int sleeping;         /* rings are armed: clients ring the doorbell */
+	int sleeping;	      /* rings are armed: clients ring the doorbell */
 	int stopping;
 	int64_t stop_deadline_ms;
 	int purged;

@@ -25,11 +25,11 @@
 
 static void on_sock(evutil_socket_t fd, short what, void *arg);
 
-static void log_session(int level, const struct rs_session *s,
-			const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void log_session(int level, const struct rs_session *s, const char *fmt,
+			...) __attribute__((format(printf, 3, 4)));
 
-static void log_session(int level, const struct rs_session *s,
-			const char *fmt, ...)
+static void log_session(int level, const struct rs_session *s, const char *fmt,
+			...)
 {
 	char msg[512];
 	va_list ap;
@@ -57,7 +57,7 @@ static void on_handshake_timeout(evutil_socket_t fd, short what, void *arg)
 struct rs_session *rs_session_new(struct rs_server *srv, int fd,
 				  const struct ucred *cred)
 {
-	struct timeval tv = {.tv_sec = HANDSHAKE_TIMEOUT_S};
+	struct timeval tv = { .tv_sec = HANDSHAKE_TIMEOUT_S };
 	struct rs_session *s = calloc(1, sizeof(*s));
 
 	if (s == NULL)
@@ -286,7 +286,7 @@ static void topic(struct rs_session *s, const void *buf, size_t len)
 	}
 	memcpy(&m, buf, sizeof(m));
 	if (m.name_len == 0 || m.name_len > RINGSIDE_TOPIC_NAME_MAX ||
-	    !rs_topic_name_valid(m.name, m.name_len)) {
+	    !ringside_topic_name_valid(m.name, m.name_len)) {
 		send_error(s, RINGSIDE_EINVAL, "invalid topic name");
 		return;
 	}

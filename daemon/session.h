@@ -48,12 +48,12 @@ struct rs_session {
 	int shm_ready;
 
 	struct rs_record_list records; /* read, not finished, ring order */
-	struct rs_record *stalled; /* librdkafka was full: send it first */
-	struct rs_topic **topics;  /* session-local id -> topic */
+	struct rs_record *stalled;     /* librdkafka was full: send it first */
+	struct rs_topic **topics;      /* session-local id -> topic */
 	uint32_t ntopics;
 
 	int reply_dirty;
-	int stopping;     /* daemon shutdown: read only up to stop_at */
+	int stopping; /* daemon shutdown: read only up to stop_at */
 	uint64_t stop_at;
 
 	uint64_t records_in;

@@ -11,9 +11,8 @@
 
 #include "shm.h"
 
-int rs_shm_create(struct rs_shm *shm, uint32_t ring_size,
-		  uint32_t reply_slots, uint32_t max_frame,
-		  uint64_t session_id)
+int rs_shm_create(struct rs_shm *shm, uint32_t ring_size, uint32_t reply_slots,
+		  uint32_t max_frame, uint64_t session_id)
 {
 	struct ringside_shm_layout l;
 	struct ringside_shm_hdr *h;
@@ -42,8 +41,8 @@ int rs_shm_create(struct rs_shm *shm, uint32_t ring_size,
 	shm->hdr = shm->base;
 	shm->bitmap = (uint64_t *)((char *)shm->base + l.bitmap_off);
 	shm->ring = (uint8_t *)shm->base + l.ring_off;
-	shm->reply = (struct ringside_reply_slot *)((char *)shm->base +
-						    l.reply_off);
+	shm->reply =
+		(struct ringside_reply_slot *)((char *)shm->base + l.reply_off);
 	h = shm->hdr;
 	h->magic = RINGSIDE_PROTO_MAGIC;
 	h->version = RINGSIDE_PROTO_VERSION;

@@ -26,9 +26,8 @@ struct rs_shm {
 
 /* Creates, sizes, seals and maps a memfd, and writes the header. Returns 0
  * or -errno. */
-int rs_shm_create(struct rs_shm *shm, uint32_t ring_size,
-		  uint32_t reply_slots, uint32_t max_frame,
-		  uint64_t session_id);
+int rs_shm_create(struct rs_shm *shm, uint32_t ring_size, uint32_t reply_slots,
+		  uint32_t max_frame, uint64_t session_id);
 void rs_shm_destroy(struct rs_shm *shm);
 
 #endif

@@ -14,25 +14,26 @@ static const struct {
 	int line;
 	const char *message;
 } cases[] = {
-	{"[ringside]\nsocket = /tmp/x.sock\nring_sise = 4M\n", 3,
-	 "unknown key 'ring_sise' in [ringside]"},
-	{"[ringside]\nring_size = 3M\n", 2, "is not a power of two"},
-	{"[ringside]\n[kafka]\nno.such.property = 1\n", 3,
-	 "[kafka] no.such.property: No such configuration property"},
-	{"[topic:*]\nacks = 2\n", 2, "acks: '2' is not 0, 1 or all"},
-	{"[ringside]\nlog_level = info\nlog_level = debug\n", 3,
-	 "duplicate key 'log_level'"},
-	{"[ringside]\nlog_level = info\n[topics:x]\nacks = 1\n", 4,
-	 "unknown section [topics:x]"},
-	{"[ringside]\nthis line is not a key\n", 2, "syntax error"},
-	{"[kafka]\nacks = all\n", 2, "set acks per topic"},
+	{ "[ringside]\nsocket = /tmp/x.sock\nring_sise = 4M\n", 3,
+	  "unknown key 'ring_sise' in [ringside]" },
+	{ "[ringside]\nring_size = 3M\n", 2, "is not a power of two" },
+	{ "[ringside]\n[kafka]\nno.such.property = 1\n", 3,
+	  "[kafka] no.such.property: No such configuration property" },
+	{ "[topic:*]\nacks = 2\n", 2, "acks: '2' is not 0, 1 or all" },
+	{ "[ringside]\nlog_level = info\nlog_level = debug\n", 3,
+	  "duplicate key 'log_level'" },
+	{ "[ringside]\nlog_level = info\n[topics:x]\nacks = 1\n", 4,
+	  "unknown section [topics:x]" },
+	{ "[ringside]\nthis line is not a key\n", 2, "syntax error" },
+	{ "[kafka]\nacks = all\n", 2, "set acks per topic" },
 };
 
 static void run(const char *conf, const char *errfile, int *rc)
 {
 	char cmd[1200];
 
-	snprintf(cmd, sizeof(cmd), "'%s' --check --config '%s' 2>'%s' >/dev/null",
+	snprintf(cmd, sizeof(cmd),
+		 "'%s' --check --config '%s' 2>'%s' >/dev/null",
 		 h_env_or("RINGSIDED", "daemon/ringsided"), conf, errfile);
 	*rc = system(cmd);
 }

@@ -18,19 +18,21 @@
 
 int main(void)
 {
-	const char *client = h_env_or("RS_TEST_CLIENT",
-				      "tests/integration/rs_test_client");
-	static const struct v_topic topics[] = {{"exits", 2, -1}};
-	const char *exiting[] = {client, "--socket", NULL, "--id", "0",
-				 "--threads", "2", "--records", "100000",
-				 "--exit-after", "500", "--topics", "exits",
-				 NULL};
-	const char *killed[] = {client, "--socket", NULL, "--id", "1",
-				"--threads", "2", "--records", "100000",
-				"--rate", "5000", "--topics", "exits", NULL};
-	const char *healthy[] = {client, "--socket", NULL, "--id", "2",
-				 "--threads", "1", "--records", "1000",
-				 "--topics", "exits", NULL};
+	const char *client =
+		h_env_or("RS_TEST_CLIENT", "tests/integration/rs_test_client");
+	static const struct v_topic topics[] = { { "exits", 2, -1 } };
+	const char *exiting[] = {
+		client,	     "--socket", NULL,	      "--id",	"0",
+		"--threads", "2",	 "--records", "100000", "--exit-after",
+		"500",	     "--topics", "exits",     NULL
+	};
+	const char *killed[] = { client,   "--socket",	NULL,	"--id",
+				 "1",	   "--threads", "2",	"--records",
+				 "100000", "--rate",	"5000", "--topics",
+				 "exits",  NULL };
+	const char *healthy[] = { client, "--socket",  NULL,	"--id",
+				  "2",	  "--threads", "1",	"--records",
+				  "1000", "--topics",  "exits", NULL };
 	char out[400];
 	struct h_client c;
 	struct h_env e;

@@ -18,9 +18,9 @@
 #define KEYS 7
 
 static const struct v_topic topics[] = {
-	{"e2e-acks0", 4, 0},
-	{"e2e-acks1", 4, 1},
-	{"e2e-all", 4, -1},
+	{ "e2e-acks0", 4, 0 },
+	{ "e2e-acks1", 4, 1 },
+	{ "e2e-all", 4, -1 },
 };
 
 static void check_reports(struct v_ctx *v, const struct h_client *c,
@@ -30,8 +30,7 @@ static void check_reports(struct v_ctx *v, const struct h_client *c,
 	char *seen = calloc(expected, 1);
 
 	CHECK(c->complete, "client %u did not finish", w);
-	CHECK(c->flush_rc == 0, "client %u: flush returned %d", w,
-	      c->flush_rc);
+	CHECK(c->flush_rc == 0, "client %u: flush returned %d", w, c->flush_rc);
 	CHECK(c->dropped == 0, "client %u: %llu reports dropped", w,
 	      c->dropped);
 	CHECK(c->nreports == expected, "client %u: %zu reports for %zu records",
@@ -45,8 +44,8 @@ static void check_reports(struct v_ctx *v, const struct h_client *c,
 		CHECK((r->opaque >> 40) == w && t < THREADS && s < records,
 		      "client %u: report for a foreign opaque %llu", w,
 		      (unsigned long long)r->opaque);
-		CHECK(!seen[t * records + s], "client %u: two reports for %u/%u",
-		      w, t, s);
+		CHECK(!seen[t * records + s],
+		      "client %u: two reports for %u/%u", w, t, s);
 		seen[t * records + s] = 1;
 		CHECK(why == NULL, "client %u thread %u seq %u: %s (status %d)",
 		      w, t, s, why, r->status);
@@ -56,10 +55,10 @@ static void check_reports(struct v_ctx *v, const struct h_client *c,
 
 int main(void)
 {
-	unsigned int records = (unsigned int)atoi(
-		h_env_or("RS_E2E_RECORDS", "3000"));
-	const char *client = h_env_or("RS_TEST_CLIENT",
-				      "tests/integration/rs_test_client");
+	unsigned int records =
+		(unsigned int)atoi(h_env_or("RS_E2E_RECORDS", "3000"));
+	const char *client =
+		h_env_or("RS_TEST_CLIENT", "tests/integration/rs_test_client");
 	struct h_client clients[WRITERS];
 	char out[WRITERS][400], id[WRITERS][16], nrec[16];
 	pid_t pids[WRITERS];
@@ -73,7 +72,8 @@ int main(void)
 	for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
 		h_topic(&e, topics[i].name, topics[i].partitions);
 	/* a small ring, so frames wrap and senders meet a full ring */
-	h_write_config(&e, "ring_size = 128K\nmax_record_bytes = 16K\n"
+	h_write_config(&e,
+		       "ring_size = 128K\nmax_record_bytes = 16K\n"
 		       "reply_slots = 1024\n",
 		       "enable.idempotence = true\nlinger.ms = 2\n"
 		       "[topic:e2e-acks0]\nacks = 0\n"
@@ -84,10 +84,20 @@ int main(void)
 	t0 = h_now_ms();
 	snprintf(nrec, sizeof(nrec), "%u", records);
 	for (unsigned int w = 0; w < WRITERS; w++) {
-		const char *argv[] = {client, "--socket", e.sock, "--id",
-				id[w], "--threads", "3", "--records", nrec,
-				"--keys", "7", "--topics",
-				"e2e-acks0,e2e-acks1,e2e-all", NULL};
+		const char *argv[] = { client,
+				       "--socket",
+				       e.sock,
+				       "--id",
+				       id[w],
+				       "--threads",
+				       "3",
+				       "--records",
+				       nrec,
+				       "--keys",
+				       "7",
+				       "--topics",
+				       "e2e-acks0,e2e-acks1,e2e-all",
+				       NULL };
 
 		snprintf(id[w], sizeof(id[w]), "%u", w);
 		snprintf(out[w], sizeof(out[w]), "%s/client-%u.out", e.dir, w);

@@ -37,8 +37,8 @@ const char *h_env_or(const char *name, const char *fallback)
 
 static void sleep_ms(int ms)
 {
-	struct timespec ts = {.tv_sec = ms / 1000,
-			      .tv_nsec = (long)(ms % 1000) * 1000000};
+	struct timespec ts = { .tv_sec = ms / 1000,
+			       .tv_nsec = (long)(ms % 1000) * 1000000 };
 
 	nanosleep(&ts, NULL);
 }
@@ -106,8 +106,8 @@ void h_mock_start(struct h_env *e, int brokers)
 	char errstr[256];
 
 	rd_kafka_conf_set(conf, "log_level", "2", errstr, sizeof(errstr));
-	e->mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr,
-				  sizeof(errstr));
+	e->mock_rk =
+		rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
 	CHECK(e->mock_rk != NULL, "%s", errstr);
 	e->mc = rd_kafka_mock_cluster_new(e->mock_rk, brokers);
 	CHECK(e->mc != NULL, "cannot create the mock cluster");
@@ -117,8 +117,8 @@ void h_mock_start(struct h_env *e, int brokers)
 
 void h_topic(struct h_env *e, const char *topic, int partitions)
 {
-	rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(
-		e->mc, topic, partitions, 1);
+	rd_kafka_resp_err_t err =
+		rd_kafka_mock_topic_create(e->mc, topic, partitions, 1);
 
 	CHECK(err == RD_KAFKA_RESP_ERR_NO_ERROR, "topic %s: %s", topic,
 	      rd_kafka_err2str(err));
@@ -159,7 +159,7 @@ static int socket_ready(const char *path)
 pid_t h_daemon_start(struct h_env *e)
 {
 	const char *bin = h_env_or("RINGSIDED", "daemon/ringsided");
-	const char *argv[] = {bin, "--config", e->conf, NULL};
+	const char *argv[] = { bin, "--config", e->conf, NULL };
 	int64_t deadline = h_now_ms() + 15000;
 	pid_t pid;
 	int fd;
@@ -252,8 +252,8 @@ pid_t h_spawn(const char *const argv[], const char *stdout_path)
 	CHECK(pid >= 0, "fork: %s", strerror(errno));
 	if (pid == 0) {
 		if (stdout_path != NULL) {
-			int fd = open(stdout_path,
-				      O_WRONLY | O_CREAT | O_TRUNC, 0644);
+			int fd = open(stdout_path, O_WRONLY | O_CREAT | O_TRUNC,
+				      0644);
 
 			if (fd >= 0) {
 				dup2(fd, 1);
@@ -350,12 +350,11 @@ size_t h_consume(struct h_env *e, const char *topic, int partitions,
 				 topic);
 			msgs[n].partition = m->partition;
 			msgs[n].offset = m->offset;
-			msgs[n].key = m->key ? dup_mem(m->key, m->key_len)
-					     : NULL;
+			msgs[n].key =
+				m->key ? dup_mem(m->key, m->key_len) : NULL;
 			msgs[n].key_len = m->key_len;
-			msgs[n].value = m->payload
-						? dup_mem(m->payload, m->len)
-						: NULL;
+			msgs[n].value =
+				m->payload ? dup_mem(m->payload, m->len) : NULL;
 			msgs[n].value_len = m->len;
 			copy_headers(m, &msgs[n]);
 			n++;

@@ -45,15 +45,15 @@ struct h_msg {
 
 extern struct h_env *h_current;
 
-#define CHECK(cond, ...)                                                     \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__,        \
-				__LINE__, #cond);                            \
-			fprintf(stderr, __VA_ARGS__);                        \
-			fputc('\n', stderr);                                 \
-			h_fail();                                            \
-		}                                                            \
+#define CHECK(cond, ...)                                                       \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__,          \
+				__LINE__, #cond);                              \
+			fprintf(stderr, __VA_ARGS__);                          \
+			fputc('\n', stderr);                                   \
+			h_fail();                                              \
+		}                                                              \
 	} while (0)
 
 void h_init(struct h_env *e, const char *name);
@@ -85,7 +85,6 @@ void h_msgs_free(struct h_msg *msgs, size_t n);
 
 int64_t h_now_ms(void);
 const char *h_env_or(const char *name, const char *fallback);
-
 
 /* What rs_test_client wrote. */
 struct h_report {

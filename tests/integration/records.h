@@ -55,8 +55,7 @@ static inline size_t rec_value(const struct rec_id *id, char *buf)
 	return (size_t)n + fill;
 }
 
-static inline int rec_parse_value(const char *v, size_t len,
-				  struct rec_id *id)
+static inline int rec_parse_value(const char *v, size_t len, struct rec_id *id)
 {
 	char tmp[64];
 

@@ -30,9 +30,9 @@ struct opts {
 	unsigned int threads;
 	unsigned int records;
 	unsigned int keys;
-	unsigned int rate; /* per thread, records/s; 0: flat out */
+	unsigned int rate;	 /* per thread, records/s; 0: flat out */
 	unsigned int exit_after; /* _exit without closing after this many */
-	int until_stop; /* send until the daemon stops */
+	int until_stop;		 /* send until the daemon stops */
 	char *topic_names[MAX_TOPICS];
 	unsigned int ntopics;
 };
@@ -45,14 +45,14 @@ struct sender {
 	int joined;
 };
 
-static struct opts o = {.threads = 1, .records = 1000, .keys = 7};
+static struct opts o = { .threads = 1, .records = 1000, .keys = 7 };
 static ringside_t *rs;
 static ringside_topic_t *topics[MAX_TOPICS];
 
 static void sleep_us(long us)
 {
-	struct timespec ts = {.tv_sec = us / 1000000,
-			      .tv_nsec = (us % 1000000) * 1000};
+	struct timespec ts = { .tv_sec = us / 1000000,
+			       .tv_nsec = (us % 1000000) * 1000 };
 
 	nanosleep(&ts, NULL);
 }
@@ -72,14 +72,15 @@ static void *send_loop(void *arg)
 	char key[REC_KEY_MAX], value[REC_VALUE_MAX], seq[16];
 	ringside_header_t hdrs[2];
 	ringside_record_t rec;
-	struct rec_id id = {.w = o.id, .t = sd->index};
+	struct rec_id id = { .w = o.id, .t = sd->index };
 
 	for (id.s = 0; o.until_stop || id.s < o.records; id.s++) {
 		int err;
 
 		if (o.exit_after && sd->index == 0 && id.s == o.exit_after) {
 			fflush(stdout);
-			_exit(0); /* no ringside_close(): a crash, for the daemon */
+			_exit(0); /* no ringside_close(): a crash, for the
+				     daemon */
 		}
 		memset(&rec, 0, sizeof(rec));
 		rec.key = key;
@@ -122,10 +123,10 @@ static void *send_loop(void *arg)
 static void on_report(const ringside_report_t *r, void *ctx)
 {
 	(void)ctx;
-	printf("R %llu %d %d %d %lld %d %d %s\n",
-	       (unsigned long long)r->opaque, r->status, r->kafka_error,
-	       r->partition, (long long)r->offset, (int)r->persistence,
-	       (int)r->stage, r->topic ? ringside_topic_name(r->topic) : "?");
+	printf("R %llu %d %d %d %lld %d %d %s\n", (unsigned long long)r->opaque,
+	       r->status, r->kafka_error, r->partition, (long long)r->offset,
+	       (int)r->persistence, (int)r->stage,
+	       r->topic ? ringside_topic_name(r->topic) : "?");
 }
 
 static void parse_topics(char *arg)
@@ -138,23 +139,22 @@ static void parse_topics(char *arg)
 static void parse_args(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"socket", required_argument, NULL, 's'},
-		{"id", required_argument, NULL, 'i'},
-		{"threads", required_argument, NULL, 'T'},
-		{"records", required_argument, NULL, 'r'},
-		{"keys", required_argument, NULL, 'k'},
-		{"rate", required_argument, NULL, 'R'},
-		{"topics", required_argument, NULL, 't'},
-		{"exit-after", required_argument, NULL, 'x'},
-		{"until-stop", no_argument, NULL, 'u'},
-		{NULL, 0, NULL, 0},
+		{ "socket", required_argument, NULL, 's' },
+		{ "id", required_argument, NULL, 'i' },
+		{ "threads", required_argument, NULL, 'T' },
+		{ "records", required_argument, NULL, 'r' },
+		{ "keys", required_argument, NULL, 'k' },
+		{ "rate", required_argument, NULL, 'R' },
+		{ "topics", required_argument, NULL, 't' },
+		{ "exit-after", required_argument, NULL, 'x' },
+		{ "until-stop", no_argument, NULL, 'u' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		unsigned int v = optarg ? (unsigned int)strtoul(optarg, NULL,
-								0)
-					: 0;
+		unsigned int v =
+			optarg ? (unsigned int)strtoul(optarg, NULL, 0) : 0;
 
 		switch (ch) {
 		case 's':
@@ -198,7 +198,7 @@ static void parse_args(int argc, char **argv)
 static void poll_until(int (*done)(void))
 {
 	while (!done()) {
-		struct pollfd pfd = {.fd = ringside_fd(rs), .events = POLLIN};
+		struct pollfd pfd = { .fd = ringside_fd(rs), .events = POLLIN };
 		int n = ringside_poll(rs, on_report, NULL);
 
 		if (n == RINGSIDE_ENOTCONN)
@@ -215,7 +215,7 @@ static int never(void)
 
 int main(int argc, char **argv)
 {
-	ringside_options_t opts = {0};
+	ringside_options_t opts = { 0 };
 	struct sender sd[MAX_THREADS];
 	ringside_state_t st;
 	char err[256], name[32];

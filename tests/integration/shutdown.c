@@ -32,8 +32,8 @@ struct totals {
 static void check_client(struct v_ctx *v, const struct h_client *c,
 			 unsigned int w, struct totals *tot)
 {
-	unsigned int reported[THREADS] = {0};
-	unsigned int max_seq[THREADS] = {0};
+	unsigned int reported[THREADS] = { 0 };
+	unsigned int max_seq[THREADS] = { 0 };
 
 	CHECK(c->complete, "client %u did not finish", w);
 	CHECK(c->dropped == 0, "client %u: %llu reports dropped", w,
@@ -80,7 +80,7 @@ static void check_client(struct v_ctx *v, const struct h_client *c,
 		CHECK(reported[t] == max_seq[t],
 		      "client %u thread %u: reports are not a prefix", w, t);
 		for (unsigned int s = reported[t]; s < c->sent[t]; s++) {
-			struct rec_id id = {.w = w, .t = t, .s = s};
+			struct rec_id id = { .w = w, .t = t, .s = s };
 
 			CHECK(v_get(v, rec_opaque(&id))->count == 0,
 			      "client %u %u/%u: in Kafka but never reported", w,
@@ -93,12 +93,12 @@ static void check_client(struct v_ctx *v, const struct h_client *c,
 
 static void scenario(const char *name, int rtt_ms, int timeout_ms)
 {
-	const char *client = h_env_or("RS_TEST_CLIENT",
-				      "tests/integration/rs_test_client");
-	struct v_topic topics[1] = {{NULL, 3, -1}};
+	const char *client =
+		h_env_or("RS_TEST_CLIENT", "tests/integration/rs_test_client");
+	struct v_topic topics[1] = { { NULL, 3, -1 } };
 	char out[WRITERS][400], id[WRITERS][16], keys[128];
 	struct h_client clients[WRITERS];
-	struct totals tot = {0};
+	struct totals tot = { 0 };
 	pid_t pids[WRITERS];
 	struct h_env e;
 	struct v_ctx v;
@@ -112,9 +112,12 @@ static void scenario(const char *name, int rtt_ms, int timeout_ms)
 	h_write_config(&e, keys, "linger.ms = 5\n[topic:*]\nacks = all\n");
 	h_daemon_start(&e);
 	for (unsigned int w = 0; w < WRITERS; w++) {
-		const char *argv[] = {client, "--socket", e.sock, "--id", id[w],
-				      "--threads", "2", "--rate", "4000",
-				      "--until-stop", "--topics", name, NULL};
+		const char *argv[] = {
+			client, "--socket",	e.sock,	    "--id",
+			id[w],	"--threads",	"2",	    "--rate",
+			"4000", "--until-stop", "--topics", name,
+			NULL
+		};
 
 		snprintf(id[w], sizeof(id[w]), "%u", w);
 		snprintf(out[w], sizeof(out[w]), "%s/client-%u.out", e.dir, w);

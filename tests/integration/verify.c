@@ -127,7 +127,8 @@ void v_consume(struct v_ctx *v, struct h_env *e)
 					"%.60s\n",
 					msgs[i].topic, msgs[i].partition,
 					(long long)msgs[i].offset,
-					msgs[i].value ? msgs[i].value : "(null)");
+					msgs[i].value ? msgs[i].value
+						      : "(null)");
 				continue;
 			}
 			if (r->count++ > 0) {
@@ -154,7 +155,7 @@ unsigned int v_arrived(struct v_ctx *v, unsigned int w, unsigned int t,
 	int gap = 0;
 
 	for (unsigned int s = 0; s < v->per_thread; s++) {
-		struct rec_id id = {.w = w, .t = t, .s = s};
+		struct rec_id id = { .w = w, .t = t, .s = s };
 		struct v_rec *r = rec_at(v, &id);
 
 		if (r->count > 0) {

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "client/ringside_proto.h"
 #include "daemon/config.h"
 #include "daemon/log.h"
 
@@ -55,7 +56,8 @@ static void load_bad(const char *text, int line, const char *message)
 	assert_null(cfg);
 	snprintf(want, sizeof(want), "%s:%d: ", path, line);
 	if (strstr(err, want) == NULL || strstr(err, message) == NULL)
-		print_error("wanted \"%s%s\", got \"%s\"\n", want, message, err);
+		print_error("wanted \"%s%s\", got \"%s\"\n", want, message,
+			    err);
 	assert_non_null(strstr(err, want));
 	assert_non_null(strstr(err, message));
 	unlink(path);
@@ -81,22 +83,22 @@ static void test_defaults(void **state)
 
 static void test_values(void **state)
 {
-	struct rs_config *cfg = load_ok(
-		"; comment\n"
-		"# comment too\n"
-		"[ringside]\n"
-		"socket = /tmp/x.sock\n"
-		"socket_mode = 0600\n"
-		"socket_group = root\n"
-		"ring_size = 16MiB\n"
-		"reply_slots = 4096\n"
-		"max_record_bytes = 64K\n"
-		"report_backlog = 0\n"
-		"shutdown_timeout_ms = 500 ; inline comment\n"
-		"log_level = debug\n"
-		"[kafka]\n"
-		"bootstrap.servers = a:9092,b:9092\n"
-		"linger.ms = 10\n");
+	struct rs_config *cfg =
+		load_ok("; comment\n"
+			"# comment too\n"
+			"[ringside]\n"
+			"socket = /tmp/x.sock\n"
+			"socket_mode = 0600\n"
+			"socket_group = root\n"
+			"ring_size = 16MiB\n"
+			"reply_slots = 4096\n"
+			"max_record_bytes = 64K\n"
+			"report_backlog = 0\n"
+			"shutdown_timeout_ms = 500 ; inline comment\n"
+			"log_level = debug\n"
+			"[kafka]\n"
+			"bootstrap.servers = a:9092,b:9092\n"
+			"linger.ms = 10\n");
 
 	(void)state;
 	assert_string_equal(cfg->socket_path, "/tmp/x.sock");
@@ -159,12 +161,15 @@ static void test_ringside_errors(void **state)
 	load_bad("[ringside]\n\nsocket =\n", 3, "socket: empty value");
 	load_bad("[ringside]\nsocket = relative.sock\n", 2,
 		 "is not an absolute path");
-	load_bad("[ringside]\nsocket = /tmp/"
-		 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-		 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock\n",
-		 2, "path longer than");
+	load_bad(
+		"[ringside]\nsocket = /tmp/"
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aa"
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock\n",
+		2, "path longer than");
 	load_bad("[ringside]\nsocket_mode = 0999\n", 2, "is not an octal mode");
-	load_bad("[ringside]\nsocket_mode = 01777\n", 2, "is not an octal mode");
+	load_bad("[ringside]\nsocket_mode = 01777\n", 2,
+		 "is not an octal mode");
 	load_bad("[ringside]\nsocket_group = no-such-group-here\n", 2,
 		 "no group named 'no-such-group-here'");
 	load_bad("[ringside]\nlog_level = loud\n", 2,
@@ -201,7 +206,8 @@ static void test_kafka_errors(void **state)
 static void test_topic_errors(void **state)
 {
 	(void)state;
-	load_bad("[topic:*]\nacks = most\n", 2, "acks: 'most' is not 0, 1 or all");
+	load_bad("[topic:*]\nacks = most\n", 2,
+		 "acks: 'most' is not 0, 1 or all");
 	load_bad("[topic:*]\nreports = some\n", 2,
 		 "reports: 'some' is not all, errors or none");
 	load_bad("[topic:x]\nrequest.required.acks = 1\n", 2,
@@ -212,7 +218,8 @@ static void test_topic_errors(void **state)
 		 "[topic:x] message.timeout.ms:");
 	load_bad("\n[topic:bad/name]\nacks = 1\n", 3,
 		 "'bad/name' is not a valid Kafka topic name");
-	load_bad("[topic:..]\nacks = 1\n", 2, "is not a valid Kafka topic name");
+	load_bad("[topic:..]\nacks = 1\n", 2,
+		 "is not a valid Kafka topic name");
 }
 
 static void test_structure_errors(void **state)
@@ -278,12 +285,12 @@ static void test_unreadable(void **state)
 static void test_topic_names(void **state)
 {
 	(void)state;
-	assert_true(rs_topic_name_valid("orders.v1_x-y", 13));
-	assert_false(rs_topic_name_valid("", 0));
-	assert_false(rs_topic_name_valid(".", 1));
-	assert_false(rs_topic_name_valid("..", 2));
-	assert_false(rs_topic_name_valid("a b", 3));
-	assert_false(rs_topic_name_valid("é", 2));
+	assert_true(ringside_topic_name_valid("orders.v1_x-y", 13));
+	assert_false(ringside_topic_name_valid("", 0));
+	assert_false(ringside_topic_name_valid(".", 1));
+	assert_false(ringside_topic_name_valid("..", 2));
+	assert_false(ringside_topic_name_valid("a b", 3));
+	assert_false(ringside_topic_name_valid("é", 2));
 }
 
 int main(void)

@@ -36,8 +36,8 @@ static void b_header(struct builder *b, const char *name, const char *value)
 {
 	struct ringside_wire_header wh = {
 		.name_len = (uint16_t)strlen(name),
-		.value_len = value ? (uint32_t)strlen(value)
-				   : RINGSIDE_NULL_LEN,
+		.value_len =
+			value ? (uint32_t)strlen(value) : RINGSIDE_NULL_LEN,
 	};
 
 	memcpy(b->headers + b->hlen, &wh, sizeof(wh));

@@ -70,7 +70,7 @@ static void collect(const ringside_report_t *r, void *ctx)
 
 static void push(struct fixture *f, uint64_t opaque)
 {
-	struct ringside_reply_slot s = {.opaque = opaque, .offset = -1};
+	struct ringside_reply_slot s = { .opaque = opaque, .offset = -1 };
 	const char *why;
 
 	assert_int_equal(rs_reply_push(&f->reply, &s, &why), 0);
@@ -147,7 +147,7 @@ static void test_wakeup(void **state)
 static void test_hostile_head(void **state)
 {
 	struct fixture *f = *state;
-	struct ringside_reply_slot s = {.opaque = 99};
+	struct ringside_reply_slot s = { .opaque = 99 };
 	const char *why = NULL;
 
 	for (uint64_t i = 0; i < SLOTS; i++)

@@ -103,8 +103,8 @@ static void test_roundtrip(void **state)
 {
 	struct fixture *f = *state;
 	ringside_header_t hdrs[2] = {
-		{.name = "a", .value = "xyz", .value_len = 3},
-		{.name = "null", .value = NULL},
+		{ .name = "a", .value = "xyz", .value_len = 3 },
+		{ .name = "null", .value = NULL },
 	};
 	ringside_record_t rec = {
 		.key = "key",
@@ -149,7 +149,7 @@ static void test_roundtrip(void **state)
 static void test_null_key_and_value(void **state)
 {
 	struct fixture *f = *state;
-	ringside_record_t rec = {.opaque = 7};
+	ringside_record_t rec = { .opaque = 7 };
 	struct rs_frame fr;
 	void *buf;
 	int padded;
@@ -213,8 +213,7 @@ static void test_full(void **state)
 	assert_int_equal(st.ring_used, used);
 	assert_int_equal(st.ring_size, RING);
 	/* read but not released: still full */
-	while (rs_ring_unread(&f->ring) ||
-	       f->ring.head < f->shm.hdr->tail) {
+	while (rs_ring_unread(&f->ring) || f->ring.head < f->shm.hdr->tail) {
 		uint32_t size;
 		const char *why;
 
@@ -231,7 +230,7 @@ static void test_limits(void **state)
 {
 	struct fixture *f = *state;
 	ringside_header_t many[RINGSIDE_HEADERS_MAX + 1];
-	ringside_record_t rec = {0};
+	ringside_record_t rec = { 0 };
 	char big_name[300];
 
 	assert_int_equal(send_value(f, MAX_FRAME, 'x', 1), RINGSIDE_ETOOBIG);
@@ -241,7 +240,7 @@ static void test_limits(void **state)
 	assert_int_equal(ringside_send(f->rs, &f->topic, NULL, 5, "v", 1, 0),
 			 RINGSIDE_EINVAL);
 	for (size_t i = 0; i <= RINGSIDE_HEADERS_MAX; i++)
-		many[i] = (ringside_header_t){.name = "h"};
+		many[i] = (ringside_header_t){ .name = "h" };
 	rec.headers = many;
 	rec.header_count = RINGSIDE_HEADERS_MAX + 1;
 	assert_int_equal(ringside_sendv(f->rs, &f->topic, &rec),
@@ -422,8 +421,8 @@ static void *mt_send(void *arg)
 		int n = 1 + (int)((i * 13 + m->thread) % 60);
 
 		memset(v, 'a' + (int)m->thread, (size_t)n);
-		if (ringside_send(m->f->rs, &m->f->topic, NULL, 0, v,
-				  (size_t)n, opaque) == 0)
+		if (ringside_send(m->f->rs, &m->f->topic, NULL, 0, v, (size_t)n,
+				  opaque) == 0)
 			i++;
 	}
 	return NULL;
@@ -434,10 +433,10 @@ static void test_threads(void **state)
 	struct fixture *f = *state;
 	pthread_t th[MT_THREADS];
 	struct mt m[MT_THREADS];
-	unsigned int next[MT_THREADS] = {0}, total = 0;
+	unsigned int next[MT_THREADS] = { 0 }, total = 0;
 
 	for (unsigned int i = 0; i < MT_THREADS; i++) {
-		m[i] = (struct mt){.f = f, .thread = i, .count = MT_RECORDS};
+		m[i] = (struct mt){ .f = f, .thread = i, .count = MT_RECORDS };
 		pthread_create(&th[i], NULL, mt_send, &m[i]);
 	}
 	while (total < MT_THREADS * MT_RECORDS) {
@@ -451,8 +450,7 @@ static void test_threads(void **state)
 
 			assert_true(t < MT_THREADS);
 			assert_int_equal(i, next[t]);
-			assert_int_equal(fr.value_len,
-					 1 + (i * 13 + t) % 60);
+			assert_int_equal(fr.value_len, 1 + (i * 13 + t) % 60);
 			assert_int_equal(((const char *)fr.value)[0], 'a' + t);
 			next[t]++;
 			total++;
@@ -468,7 +466,8 @@ static void test_threads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_roundtrip, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_null_key_and_value, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_wrap_and_padding, setup,

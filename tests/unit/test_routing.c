@@ -53,8 +53,7 @@ static void *loop(void *arg)
 	return NULL;
 }
 
-static void start(struct inproc *p, const char *ringside_keys,
-		  const char *rest)
+static void start(struct inproc *p, const char *ringside_keys, const char *rest)
 {
 	char conf[160], err[2048];
 	FILE *f;
@@ -76,9 +75,8 @@ static void start(struct inproc *p, const char *ringside_keys,
 		fail_msg("%s", err);
 	log_init(RS_LOG_WARN);
 	p->base = event_base_new();
-	assert_int_equal(rs_server_start(&p->srv, p->base, p->cfg, err,
-					 sizeof(err)),
-			 0);
+	assert_int_equal(
+		rs_server_start(&p->srv, p->base, p->cfg, err, sizeof(err)), 0);
 	assert_int_equal(pipe(p->quit), 0);
 	p->quit_ev = event_new(p->base, p->quit[0], EV_READ, on_quit, p->base);
 	event_add(p->quit_ev, NULL);
@@ -133,9 +131,10 @@ static void test_modes(void **state)
 	ringside_state_t st;
 	struct got *g = calloc(1, sizeof(*g));
 	char big[3000];
-	ringside_record_t bad = {.value = "x", .value_len = 1,
-				 .flags = RINGSIDE_REC_PARTITION,
-				 .partition = 99};
+	ringside_record_t bad = { .value = "x",
+				  .value_len = 1,
+				  .flags = RINGSIDE_REC_PARTITION,
+				  .partition = 99 };
 	ringside_t *rs;
 	size_t ok_all = 0, fail_all = 0, fail_err = 0, other = 0;
 
@@ -155,22 +154,18 @@ static void test_modes(void **state)
 	memset(big, 'b', sizeof(big));
 	for (uint64_t i = 0; i < 100; i++) {
 		assert_int_equal(ringside_send(rs, all, "k", 1, "v", 1, i), 0);
-		assert_int_equal(ringside_send(rs, errors, "k", 1, "v", 1,
-					       1000 + i),
-				 0);
-		assert_int_equal(ringside_send(rs, none, "k", 1, "v", 1,
-					       2000 + i),
-				 0);
+		assert_int_equal(
+			ringside_send(rs, errors, "k", 1, "v", 1, 1000 + i), 0);
+		assert_int_equal(
+			ringside_send(rs, none, "k", 1, "v", 1, 2000 + i), 0);
 	}
 	/* refused by librdkafka at once: larger than message.max.bytes */
 	assert_int_equal(ringside_send(rs, all, NULL, 0, big, sizeof(big), 500),
 			 0);
-	assert_int_equal(ringside_send(rs, errors, NULL, 0, big, sizeof(big),
-				       1500),
-			 0);
-	assert_int_equal(ringside_send(rs, none, NULL, 0, big, sizeof(big),
-				       2500),
-			 0);
+	assert_int_equal(
+		ringside_send(rs, errors, NULL, 0, big, sizeof(big), 1500), 0);
+	assert_int_equal(
+		ringside_send(rs, none, NULL, 0, big, sizeof(big), 2500), 0);
 	/* fails in librdkafka: no such partition */
 	bad.opaque = 501;
 	assert_int_equal(ringside_sendv(rs, all, &bad), 0);
@@ -224,7 +219,7 @@ static void test_modes(void **state)
 
 static void sleep_ms(int ms)
 {
-	struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)ms * 1000000};
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)ms * 1000000 };
 
 	nanosleep(&ts, NULL);
 }
@@ -278,9 +273,8 @@ static void test_flush_sees_every_report(void **state)
 	for (int round = 0; round < 100; round++) {
 		g->n = 0;
 		for (uint64_t i = 0; i < 1000; i++)
-			assert_int_equal(ringside_send(rs, t, NULL, 0, "v", 1,
-						       i),
-					 0);
+			assert_int_equal(
+				ringside_send(rs, t, NULL, 0, "v", 1, i), 0);
 		assert_int_equal(ringside_flush(rs, 10000, collect, g), 0);
 		if (g->n != 1000)
 			fail_msg("round %d: flush returned with %zu of 1000 "
