@@ -40,7 +40,7 @@ static void to_report(struct ringside *rs, const struct ringside_reply_slot *s,
 	r->persistence = s->persistence <= RINGSIDE_PERSISTED
 				 ? (ringside_persistence_t)s->persistence
 				 : RINGSIDE_NOT_PERSISTED;
-	r->stage = s->stage <= RINGSIDE_STAGE_SENT ? (ringside_stage_t)s->stage
+	r->stage = s->stage <= RINGSIDE_STAGE_SPOOLED ? (ringside_stage_t)s->stage
 						   : RINGSIDE_STAGE_FAILED;
 	r->topic = topic_by_id(rs, s->topic);
 	r->partition = s->partition;

@@ -69,8 +69,10 @@ int rs_client_attach(struct ringside *rs, int memfd, uint64_t map_size)
 	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != map_size ||
 	    map_size < RINGSIDE_PAGE || map_size > ((uint64_t)1 << 32))
 		return RINGSIDE_EPROTO;
-	map = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd,
-		   0);
+	/* MAP_POPULATE: fault every page in now, so that no send ever takes
+	 * a first-touch page fault */
+	map = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_POPULATE, memfd, 0);
 	if (map == MAP_FAILED)
 		return -errno;
 	err = check_header(map, map_size);

@@ -65,6 +65,9 @@ typedef enum ringside_stage {
 	RINGSIDE_STAGE_FAILED = 0, /* failed; status says why */
 	RINGSIDE_STAGE_ACKED = 1,  /* acknowledged per the topic's acks */
 	RINGSIDE_STAGE_SENT = 2,   /* sent with acks=0: no acknowledgement */
+	/* Not final: safe in the daemon's disk spool, delivery pending. A
+	 * final report follows if the session is still open then. */
+	RINGSIDE_STAGE_SPOOLED = 3,
 } ringside_stage_t;
 
 /* The daemon's back-pressure state for this session. */

@@ -42,6 +42,8 @@ struct parser {
 	int ring_size_line;
 	int max_record_line;
 	int socket_line;
+	int spool_max_line;
+	int spool_dir_line;
 	rd_kafka_conf_t *scratch;
 	rd_kafka_topic_conf_t *scratch_topic;
 };
@@ -222,7 +224,17 @@ static int parse_uint(const char *s, uint64_t *out)
 	return 0;
 }
 
-enum key_kind { K_SIZE, K_UINT, K_STRING, K_MODE, K_GROUP, K_LOGLEVEL };
+enum key_kind {
+	K_SIZE,
+	K_UINT,
+	K_STRING,
+	K_MODE,
+	K_GROUP,
+	K_LOGLEVEL,
+	K_SIZE64,
+	K_FSYNC,
+	K_FULL,
+};
 
 static const struct ringside_key {
 	const char *name;
@@ -256,6 +268,16 @@ static const struct ringside_key {
 	{ "shutdown_timeout_ms", K_UINT,
 	  offsetof(struct rs_config, shutdown_timeout_ms), 0, 3600000, 0 },
 	{ "log_level", K_LOGLEVEL, 0, 0, 0, 0 },
+	{ "spool_dir", K_STRING, offsetof(struct rs_config, spool_dir), 0, 0,
+	  0 },
+	{ "spool_fsync", K_FSYNC, 0, 1, 3600000, 0 },
+	{ "spool_max_bytes", K_SIZE64,
+	  offsetof(struct rs_config, spool_max_bytes), 1U << 20, UINT64_MAX,
+	  0 },
+	{ "spool_segment_bytes", K_SIZE64,
+	  offsetof(struct rs_config, spool_segment_bytes), 1U << 20,
+	  1ULL << 32, 0 },
+	{ "spool_full", K_FULL, 0, 0, 0, 0 },
 };
 
 static void ringside_key(struct parser *p, const char *name, const char *value)
@@ -281,7 +303,10 @@ static void ringside_key(struct parser *p, const char *name, const char *value)
 		}
 		free(*dst);
 		*dst = xstrdup(value);
-		p->socket_line = p->line;
+		if (strcmp(name, "socket") == 0)
+			p->socket_line = p->line;
+		else
+			p->spool_dir_line = p->line;
 		return;
 	}
 	case K_MODE: {
@@ -319,6 +344,50 @@ static void ringside_key(struct parser *p, const char *name, const char *value)
 			     "log_level: '%s' is not one of error, warning, "
 			     "notice, info, debug",
 			     value);
+		return;
+	case K_FSYNC:
+		if (strcmp(value, "always") == 0) {
+			cfg->spool_fsync = RS_SYNC_ALWAYS;
+		} else if (strcmp(value, "never") == 0) {
+			cfg->spool_fsync = RS_SYNC_NEVER;
+		} else if (parse_uint(value, &v) == 0 && v >= k->min &&
+			   v <= k->max) {
+			cfg->spool_fsync = RS_SYNC_INTERVAL;
+			cfg->spool_fsync_ms = (uint32_t)v;
+		} else {
+			perr(p, p->line,
+			     "spool_fsync: '%s' is not always, never or a "
+			     "number of milliseconds (1..3600000)",
+			     value);
+		}
+		return;
+	case K_FULL:
+		if (strcmp(value, "block") == 0)
+			cfg->spool_drop_oldest = 0;
+		else if (strcmp(value, "drop_oldest") == 0)
+			cfg->spool_drop_oldest = 1;
+		else
+			perr(p, p->line,
+			     "spool_full: '%s' is not block or drop_oldest",
+			     value);
+		return;
+	case K_SIZE64:
+		if (parse_size(value, &v) < 0) {
+			perr(p, p->line, "%s: '%s' is not a size (e.g. 4G)",
+			     name, value);
+			return;
+		}
+		if (v < k->min || v > k->max) {
+			perr(p, p->line,
+			     "%s: %llu is out of range [%llu, %llu]", name,
+			     (unsigned long long)v,
+			     (unsigned long long)k->min,
+			     (unsigned long long)k->max);
+			return;
+		}
+		*(uint64_t *)((char *)cfg + k->off) = v;
+		if (strcmp(name, "spool_max_bytes") == 0)
+			p->spool_max_line = p->line;
 		return;
 	case K_SIZE:
 	case K_UINT:
@@ -366,6 +435,13 @@ static void kafka_key(struct parser *p, const char *name, const char *value)
 		     name);
 		return;
 	}
+	if (strcmp(name, "delivery.report.only.error") == 0) {
+		perr(p, p->line,
+		     "[kafka] %s: ringsided needs every delivery report; use "
+		     "reports = errors in a topic section instead",
+		     name);
+		return;
+	}
 	if (rd_kafka_conf_set(p->scratch, name, value, errstr,
 			      sizeof(errstr)) != RD_KAFKA_CONF_OK) {
 		perr(p, p->line, "[kafka] %s: %s", name, errstr);
@@ -403,6 +479,36 @@ static void topic_key(struct parser *p, const char *name, const char *value)
 			     "reports: '%s' is not all, errors or none", value);
 		return;
 	}
+	if (strcmp(name, "write_ahead") == 0) {
+		if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0)
+			t->write_ahead = 1;
+		else if (strcmp(value, "no") == 0 ||
+			 strcmp(value, "false") == 0)
+			t->write_ahead = 0;
+		else
+			perr(p, p->line, "write_ahead: '%s' is not yes or no",
+			     value);
+		return;
+	}
+	if (strcmp(name, "backlog_bytes") == 0 ||
+	    strcmp(name, "backlog_ms") == 0) {
+		uint64_t v;
+		int bytes = name[8] == 'b';
+
+		if ((bytes ? parse_size(value, &v) : parse_uint(value, &v)) <
+			    0 ||
+		    v == 0 || v > (bytes ? (1ULL << 40) : 86400000ULL)) {
+			perr(p, p->line, "%s: '%s' is not a %s", name, value,
+			     bytes ? "size from 1 byte to 1T"
+				   : "number of milliseconds from 1 to 86400000");
+			return;
+		}
+		if (bytes)
+			t->backlog_bytes = (int64_t)v;
+		else
+			t->backlog_ms = (int64_t)v;
+		return;
+	}
 	if (is_acks_key(name)) {
 		perr(p, p->line, "%s: write 'acks = 0|1|all' instead", name);
 		return;
@@ -435,6 +541,9 @@ static struct rs_topic_config *topic_new(struct parser *p, const char *name)
 	t->line = p->line;
 	t->acks = -1;
 	t->reports = -1;
+	t->write_ahead = -1;
+	t->backlog_bytes = -1;
+	t->backlog_ms = -1;
 	return t;
 }
 
@@ -541,6 +650,12 @@ static void defaults(struct rs_config *cfg)
 	cfg->idle_linger_ms = 20;
 	cfg->shutdown_timeout_ms = 10000;
 	cfg->log_level = RS_LOG_INFO;
+	cfg->spool_dir = xstrdup("/var/lib/ringside/spool");
+	cfg->spool_fsync = RS_SYNC_INTERVAL;
+	cfg->spool_fsync_ms = 100;
+	cfg->spool_max_bytes = 1ULL << 30;
+	cfg->spool_segment_bytes = 64ULL << 20;
+	cfg->spool_drop_oldest = 0;
 }
 
 static void check(struct parser *p)
@@ -557,6 +672,19 @@ static void check(struct parser *p)
 		     "max_record_bytes (%u) must be at most half of ring_size "
 		     "(%u) less 48 bytes of framing",
 		     cfg->max_record_bytes, cfg->ring_size);
+	if (cfg->spool_segment_bytes > cfg->spool_max_bytes)
+		perr(p, p->spool_max_line ? p->spool_max_line : 1,
+		     "spool_max_bytes (%llu) is smaller than one segment "
+		     "(spool_segment_bytes %llu)",
+		     (unsigned long long)cfg->spool_max_bytes,
+		     (unsigned long long)cfg->spool_segment_bytes);
+	if (cfg->spool_segment_bytes < 2ULL * frame_max + 1024)
+		perr(p, p->spool_max_line ? p->spool_max_line : 1,
+		     "spool_segment_bytes must hold at least two records of "
+		     "max_record_bytes");
+	if (cfg->spool_dir[0] != '/')
+		perr(p, p->spool_dir_line, "spool_dir: '%s' is not an absolute "
+		     "path", cfg->spool_dir);
 	if (cfg->socket_path[0] != '/')
 		perr(p, p->socket_line, "socket: '%s' is not an absolute path",
 		     cfg->socket_path);
@@ -629,6 +757,7 @@ void rs_config_free(struct rs_config *cfg)
 	free(cfg->path);
 	free(cfg->socket_path);
 	free(cfg->socket_group);
+	free(cfg->spool_dir);
 	props_free(&cfg->kafka);
 	if (cfg->defaults != NULL) {
 		topic_config_free(cfg->defaults);
@@ -662,5 +791,21 @@ int rs_config_topic(const struct rs_config *cfg, const char *name,
 		policy->acks = (enum rs_acks)section->acks;
 	if (section != NULL && section->reports >= 0)
 		policy->reports = (enum rs_reports)section->reports;
+	policy->write_ahead = 0;
+	policy->backlog_bytes = 64ULL << 20;
+	policy->backlog_ms = 2000;
+	for (int i = 0; i < 2; i++) {
+		const struct rs_topic_config *tc = i == 0 ? cfg->defaults
+							  : section;
+
+		if (tc == NULL)
+			continue;
+		if (tc->write_ahead >= 0)
+			policy->write_ahead = tc->write_ahead;
+		if (tc->backlog_bytes > 0)
+			policy->backlog_bytes = (uint64_t)tc->backlog_bytes;
+		if (tc->backlog_ms > 0)
+			policy->backlog_ms = (uint32_t)tc->backlog_ms;
+	}
 	return 0;
 }

@@ -34,8 +34,13 @@ struct rs_topic_config {
 	int line;
 	int acks;
 	int reports;
+	int write_ahead;        /* -1 unset, 0, 1 */
+	int64_t backlog_bytes;  /* -1 unset */
+	int64_t backlog_ms;     /* -1 unset */
 	struct rs_props props; /* librdkafka topic properties */
 };
+
+enum rs_fsync_policy { RS_SYNC_ALWAYS, RS_SYNC_INTERVAL, RS_SYNC_NEVER };
 
 /* Owns every string and array it points to; rs_config_free() frees all. */
 struct rs_config {
@@ -56,6 +61,12 @@ struct rs_config {
 	uint32_t idle_linger_ms;
 	uint32_t shutdown_timeout_ms;
 	int log_level;
+	char *spool_dir;
+	enum rs_fsync_policy spool_fsync;
+	uint32_t spool_fsync_ms; /* with RS_SYNC_INTERVAL */
+	uint64_t spool_max_bytes;
+	uint64_t spool_segment_bytes;
+	int spool_drop_oldest;
 
 	/* [kafka] */
 	struct rs_props kafka;
@@ -70,6 +81,9 @@ struct rs_config {
 struct rs_topic_policy {
 	enum rs_acks acks;
 	enum rs_reports reports;
+	int write_ahead;
+	uint64_t backlog_bytes;
+	uint32_t backlog_ms;
 	const struct rs_topic_config *defaults; /* may be NULL */
 	const struct rs_topic_config *section;	/* may be NULL */
 };

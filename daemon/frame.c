@@ -19,28 +19,31 @@ static uint64_t opt_len(uint32_t len)
 	return len == RINGSIDE_NULL_LEN ? 0 : len;
 }
 
-static int parse_headers(const struct rs_frame *f, const char **why)
+int rs_headers_check(const uint8_t *p, uint32_t bytes, uint32_t count,
+		     const char **why)
 {
 	uint64_t pos = 0;
 
-	for (uint32_t i = 0; i < f->header_count; i++) {
+	if (count > RINGSIDE_HEADERS_MAX)
+		return fail(why, "too many headers");
+	for (uint32_t i = 0; i < count; i++) {
 		struct ringside_wire_header wh;
 
-		if (f->header_bytes - pos < sizeof(wh))
+		if (bytes - pos < sizeof(wh))
 			return fail(why, "header runs past header_bytes");
-		memcpy(&wh, f->headers + pos, sizeof(wh));
+		memcpy(&wh, p + pos, sizeof(wh));
 		pos += sizeof(wh);
 		if (wh.name_len == 0 || wh.name_len > RINGSIDE_HEADER_NAME_MAX)
 			return fail(why, "header name length out of range");
 		if (wh.reserved != 0)
 			return fail(why, "header reserved field not zero");
-		if (opt_len(wh.value_len) + wh.name_len > f->header_bytes - pos)
+		if (opt_len(wh.value_len) + wh.name_len > bytes - pos)
 			return fail(why, "header runs past header_bytes");
-		if (memchr(f->headers + pos, '\0', wh.name_len) != NULL)
+		if (memchr(p + pos, '\0', wh.name_len) != NULL)
 			return fail(why, "header name contains NUL");
 		pos += wh.name_len + opt_len(wh.value_len);
 	}
-	if (pos != f->header_bytes)
+	if (pos != bytes)
 		return fail(why, "header_bytes does not match the headers");
 	return 0;
 }
@@ -88,7 +91,8 @@ int rs_frame_parse(const void *buf, uint32_t size, struct rs_frame *f,
 			   ? NULL
 			   : p + sizeof(h) + h.header_bytes + f->key_len;
 	f->value_len = (uint32_t)opt_len(h.value_len);
-	return parse_headers(f, why);
+	return rs_headers_check(f->headers, f->header_bytes, f->header_count,
+				why);
 }
 
 int rs_frame_header_next(const struct rs_frame *f, uint32_t *pos,

@@ -36,6 +36,11 @@ struct rs_frame_header {
 int rs_frame_parse(const void *buf, uint32_t size, struct rs_frame *f,
 		   const char **why);
 
+/* Checks count encoded headers filling exactly bytes bytes: the wire
+ * format shared by ring frames and spool records. */
+int rs_headers_check(const uint8_t *p, uint32_t bytes, uint32_t count,
+		     const char **why);
+
 /* Iterates a parsed frame's headers: *pos starts at 0. Returns 1 with *h
  * filled, or 0 at the end. Only valid on a frame rs_frame_parse accepted. */
 int rs_frame_header_next(const struct rs_frame *f, uint32_t *pos,

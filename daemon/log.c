@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -59,12 +60,18 @@ const char *log_level_name(int level)
 static void vlog(int level, int errnum, const char *fmt, va_list ap)
 {
 	char line[2048];
+	struct timespec ts;
+	struct tm tm;
 	int n, m;
 
 	if (level > log_getlevel())
 		return;
-	n = snprintf(line, sizeof(line),
-		     "ringsided: %s: ", log_level_name(level));
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	n = (int)strftime(line, sizeof(line), "%H:%M:%S", &tm);
+	n += snprintf(line + n, sizeof(line) - (size_t)n,
+		      ".%03ld ringsided: %s: ", ts.tv_nsec / 1000000,
+		      log_level_name(level));
 	m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	if (m < 0)
 		return;

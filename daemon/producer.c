@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "client/ringside.h"
@@ -40,6 +39,8 @@ struct rs_producer {
 	struct rs_topic **topics;
 	size_t ntopics;
 	uint64_t inflight;
+	rs_topic_new_fn on_topic;
+	void *on_topic_arg;
 };
 
 static void kafka_log(const rd_kafka_t *rk, int level, const char *fac,
@@ -62,8 +63,13 @@ static rd_kafka_conf_t *class_conf(struct rs_producer *p, enum rs_acks acks,
 				   char *err, size_t errlen)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	rd_kafka_topic_conf_t *tconf;
 	char errstr[512];
+
+	/* librdkafka's own timeout would drop records (and leave gaps in a
+	 * partition); ringsided spills by backlog_ms instead. An operator
+	 * may still set one: its timeouts then go to the spool. */
+	rd_kafka_conf_set(conf, "message.timeout.ms", "0", errstr,
+			  sizeof(errstr));
 
 	for (size_t i = 0; i < p->cfg->kafka.n; i++) {
 		const struct rs_prop *pr = &p->cfg->kafka.v[i];
@@ -86,11 +92,8 @@ static rd_kafka_conf_t *class_conf(struct rs_producer *p, enum rs_acks acks,
 	if (p->mock_bootstraps != NULL)
 		rd_kafka_conf_set(conf, "bootstrap.servers", p->mock_bootstraps,
 				  errstr, sizeof(errstr));
-	tconf = rd_kafka_topic_conf_new();
-	rd_kafka_topic_conf_set(
-		tconf, "acks", acks == RS_ACKS_ALL ? "all" : rs_acks_name(acks),
-		errstr, sizeof(errstr));
-	rd_kafka_conf_set_default_topic_conf(conf, tconf);
+	rd_kafka_conf_set(conf, "acks", rs_acks_name(acks), errstr,
+			  sizeof(errstr));
 	rd_kafka_conf_set_events(conf,
 				 RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR);
 	rd_kafka_conf_set_log_cb(conf, kafka_log);
@@ -173,6 +176,34 @@ static void classes_needed(const struct rs_config *cfg, int need[RS_ACKS_N])
 	}
 }
 
+static int is_timeout_key(const char *key)
+{
+	return strcmp(key, "message.timeout.ms") == 0 ||
+	       strcmp(key, "delivery.timeout.ms") == 0;
+}
+
+/* librdkafka's own timeout is left infinite unless the operator asks for
+ * one; say what that choice costs. */
+static void warn_timeouts(const struct rs_config *cfg)
+{
+	int set = 0;
+
+	for (size_t i = 0; i < cfg->kafka.n; i++)
+		set |= is_timeout_key(cfg->kafka.v[i].key);
+	for (size_t t = 0; t <= cfg->ntopics; t++) {
+		const struct rs_topic_config *tc =
+			t < cfg->ntopics ? &cfg->topics[t] : cfg->defaults;
+
+		for (size_t i = 0; tc != NULL && i < tc->props.n; i++)
+			set |= is_timeout_key(tc->props.v[i].key);
+	}
+	if (set)
+		log_notice("message.timeout.ms is set: ringsided purges a "
+			   "producer's records into the spool at 3/4 of it, "
+			   "before librdkafka times any out, and counts the "
+			   "in-flight ones as possible duplicates");
+}
+
 int rs_producer_new(const struct rs_config *cfg, struct event_base *base,
 		    rs_dr_fn dr, rs_dr_batch_fn batch, void *arg,
 		    struct rs_producer **pp, char *err, size_t errlen)
@@ -206,12 +237,15 @@ int rs_producer_new(const struct rs_config *cfg, struct event_base *base,
 		log_warnx("%s lists no topics and has no [topic:*]: no client "
 			  "can send anything",
 			  cfg->path);
+	warn_timeouts(cfg);
 	*pp = p;
 	return 0;
 }
 
 static void topic_free(struct rs_topic *t)
 {
+	rs_spool_cursor_free(&t->cursor);
+	free(t->pending.v);
 	if (t->rkt != NULL)
 		rd_kafka_topic_destroy(t->rkt);
 	free(t->name);
@@ -265,62 +299,89 @@ static int apply_props(rd_kafka_topic_conf_t *tconf,
 		if (rd_kafka_topic_conf_set(tconf, pr->key, pr->value, errstr,
 					    sizeof(errstr)) !=
 		    RD_KAFKA_CONF_OK) {
-			snprintf(err, errlen, "line %d: %s: %s", pr->line,
-				 pr->key, errstr);
+			snprintf(err, errlen, "config line %d: %s: %s",
+				 pr->line, pr->key, errstr);
 			return -1;
 		}
 	}
 	return 0;
 }
 
-int rs_producer_topic(struct rs_producer *p, const char *name,
-		      struct rs_topic **tp, char *err, size_t errlen)
+void rs_producer_on_topic(struct rs_producer *p, rs_topic_new_fn fn,
+			  void *arg)
 {
-	struct rs_topic_policy pol;
+	p->on_topic = fn;
+	p->on_topic_arg = arg;
+}
+
+static struct rs_topic *find_topic(struct rs_producer *p, const char *name)
+{
+	for (size_t i = 0; i < p->ntopics; i++)
+		if (strcmp(p->topics[i]->name, name) == 0)
+			return p->topics[i];
+	return NULL;
+}
+
+static uint32_t conf_uint(const rd_kafka_topic_conf_t *tconf,
+			  const char *name)
+{
+	char buf[32];
+	size_t len = sizeof(buf);
+
+	if (rd_kafka_topic_conf_get(tconf, name, buf, &len) !=
+	    RD_KAFKA_CONF_OK)
+		return 0;
+	return (uint32_t)strtoul(buf, NULL, 10);
+}
+
+static int topic_create(struct rs_producer *p, const char *name,
+			const struct rs_topic_policy *pol,
+			struct rs_topic **tp, char *err, size_t errlen)
+{
+	struct rs_class *c = &p->cls[pol->acks];
 	rd_kafka_topic_conf_t *tconf;
 	struct rs_topic *t, **v;
-	struct rs_class *c;
 	char errstr[512];
 
-	for (size_t i = 0; i < p->ntopics; i++) {
-		if (strcmp(p->topics[i]->name, name) == 0) {
-			*tp = p->topics[i];
-			return 0;
-		}
-	}
-	if (rs_config_topic(p->cfg, name, &pol) < 0) {
-		snprintf(err, errlen,
-			 "topic '%s' is not configured (no [topic:%s] and no "
-			 "[topic:*])",
-			 name, name);
-		return RS_TOPIC_DENIED;
+	if (c->rk == NULL) {
+		snprintf(err, errlen, "no producer for acks=%s",
+			 rs_acks_name(pol->acks));
+		return RS_TOPIC_ERROR;
 	}
 	if (p->ntopics >= p->cfg->max_topics) {
 		snprintf(err, errlen, "max_topics (%u) reached",
 			 p->cfg->max_topics);
 		return RS_TOPIC_LIMIT;
 	}
-	c = &p->cls[pol.acks];
-	tconf = rd_kafka_topic_conf_new();
-	if (apply_props(tconf, pol.defaults, err, errlen) < 0 ||
-	    apply_props(tconf, pol.section, err, errlen) < 0 ||
-	    rd_kafka_topic_conf_set(
-		    tconf, "acks",
-		    pol.acks == RS_ACKS_ALL ? "all" : rs_acks_name(pol.acks),
-		    errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+	/* start from the producer's defaults, so topic properties set in
+	 * [kafka] apply, then the topic's sections */
+	tconf = rd_kafka_default_topic_conf_dup(c->rk);
+	if (apply_props(tconf, pol->defaults, err, errlen) < 0 ||
+	    apply_props(tconf, pol->section, err, errlen) < 0 ||
+	    rd_kafka_topic_conf_set(tconf, "acks", rs_acks_name(pol->acks),
+				    errstr, sizeof(errstr)) !=
+		    RD_KAFKA_CONF_OK) {
 		rd_kafka_topic_conf_destroy(tconf);
 		return RS_TOPIC_ERROR;
 	}
 	t = calloc(1, sizeof(*t));
 	v = realloc(p->topics, (p->ntopics + 1) * sizeof(*v));
+	if (t != NULL)
+		t->kafka_timeout_ms = conf_uint(tconf, "message.timeout.ms");
 	if (t == NULL || v == NULL)
 		fatal("allocating a topic");
 	p->topics = v;
 	t->name = strdup(name);
 	if (t->name == NULL)
 		fatal("strdup");
-	t->acks = pol.acks;
-	t->reports = pol.reports;
+	t->acks = pol->acks;
+	t->reports = pol->reports;
+	t->write_ahead = pol->write_ahead;
+	t->backlog_bytes = pol->backlog_bytes;
+	t->backlog_ms = pol->backlog_ms;
+	TAILQ_INIT(&t->direct);
+	TAILQ_INIT(&t->hold);
+	TAILQ_INIT(&t->replaying);
 	t->rkt = rd_kafka_topic_new(c->rk, name, tconf);
 	if (t->rkt == NULL) {
 		snprintf(err, errlen, "librdkafka: %s",
@@ -329,10 +390,55 @@ int rs_producer_topic(struct rs_producer *p, const char *name,
 		return RS_TOPIC_ERROR;
 	}
 	p->topics[p->ntopics++] = t;
-	log_info("topic %s: acks=%s reports=%s", name, rs_acks_name(t->acks),
-		 rs_reports_name(t->reports));
+	log_info("topic %s: acks=%s reports=%s%s", name,
+		 rs_acks_name(t->acks), rs_reports_name(t->reports),
+		 t->write_ahead ? " write_ahead" : "");
+	if (p->on_topic != NULL)
+		p->on_topic(t, p->on_topic_arg);
 	*tp = t;
 	return 0;
+}
+
+int rs_producer_topic(struct rs_producer *p, const char *name,
+		      struct rs_topic **tp, char *err, size_t errlen)
+{
+	struct rs_topic_policy pol;
+
+	if ((*tp = find_topic(p, name)) != NULL)
+		return 0;
+	if (rs_config_topic(p->cfg, name, &pol) < 0) {
+		snprintf(err, errlen,
+			 "topic '%s' is not configured (no [topic:%s] and no "
+			 "[topic:*])",
+			 name, name);
+		return RS_TOPIC_DENIED;
+	}
+	return topic_create(p, name, &pol, tp, err, errlen);
+}
+
+int rs_producer_topic_force(struct rs_producer *p, const char *name,
+			    struct rs_topic **tp, char *err, size_t errlen)
+{
+	struct rs_topic_policy pol = {
+		.acks = RS_ACKS_ALL,
+		.reports = RS_REPORTS_ALL,
+		.backlog_bytes = 64ULL << 20,
+		.backlog_ms = 2000,
+	};
+
+	if ((*tp = find_topic(p, name)) != NULL)
+		return 0;
+	if (rs_config_topic(p->cfg, name, &pol) == 0)
+		return topic_create(p, name, &pol, tp, err, errlen);
+	log_warnx("topic %s: the spool holds records for it but the "
+		  "configuration no longer allows it; delivering them with "
+		  "acks=all",
+		  name);
+	if (p->cls[RS_ACKS_ALL].rk == NULL)
+		for (int i = 0; i < RS_ACKS_N; i++)
+			if (p->cls[i].rk != NULL)
+				pol.acks = (enum rs_acks)i;
+	return topic_create(p, name, &pol, tp, err, errlen);
 }
 
 void rs_outcome_from_kafka(rd_kafka_resp_err_t err,
@@ -378,14 +484,6 @@ void rs_outcome_from_kafka(rd_kafka_resp_err_t err,
 	}
 }
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int rs_producer_send(struct rs_producer *p, struct rs_record *rec,
 		     struct rs_outcome *o)
 {
@@ -398,8 +496,6 @@ int rs_producer_send(struct rs_producer *p, struct rs_record *rec,
 	rd_kafka_resp_err_t err;
 	size_t n = 0;
 
-	if (f->timestamp == 0)
-		rec->frame.timestamp = wall_ms();
 	vu[n].vtype = RD_KAFKA_VTYPE_RKT;
 	vu[n++].u.rkt = t->rkt;
 	vu[n].vtype = RD_KAFKA_VTYPE_PARTITION;
@@ -445,7 +541,6 @@ int rs_producer_send(struct rs_producer *p, struct rs_record *rec,
 	o->partition = f->partition;
 	o->offset = -1;
 	o->timestamp = rec->frame.timestamp;
-	t->failed++;
 	return RS_SEND_FAILED;
 }
 
@@ -470,10 +565,6 @@ static void deliver(struct rs_producer *p, rd_kafka_event_t *ev)
 		o.timestamp = rec->frame.timestamp;
 		t->inflight--;
 		p->inflight--;
-		if (m->err)
-			t->failed++;
-		else
-			t->delivered++;
 		p->dr(rec, &o, p->arg);
 	}
 }
@@ -515,6 +606,14 @@ void rs_producer_flush(struct rs_producer *p, int timeout_ms)
 	for (int i = 0; i < RS_ACKS_N; i++)
 		if (p->cls[i].rk != NULL && rd_kafka_outq_len(p->cls[i].rk) > 0)
 			(void)rd_kafka_flush(p->cls[i].rk, timeout_ms);
+}
+
+void rs_producer_purge_class(struct rs_producer *p, enum rs_acks acks)
+{
+	if (p->cls[acks].rk != NULL)
+		(void)rd_kafka_purge(p->cls[acks].rk,
+				     RD_KAFKA_PURGE_F_QUEUE |
+					     RD_KAFKA_PURGE_F_INFLIGHT);
 }
 
 void rs_producer_purge(struct rs_producer *p)

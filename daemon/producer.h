@@ -12,20 +12,9 @@
 
 #include "config.h"
 #include "record.h"
+#include "topic.h"
 
 struct rs_producer;
-
-/* One topic in use, shared by every session that resolved it. Owned by the
- * producer; lives until rs_producer_free(). */
-struct rs_topic {
-	char *name;
-	enum rs_acks acks;
-	enum rs_reports reports;
-	rd_kafka_topic_t *rkt;
-	uint64_t inflight;
-	uint64_t delivered;
-	uint64_t failed;
-};
 
 /* Called once per delivery report, then once after each batch of them. */
 typedef void (*rs_dr_fn)(struct rs_record *rec, const struct rs_outcome *o,
@@ -39,9 +28,19 @@ void rs_producer_free(struct rs_producer *p);
 
 enum { RS_TOPIC_DENIED = -1, RS_TOPIC_LIMIT = -2, RS_TOPIC_ERROR = -3 };
 
-/* Resolves a topic by name: 0, or RS_TOPIC_* with a reason in err. */
+/* Resolves a topic by name: 0, or RS_TOPIC_* with a reason in err. New
+ * topics are announced to the callback set below. */
 int rs_producer_topic(struct rs_producer *p, const char *name,
 		      struct rs_topic **tp, char *err, size_t errlen);
+
+/* The same for a topic the spool holds records for: when the config no
+ * longer lists it, it gets the built-in policy rather than being lost. */
+int rs_producer_topic_force(struct rs_producer *p, const char *name,
+			    struct rs_topic **tp, char *err, size_t errlen);
+
+typedef void (*rs_topic_new_fn)(struct rs_topic *t, void *arg);
+void rs_producer_on_topic(struct rs_producer *p, rs_topic_new_fn fn,
+			  void *arg);
 
 enum { RS_SEND_OK = 0, RS_SEND_FULL = 1, RS_SEND_FAILED = 2 };
 
@@ -60,6 +59,9 @@ void rs_producer_flush(struct rs_producer *p, int timeout_ms);
 
 /* Shutdown: fail everything still queued or in flight (reports follow). */
 void rs_producer_purge(struct rs_producer *p);
+
+/* The same for one acks class's producer. */
+void rs_producer_purge_class(struct rs_producer *p, enum rs_acks acks);
 
 /* Maps a delivery result to a report outcome. */
 void rs_outcome_from_kafka(rd_kafka_resp_err_t err,

@@ -6,21 +6,25 @@
  * sequence.
  */
 #include <errno.h>
+#include <sys/random.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "control.h"
+#include "flow.h"
 #include "log.h"
 #include "server.h"
 #include "session.h"
+#include "spool.h"
 
 #define DRAIN_BUDGET 4096U   /* frames per session per pass */
 #define SLEEP_SAFETY_MS 1000 /* re-check rings even when asleep */
 #define BACKLOG_RETRY_MS 10  /* reports wait for reply ring space */
 #define STOP_TICK_MS 10
 #define PURGE_GRACE_MS 5000
+#define FLOW_TICK_US 10000 /* spooled topics waiting: backoff, window */
 
 int64_t rs_now_us(void)
 {
@@ -59,7 +63,7 @@ static void flush_and_reap(struct rs_server *srv)
 static unsigned int drain_all(struct rs_server *srv, int *hit_budget)
 {
 	struct rs_session *s, *next;
-	unsigned int work = 0;
+	unsigned int work = 0, moved;
 
 	if (srv->sleeping) {
 		FOREACH_SESSION (s, next, srv)
@@ -74,8 +78,10 @@ static unsigned int drain_all(struct rs_server *srv, int *hit_budget)
 		if (n >= DRAIN_BUDGET)
 			*hit_budget = 1;
 	}
+	moved = rs_flow_pass(srv->flow);
+	rs_flow_tick(srv->flow);
 	flush_and_reap(srv);
-	return work;
+	return work + moved;
 }
 
 /* Decides when to drain next: soon while records flow, never (until a
@@ -96,6 +102,12 @@ static void schedule(struct rs_server *srv, unsigned int work, int hit_budget)
 	if (work > 0 ||
 	    now - srv->last_work_us < (int64_t)cfg->idle_linger_ms * 1000) {
 		timer_us(srv->drain_ev, cfg->drain_interval_us);
+		return;
+	}
+	if (rs_flow_busy(srv->flow)) {
+		/* records in motion but nothing to do this instant: a slower
+		 * tick, and rings stay polled */
+		timer_us(srv->drain_ev, FLOW_TICK_US);
 		return;
 	}
 	FOREACH_SESSION (s, next, srv) {
@@ -132,21 +144,104 @@ void rs_server_kick(struct rs_server *srv)
 
 static void on_dr(struct rs_record *rec, const struct rs_outcome *o, void *arg)
 {
-	(void)arg;
-	rs_session_finish(rec, o);
+	struct rs_server *srv = arg;
+
+	rs_flow_delivered(srv->flow, rec, o);
 }
 
 static void on_dr_batch(void *arg)
 {
 	struct rs_server *srv = arg;
-	struct rs_session *s, *next;
-	int stalled = 0;
 
+	/* room in librdkafka: held records and replay can move */
+	if (rs_flow_pass(srv->flow) > 0)
+		srv->last_work_us = rs_now_us();
 	flush_and_reap(srv);
-	FOREACH_SESSION (s, next, srv)
-		stalled |= s->stalled != NULL;
-	if (stalled)
-		rs_server_kick(srv); /* librdkafka's queue has room again */
+}
+
+struct rs_session *rs_server_session(struct rs_server *srv, uint64_t id)
+{
+	struct rs_session *s, *next;
+
+	if (srv->last_lookup != NULL && srv->last_lookup->id == id)
+		return srv->last_lookup;
+	FOREACH_SESSION (s, next, srv) {
+		if (s->id == id) {
+			srv->last_lookup = s;
+			return s;
+		}
+	}
+	return NULL;
+}
+
+static void on_topic(struct rs_topic *t, void *arg)
+{
+	struct rs_server *srv = arg;
+
+	rs_flow_topic_new(srv->flow, t);
+}
+
+struct found {
+	char *name;
+	struct rs_spool_pos first;
+};
+
+struct found_list {
+	struct found *v;
+	size_t n;
+};
+
+static void on_found(void *arg, uint32_t topic, const char *name,
+		     uint64_t records, const struct rs_spool_pos *first)
+{
+	struct found_list *fl = arg;
+
+	(void)topic;
+	fl->v = realloc(fl->v, (fl->n + 1) * sizeof(*fl->v));
+	if (fl->v == NULL || (fl->v[fl->n].name = strdup(name)) == NULL)
+		fatal("recording the spool's topics");
+	fl->v[fl->n].first = *first;
+	fl->n++;
+	log_notice("spool: topic %s has %llu records to deliver", name,
+		   (unsigned long long)records);
+}
+
+static int open_spool(struct rs_server *srv, char *err, size_t errlen)
+{
+	const struct rs_config *cfg = srv->cfg;
+	struct rs_spool_config sc = {
+		.dir = cfg->spool_dir,
+		.fsync = cfg->spool_fsync == RS_SYNC_ALWAYS  ? RS_FSYNC_ALWAYS
+			 : cfg->spool_fsync == RS_SYNC_NEVER ? RS_FSYNC_NEVER
+							     : RS_FSYNC_INTERVAL,
+		.fsync_interval_ms = cfg->spool_fsync_ms,
+		.max_bytes = cfg->spool_max_bytes,
+		.segment_bytes = cfg->spool_segment_bytes,
+		.drop_oldest = cfg->spool_drop_oldest,
+		/* a ring frame, plus the topic name and the record header */
+		.max_record = ringside_align8((uint64_t)cfg->max_record_bytes +
+					      1024),
+	};
+	struct found_list fl = {0};
+	int rc = 0;
+
+	if (rs_spool_open(&sc, on_found, &fl, &srv->spool, err, errlen) < 0)
+		return -1;
+	srv->flow = rs_flow_new(srv, srv->producer, srv->spool);
+	rs_producer_on_topic(srv->producer, on_topic, srv);
+	for (size_t i = 0; i < fl.n; i++) {
+		struct rs_topic *t;
+
+		if (rc == 0 && rs_producer_topic_force(srv->producer,
+						       fl.v[i].name, &t, err,
+						       errlen) < 0)
+			rc = -1;
+		else if (rc == 0)
+			rs_flow_recovered(srv->flow, t, &fl.v[i].first);
+		free(fl.v[i].name);
+	}
+	free(fl.v);
+	return rc;
 }
 
 static void on_accept(evutil_socket_t fd, short what, void *arg)
@@ -188,8 +283,16 @@ int rs_server_start(struct rs_server *srv, struct event_base *base,
 		snprintf(err, errlen, "libevent: cannot create a timer");
 		return -1;
 	}
+	if (getrandom(&srv->next_session_id, sizeof(srv->next_session_id),
+		      0) != sizeof(srv->next_session_id))
+		srv->next_session_id = (uint64_t)time(NULL);
+	/* ids differ across restarts: a record in the spool from an earlier
+	 * run never reports to a session of this one */
+	srv->next_session_id = (srv->next_session_id & 0xffffffffULL) << 24;
 	if (rs_producer_new(cfg, base, on_dr, on_dr_batch, srv, &srv->producer,
 			    err, errlen) < 0)
+		return -1;
+	if (open_spool(srv, err, errlen) < 0)
 		return -1;
 	srv->listen_fd = rs_control_listen(cfg->socket_path, cfg->socket_mode,
 					   cfg->socket_gid,
@@ -229,6 +332,26 @@ static int64_t now_ms(void)
 	return rs_now_us() / 1000;
 }
 
+void rs_server_log_totals(struct rs_server *srv)
+{
+	struct rs_flow_stats fs;
+	struct rs_spool_stats ss;
+
+	rs_flow_stats(srv->flow, &fs);
+	rs_spool_stats(srv->spool, &ss);
+	log_notice("totals: spilled %llu, replayed %llu, possible duplicates "
+		   "%llu; spool %llu segments, %llu bytes, %llu records to "
+		   "deliver, %llu dropped; reports for closed sessions %llu",
+		   (unsigned long long)fs.spilled,
+		   (unsigned long long)fs.replayed,
+		   (unsigned long long)fs.possible_dups,
+		   (unsigned long long)ss.segments,
+		   (unsigned long long)ss.bytes,
+		   (unsigned long long)ss.records,
+		   (unsigned long long)ss.dropped,
+		   (unsigned long long)srv->reports_orphaned);
+}
+
 static void finish_stop(struct rs_server *srv)
 {
 	struct rs_session *s, *next;
@@ -239,6 +362,7 @@ static void finish_stop(struct rs_server *srv)
 	if (inflight > 0)
 		log_warnx("%llu records still inside librdkafka after purge",
 			  (unsigned long long)inflight);
+	rs_server_log_totals(srv);
 	log_notice("stopped");
 	event_base_loopexit(srv->base, NULL);
 }
@@ -263,20 +387,27 @@ static void on_stop_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (!srv->purged)
 		drain_all(srv, &hit);
-	if (all_read(srv) && rs_producer_inflight(srv->producer) == 0) {
+	if (all_read(srv) && rs_producer_inflight(srv->producer) == 0 &&
+	    rs_flow_settled(srv->flow)) {
 		finish_stop(srv);
 		return;
 	}
 	if (now >= srv->stop_deadline_ms) {
 		if (!srv->purged) {
 			log_notice("shutdown timeout: %llu records not "
-				   "delivered; reporting them as failed",
+				   "delivered; they stay in the spool",
 				   (unsigned long long)rs_producer_inflight(
 					   srv->producer));
+			/* every record still in librdkafka goes to the spool
+			 * first: purging it then loses nothing */
+			rs_flow_spill_inflight(srv->flow);
+			flush_and_reap(srv);
 			rs_producer_purge(srv->producer);
 			srv->purged = 1;
 		}
 		rs_producer_serve(srv->producer);
+		(void)rs_flow_pass(srv->flow);
+		flush_and_reap(srv);
 		if (rs_producer_inflight(srv->producer) == 0 ||
 		    now >= srv->stop_deadline_ms + PURGE_GRACE_MS) {
 			finish_stop(srv);
@@ -300,6 +431,7 @@ void rs_server_stop(struct rs_server *srv)
 	}
 	srv->stopping = 1;
 	srv->stop_deadline_ms = now_ms() + srv->cfg->shutdown_timeout_ms;
+	rs_flow_stop(srv->flow);
 	close_listener(srv);
 	evtimer_del(srv->drain_ev);
 	FOREACH_SESSION (s, next, srv)
@@ -320,12 +452,18 @@ void rs_server_free(struct rs_server *srv)
 	struct rs_session *s;
 
 	close_listener(srv);
-	/* librdkafka first: until it is gone it may still read the values of
-	 * records the sessions own */
+	/* the flow's lists first (it walks topics the producer owns), then
+	 * librdkafka (it may read values of records the sessions own), then
+	 * the sessions, then the spool's last checkpoint */
+	if (srv->flow != NULL)
+		rs_flow_free(srv->flow);
+	srv->flow = NULL;
 	rs_producer_free(srv->producer);
 	srv->producer = NULL;
 	while ((s = TAILQ_FIRST(&srv->sessions)) != NULL)
 		rs_session_free(s);
+	rs_spool_close(srv->spool);
+	srv->spool = NULL;
 	if (srv->drain_ev != NULL)
 		event_free(srv->drain_ev);
 	if (srv->stop_ev != NULL)

@@ -13,6 +13,8 @@
 #include "producer.h"
 
 struct rs_session;
+struct rs_spool;
+struct rs_flow;
 TAILQ_HEAD(rs_session_list, rs_session);
 
 /* Owns the listener, the producer and every session. */
@@ -20,6 +22,8 @@ struct rs_server {
 	struct event_base *base;
 	const struct rs_config *cfg;
 	struct rs_producer *producer;
+	struct rs_spool *spool;
+	struct rs_flow *flow;
 	int listen_fd;
 	struct event *listen_ev;
 	struct event *drain_ev;
@@ -32,6 +36,8 @@ struct rs_server {
 	int stopping;
 	int64_t stop_deadline_ms;
 	int purged;
+	struct rs_session *last_lookup; /* rs_server_session()'s cache */
+	uint64_t reports_orphaned;      /* records whose session was gone */
 };
 
 int rs_server_start(struct rs_server *srv, struct event_base *base,
@@ -46,6 +52,12 @@ void rs_server_stop(struct rs_server *srv);
 
 void rs_server_free(struct rs_server *srv);
 
+/* One log line with the spool's and the flow's counters. */
+void rs_server_log_totals(struct rs_server *srv);
+
 int64_t rs_now_us(void);
+
+/* The open or closing session with this id, or NULL. */
+struct rs_session *rs_server_session(struct rs_server *srv, uint64_t id);
 
 #endif

@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "client/ringside.h"
 #include "control.h"
 #include "log.h"
+#include "flow.h"
 #include "server.h"
 #include "session.h"
 
@@ -109,7 +111,9 @@ void rs_session_free(struct rs_session *s)
 	disconnect(s);
 	while ((rec = TAILQ_FIRST(&s->records)) != NULL) {
 		TAILQ_REMOVE(&s->records, rec, entry);
-		free(rec);
+		rec->in_ring = 0;
+		rec->session = NULL;
+		rs_record_release(rec);
 	}
 	if (s->shm_ready)
 		rs_reply_free(&s->reply);
@@ -382,9 +386,11 @@ static void release_finished(struct rs_session *s)
 {
 	struct rs_record *rec;
 
-	while ((rec = TAILQ_FIRST(&s->records)) != NULL && rec->done) {
+	while ((rec = TAILQ_FIRST(&s->records)) != NULL && rec->ring_done) {
 		TAILQ_REMOVE(&s->records, rec, entry);
-		free(rec);
+		rec->in_ring = 0;
+		rec->session = NULL;
+		rs_record_release(rec);
 		s->finished++;
 	}
 	rs_ring_release(&s->ring, rec != NULL ? rec->start : s->ring.head);
@@ -392,45 +398,104 @@ static void release_finished(struct rs_session *s)
 			 __ATOMIC_RELAXED);
 }
 
-static int wants_report(enum rs_reports mode, int status)
+void rs_session_ring_done(struct rs_record *rec)
 {
-	return mode == RS_REPORTS_ALL ||
-	       (mode == RS_REPORTS_ERRORS && status != 0);
+	/* release moves in rs_session_flush(), after reports are published:
+	 * a client that sees release pass a record must also see its report
+	 * (ringside_flush() relies on it) */
+	rec->ring_done = 1;
 }
 
-void rs_session_finish(struct rs_record *rec, const struct rs_outcome *o)
+void rs_session_held(struct rs_session *s, int delta)
 {
-	struct rs_session *s = rec->session;
+	s->held += delta;
+}
 
-	if (o->status == 0)
-		s->delivered++;
-	else
-		s->failed++;
-	if (wants_report(rec->topic->reports, o->status)) {
-		struct ringside_reply_slot slot;
-		const char *why;
+void rs_session_spilled(struct rs_session *s)
+{
+	s->spilled++;
+}
 
-		memset(&slot, 0, sizeof(slot));
-		slot.opaque = rec->frame.opaque;
-		slot.offset = o->offset;
-		slot.timestamp = o->timestamp;
-		slot.partition = o->partition;
-		slot.status = o->status;
-		slot.kafka_error = o->kafka_error;
-		slot.topic = rec->frame.topic;
-		slot.persistence = (uint8_t)o->persistence;
-		slot.stage = (uint8_t)o->stage;
-		if (s->state != RS_SESSION_OPEN)
-			rs_reply_drop(&s->reply); /* nobody to read it */
-		else if (rs_reply_push(&s->reply, &slot, &why) < 0)
-			violation(s, why);
-		else
-			s->reply_dirty = 1;
+static int wants_report(enum rs_reports mode, const struct rs_outcome *o)
+{
+	if (mode == RS_REPORTS_ALL)
+		return 1;
+	return mode == RS_REPORTS_ERRORS && o->status != 0;
+}
+
+/* The session-local id of a record's topic, or -1 if the session never
+ * resolved it. */
+static int64_t topic_id(const struct rs_session *s,
+			const struct rs_record *rec)
+{
+	if (!rec->from_spool)
+		return rec->frame.topic; /* as this session wrote it */
+	for (uint32_t i = 0; i < s->ntopics; i++)
+		if (s->topics[i] == rec->topic)
+			return i;
+	return -1;
+}
+
+static void report(struct rs_server *srv, struct rs_record *rec,
+		   const struct rs_outcome *o)
+{
+	struct rs_session *s = rec->in_ring
+				       ? rec->session
+				       : rs_server_session(srv, rec->session_id);
+	struct ringside_reply_slot slot;
+	const char *why;
+	int64_t id;
+
+	if (s == NULL) {
+		srv->reports_orphaned++; /* its session is gone */
+		return;
 	}
-	/* release moves in rs_session_flush(), after the report is
-	 * published: a client that sees release pass a record must also see
-	 * its report (ringside_flush() relies on it) */
-	rec->done = 1;
+	if (o->stage != RINGSIDE_STAGE_SPOOLED) {
+		if (o->status == 0)
+			s->delivered++;
+		else
+			s->failed++;
+	}
+	if (!wants_report(rec->topic->reports, o))
+		return;
+	id = topic_id(s, rec);
+	if (s->state != RS_SESSION_OPEN || id < 0) {
+		rs_reply_drop(&s->reply); /* nobody to read it */
+		return;
+	}
+	memset(&slot, 0, sizeof(slot));
+	slot.opaque = rec->frame.opaque;
+	slot.offset = o->offset;
+	slot.timestamp = o->timestamp;
+	slot.partition = o->partition;
+	slot.status = o->status;
+	slot.kafka_error = o->kafka_error;
+	slot.topic = (uint32_t)id;
+	slot.persistence = (uint8_t)o->persistence;
+	slot.stage = (uint8_t)o->stage;
+	if (rs_reply_push(&s->reply, &slot, &why) < 0)
+		violation(s, why);
+	else
+		s->reply_dirty = 1;
+}
+
+void rs_session_report(struct rs_server *srv, struct rs_record *rec,
+		       const struct rs_outcome *o)
+{
+	report(srv, rec, o);
+}
+
+void rs_session_report_spooled(struct rs_server *srv, struct rs_record *rec)
+{
+	struct rs_outcome o = {
+		.stage = RINGSIDE_STAGE_SPOOLED,
+		.persistence = RINGSIDE_NOT_PERSISTED,
+		.partition = -1,
+		.offset = -1,
+		.timestamp = rec->frame.timestamp,
+	};
+
+	report(srv, rec, &o);
 }
 
 /* Copies one frame out of the ring and checks it. NULL with *why set: the
@@ -453,34 +518,19 @@ static struct rs_record *take_record(struct rs_session *s, uint32_t size,
 		free(rec);
 		return NULL;
 	}
+	memset(rec, 0, offsetof(struct rs_record, frame));
 	rec->session = s;
+	rec->session_id = s->id;
 	rec->topic = s->topics[rec->frame.topic];
 	rec->start = s->ring.head;
-	rec->done = 0;
+	rec->size = size;
+	rec->in_ring = 1;
 	rs_ring_advance(&s->ring, size);
 	TAILQ_INSERT_TAIL(&s->records, rec, entry);
 	s->records_in++;
 	__atomic_store_n(&s->shm.hdr->records_read, s->records_in,
 			 __ATOMIC_RELAXED);
 	return rec;
-}
-
-/* Hands a record to librdkafka; returns 0 if it must wait (queue full). */
-static int send_record(struct rs_session *s, struct rs_record *rec)
-{
-	struct rs_outcome o;
-
-	switch (rs_producer_send(s->srv->producer, rec, &o)) {
-	case RS_SEND_FULL:
-		s->stalled = rec;
-		return 0;
-	case RS_SEND_FAILED:
-		rs_session_finish(rec, &o);
-		break;
-	default:
-		break;
-	}
-	return 1;
 }
 
 static int read_one(struct rs_session *s)
@@ -503,7 +553,8 @@ static int read_one(struct rs_session *s)
 				violation(s, why);
 			return 0;
 		}
-		return send_record(s, rec);
+		rs_flow_dispatch(s->srv->flow, rec);
+		return 1;
 	default:
 		break;
 	}
@@ -525,14 +576,6 @@ unsigned int rs_session_drain(struct rs_session *s, unsigned int budget)
 
 	if (!s->shm_ready || s->state == RS_SESSION_HANDSHAKE)
 		return 0;
-	if (s->stalled != NULL) {
-		struct rs_record *rec = s->stalled;
-
-		s->stalled = NULL;
-		if (!send_record(s, rec))
-			return 0;
-		n++;
-	}
 	while (n < budget && s->state != RS_SESSION_DEAD) {
 		if (s->stopping && s->ring.head >= s->stop_at)
 			break;
@@ -541,6 +584,23 @@ unsigned int rs_session_drain(struct rs_session *s, unsigned int budget)
 		n++;
 	}
 	return n;
+}
+
+static void publish_state(struct rs_session *s)
+{
+	uint32_t state = RINGSIDE_SHM_HEALTHY;
+
+	if (s->stopping)
+		state = RINGSIDE_SHM_STOPPING;
+	else if (s->held > 0)
+		state = RINGSIDE_SHM_REFUSING; /* nothing takes its records */
+	else if (s->spilled != s->spilled_seen)
+		state = RINGSIDE_SHM_SPILLING;
+	s->spilled_seen = s->spilled;
+	if (state != s->published_state) {
+		__atomic_store_n(&s->shm.hdr->state, state, __ATOMIC_RELAXED);
+		s->published_state = state;
+	}
 }
 
 void rs_session_flush(struct rs_session *s)
@@ -557,12 +617,12 @@ void rs_session_flush(struct rs_session *s)
 	}
 	/* reports first (a seq_cst store of reply_tail), then release */
 	release_finished(s);
+	if (s->state == RS_SESSION_OPEN)
+		publish_state(s);
 }
 
 int rs_session_arm(struct rs_session *s)
 {
-	if (s->stalled != NULL)
-		return 1;
 	if (s->state == RS_SESSION_CLOSING)
 		return !rs_session_read_all(s);
 	if (s->state != RS_SESSION_OPEN)
@@ -611,7 +671,7 @@ int rs_session_done(struct rs_session *s)
 {
 	if (s->state != RS_SESSION_CLOSING && s->state != RS_SESSION_DEAD)
 		return 0;
-	if (!TAILQ_EMPTY(&s->records) || s->stalled != NULL)
+	if (!TAILQ_EMPTY(&s->records))
 		return 0;
 	return rs_session_read_all(s);
 }

@@ -48,13 +48,17 @@ struct rs_session {
 	int shm_ready;
 
 	struct rs_record_list records; /* read, not finished, ring order */
-	struct rs_record *stalled;     /* librdkafka was full: send it first */
 	struct rs_topic **topics;      /* session-local id -> topic */
 	uint32_t ntopics;
 
 	int reply_dirty;
 	int stopping; /* daemon shutdown: read only up to stop_at */
 	uint64_t stop_at;
+
+	int64_t held;          /* records waiting in topics' hold lists */
+	uint64_t spilled;      /* records written to the spool */
+	uint64_t spilled_seen; /* spilled when the state was last published */
+	uint32_t published_state;
 
 	uint64_t records_in;
 	uint64_t delivered;
@@ -71,8 +75,21 @@ void rs_session_free(struct rs_session *s);
  * frames it took. */
 unsigned int rs_session_drain(struct rs_session *s, unsigned int budget);
 
-/* A record's delivery report (or immediate failure). */
-void rs_session_finish(struct rs_record *rec, const struct rs_outcome *o);
+/* A record's ring space may be released (it is finished, or safe in the
+ * spool). */
+void rs_session_ring_done(struct rs_record *rec);
+
+/* The final report for a record (delivered or failed), to its session if
+ * that is still open; counted as dropped otherwise. */
+void rs_session_report(struct rs_server *srv, struct rs_record *rec,
+		       const struct rs_outcome *o);
+
+/* The non-final report: the record is committed to the spool. */
+void rs_session_report_spooled(struct rs_server *srv, struct rs_record *rec);
+
+/* Bookkeeping for the back-pressure state shown to the client. */
+void rs_session_held(struct rs_session *s, int delta);
+void rs_session_spilled(struct rs_session *s);
 
 /* Publishes reports written since the last flush, then moves release past
  * the records finished meanwhile. Called after every drain pass and every

@@ -131,9 +131,11 @@ void h_write_config(struct h_env *e, const char *ringside_keys,
 
 	CHECK(f != NULL, "%s: %s", e->conf, strerror(errno));
 	fprintf(f,
-		"[ringside]\nsocket = %s\nlog_level = debug\n%s\n"
+		"[ringside]\nsocket = %s\nspool_dir = %s/spool\n"
+		"log_level = debug\n%s\n"
 		"[kafka]\nbootstrap.servers = %s\n%s\n",
-		e->sock, ringside_keys ? ringside_keys : "", e->bootstraps,
+		e->sock, e->dir, ringside_keys ? ringside_keys : "",
+		e->bootstraps,
 		sections ? sections : "");
 	fclose(f);
 }
@@ -243,6 +245,38 @@ int h_log_count(const struct h_env *e, const char *needle)
 			n++;
 	fclose(f);
 	return n;
+}
+
+static long long log_numbers(const struct h_env *e, const char *needle,
+			     int sum)
+{
+	FILE *f = fopen(e->log, "r");
+	char line[4096];
+	long long v = sum ? 0 : -1;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *at = strstr(line, needle);
+		long long n;
+
+		if (at == NULL)
+			continue;
+		n = strtoll(at + strlen(needle), NULL, 10);
+		v = sum ? v + n : n;
+	}
+	fclose(f);
+	return v;
+}
+
+long long h_log_number(const struct h_env *e, const char *needle)
+{
+	return log_numbers(e, needle, 0);
+}
+
+long long h_log_sum(const struct h_env *e, const char *needle)
+{
+	return log_numbers(e, needle, 1);
 }
 
 pid_t h_spawn(const char *const argv[], const char *stdout_path)
@@ -393,7 +427,7 @@ void h_read_client(const char *path, struct h_client *c)
 	c->reports = malloc(cap * sizeof(*c->reports));
 	while (fgets(line, sizeof(line), f) != NULL) {
 		struct h_report r;
-		unsigned long long op;
+		unsigned long long op, pre;
 		long long off;
 		unsigned int t, sent;
 		unsigned long long efull;
@@ -419,6 +453,17 @@ void h_read_client(const char *path, struct h_client *c)
 			c->efull[t] = efull;
 			if (t + 1 > c->nthreads)
 				c->nthreads = t + 1;
+		} else if (line[0] == 'L' &&
+			   sscanf(line, "L %u %llu %llu %llu", &t, &efull, &op,
+				  &pre) == 4 &&
+			   t < H_MAX_THREADS) {
+			c->max_ns[t] = efull;
+			c->over_1ms[t] = op;
+			c->preempted[t] = pre;
+		} else if (line[0] == 'F' &&
+			   sscanf(line, "F %llu %llu %llu", &c->finals,
+				  &c->failures, &c->spooled) == 3) {
+			continue;
 		} else if (line[0] == 'X' &&
 			   sscanf(line, "X %d %llu %llu", &c->flush_rc,
 				  &c->finished, &c->dropped) == 3) {

@@ -74,6 +74,10 @@ pid_t h_daemon_start(struct h_env *e);
 int h_daemon_stop(struct h_env *e, int sig, int timeout_ms);
 /* Counts occurrences of needle in the daemon's log. */
 int h_log_count(const struct h_env *e, const char *needle);
+/* The number right after the last occurrence of needle, or -1. */
+long long h_log_number(const struct h_env *e, const char *needle);
+/* The sum of the numbers right after every occurrence of needle. */
+long long h_log_sum(const struct h_env *e, const char *needle);
 
 pid_t h_spawn(const char *const argv[], const char *stdout_path);
 int h_wait(pid_t pid, int timeout_ms);
@@ -106,6 +110,12 @@ struct h_client {
 	unsigned int nthreads;
 	unsigned int sent[H_MAX_THREADS];
 	unsigned long long efull[H_MAX_THREADS];
+	unsigned long long max_ns[H_MAX_THREADS];
+	unsigned long long over_1ms[H_MAX_THREADS];
+	unsigned long long preempted[H_MAX_THREADS];
+	unsigned long long finals;
+	unsigned long long failures;
+	unsigned long long spooled;
 	int flush_rc;
 	unsigned long long finished;
 	unsigned long long dropped;

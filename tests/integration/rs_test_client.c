@@ -6,12 +6,19 @@
  *
  *   R opaque status kafka_error partition offset persistence stage topic
  *   T thread sent efull
+ *   L thread max_send_ns sends_over_1ms_not_preempted sends_over_1ms_preempted
+ *   F finals failures spooled
  *   X flush_rc records_finished reports_dropped
+ *
+ * --final waits for a final report for every record (not just for ring
+ * space to be freed: a spooled record's final report comes later);
+ * --no-reports leaves out the R lines.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +40,9 @@ struct opts {
 	unsigned int rate;	 /* per thread, records/s; 0: flat out */
 	unsigned int exit_after; /* _exit without closing after this many */
 	int until_stop;		 /* send until the daemon stops */
+	int final;      /* wait for every final report */
+	int no_reports; /* do not print R lines */
+	int final_timeout_s;
 	char *topic_names[MAX_TOPICS];
 	unsigned int ntopics;
 };
@@ -42,8 +52,15 @@ struct sender {
 	unsigned int index;
 	unsigned int sent;
 	unsigned long long efull;
+	uint64_t max_ns;
+	unsigned long long over_1ms;  /* slow, and the thread was not preempted */
+	unsigned long long preempted; /* slow, and the scheduler preempted it */
+	unsigned long long hist[5];   /* >10us, >50us, >100us, >500us, >1ms */
+	long nvcsw; /* voluntary switches when the thread last slept itself */
 	int joined;
 };
+
+static unsigned long long finals, failures, spooled;
 
 static struct opts o = { .threads = 1, .records = 1000, .keys = 7 };
 static ringside_t *rs;
@@ -66,9 +83,48 @@ static int daemon_stopping(void)
 	       st.backpressure == RINGSIDE_DISCONNECTED;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Keeps a thread at o.rate records per second, sleeping in steps of a
+ * millisecond or more rather than once per record. 1 if it slept. */
+static int pace(uint64_t *next, unsigned int sent)
+{
+	uint64_t now;
+
+	if (*next == 0)
+		*next = mono_ns();
+	*next += 1000000000ULL / o.rate;
+	if (sent % 16 != 0)
+		return 0;
+	now = mono_ns();
+	if (*next <= now + 1000000)
+		return 0;
+	sleep_us((long)((*next - now) / 1000));
+	return 1;
+}
+
+/* The thread's voluntary context switches so far: any later one during a
+ * send means the send slept. */
+static void note_sleep(struct sender *sd)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_THREAD, &ru);
+	sd->nvcsw = ru.ru_nvcsw;
+}
+
 static void *send_loop(void *arg)
 {
 	struct sender *sd = arg;
+	uint64_t next = 0;
+
+	note_sleep(sd);
 	char key[REC_KEY_MAX], value[REC_VALUE_MAX], seq[16];
 	ringside_header_t hdrs[2];
 	ringside_record_t rec;
@@ -97,12 +153,49 @@ static void *send_loop(void *arg)
 		rec.headers = hdrs;
 		rec.header_count = rec_has_nil_header(&id) ? 2 : 1;
 		rec.opaque = rec_opaque(&id);
-		while ((err = ringside_sendv(rs, topics[id.s % o.ntopics],
-					     &rec)) == RINGSIDE_EFULL) {
+		for (;;) {
+			struct timespec a, b, ca, cb;
+			struct rusage rb;
+			uint64_t ns, cpu;
+
+			/*
+			 * Wall time, and the thread's own CPU time, which the
+			 * kernel charges for page faults and spinning but not
+			 * for time the scheduler or the hypervisor took the
+			 * CPU away. A slow send is ringside's when it used
+			 * over a millisecond of CPU or slept (a voluntary
+			 * context switch); otherwise the machine was busy.
+			 */
+			clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ca);
+			clock_gettime(CLOCK_MONOTONIC, &a);
+			err = ringside_sendv(rs, topics[id.s % o.ntopics], &rec);
+			clock_gettime(CLOCK_MONOTONIC, &b);
+			clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cb);
+			ns = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000000ULL +
+			     (uint64_t)(b.tv_nsec - a.tv_nsec);
+			cpu = (uint64_t)(cb.tv_sec - ca.tv_sec) * 1000000000ULL +
+			      (uint64_t)(cb.tv_nsec - ca.tv_nsec);
+			if (ns > sd->max_ns)
+				sd->max_ns = ns;
+			sd->hist[0] += ns > 10000;
+			sd->hist[1] += ns > 50000;
+			sd->hist[2] += ns > 100000;
+			sd->hist[3] += ns > 500000;
+			sd->hist[4] += ns > 1000000;
+			if (ns > 1000000) {
+				getrusage(RUSAGE_THREAD, &rb);
+				if (cpu > 1000000 || rb.ru_nvcsw != sd->nvcsw)
+					sd->over_1ms++;
+				else
+					sd->preempted++;
+			}
+			if (err != RINGSIDE_EFULL)
+				break;
 			sd->efull++;
 			if (o.until_stop && daemon_stopping())
 				return NULL;
 			sleep_us(100);
+			note_sleep(sd);
 		}
 		if (err < 0) {
 			fprintf(stderr, "client %u: send: %s\n", o.id,
@@ -114,8 +207,8 @@ static void *send_loop(void *arg)
 		sd->sent++;
 		if (o.until_stop && daemon_stopping())
 			return NULL;
-		if (o.rate)
-			sleep_us(1000000L / o.rate);
+		if (o.rate && pace(&next, sd->sent))
+			note_sleep(sd);
 	}
 	return NULL;
 }
@@ -123,6 +216,14 @@ static void *send_loop(void *arg)
 static void on_report(const ringside_report_t *r, void *ctx)
 {
 	(void)ctx;
+	if (r->stage == RINGSIDE_STAGE_SPOOLED)
+		spooled++;
+	else if (r->status == 0)
+		finals++;
+	else
+		failures++;
+	if (o.no_reports)
+		return;
 	printf("R %llu %d %d %d %lld %d %d %s\n", (unsigned long long)r->opaque,
 	       r->status, r->kafka_error, r->partition, (long long)r->offset,
 	       (int)r->persistence, (int)r->stage,
@@ -148,6 +249,8 @@ static void parse_args(int argc, char **argv)
 		{ "topics", required_argument, NULL, 't' },
 		{ "exit-after", required_argument, NULL, 'x' },
 		{ "until-stop", no_argument, NULL, 'u' },
+		{ "final", required_argument, NULL, 'f' },
+		{ "no-reports", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -183,6 +286,13 @@ static void parse_args(int argc, char **argv)
 			break;
 		case 'u':
 			o.until_stop = 1;
+			break;
+		case 'f':
+			o.final = 1;
+			o.final_timeout_s = (int)v;
+			break;
+		case 'n':
+			o.no_reports = 1;
 			break;
 		default:
 			exit(2);
@@ -259,11 +369,46 @@ int main(int argc, char **argv)
 	if (o.until_stop) {
 		poll_until(never); /* until the daemon has gone */
 		rc = RINGSIDE_ENOTCONN;
+	} else if (o.final) {
+		unsigned long long sent = 0;
+		struct timespec t0, now;
+
+		for (unsigned int i = 0; i < o.threads; i++)
+			sent += sd[i].sent;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		rc = 0;
+		while (finals + failures < sent) {
+			struct pollfd pfd = {.fd = ringside_fd(rs),
+					     .events = POLLIN};
+			int n = ringside_poll(rs, on_report, NULL);
+
+			if (n < 0) {
+				rc = n;
+				break;
+			}
+			if (n == 0)
+				(void)poll(&pfd, 1, 10);
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if (now.tv_sec - t0.tv_sec > o.final_timeout_s) {
+				rc = RINGSIDE_ETIMEDOUT;
+				break;
+			}
+		}
 	} else {
 		rc = ringside_flush(rs, 60000, on_report, NULL);
 	}
-	for (unsigned int i = 0; i < o.threads; i++)
+	for (unsigned int i = 0; i < o.threads; i++) {
 		printf("T %u %u %llu\n", i, sd[i].sent, sd[i].efull);
+		printf("L %u %llu %llu %llu\n", i,
+		       (unsigned long long)sd[i].max_ns, sd[i].over_1ms,
+		       sd[i].preempted);
+		fprintf(stderr,
+			"client %u thread %u: sends over 10us %llu, 50us %llu, "
+			"100us %llu, 500us %llu, 1ms %llu\n",
+			o.id, i, sd[i].hist[0], sd[i].hist[1], sd[i].hist[2],
+			sd[i].hist[3], sd[i].hist[4]);
+	}
+	printf("F %llu %llu %llu\n", finals, failures, spooled);
 	ringside_state(rs, &st);
 	printf("X %d %llu %llu\n", rc, (unsigned long long)st.records_finished,
 	       (unsigned long long)st.reports_dropped);

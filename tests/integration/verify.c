@@ -111,6 +111,24 @@ void v_consume(struct v_ctx *v, struct h_env *e)
 		 * partition in offset order */
 		for (size_t i = 0; i < nlast; i++)
 			last[i] = -1;
+		if (getenv("RS_VERIFY_DUMP") != NULL) {
+			long long lo[8], hi[8], cnt[8];
+
+			for (int p = 0; p < 8; p++)
+				lo[p] = -1, hi[p] = -1, cnt[p] = 0;
+			for (size_t i = 0; i < n; i++) {
+				int p = msgs[i].partition & 7;
+
+				if (lo[p] < 0 || msgs[i].offset < lo[p])
+					lo[p] = msgs[i].offset;
+				if (msgs[i].offset > hi[p])
+					hi[p] = msgs[i].offset;
+				cnt[p]++;
+			}
+			for (int p = 0; p < v->topics[t].partitions; p++)
+				fprintf(stderr, "dump %s [%d]: %lld records, offsets %lld..%lld\n",
+					v->topics[t].name, p, cnt[p], lo[p], hi[p]);
+		}
 		for (size_t i = 0; i < n; i++) {
 			struct rec_id id;
 			struct v_rec *r;
@@ -139,8 +157,16 @@ void v_consume(struct v_ctx *v, struct h_env *e)
 			r->offset = msgs[i].offset;
 			k = ((size_t)id.w * v->threads + id.t) * v->keys +
 			    rec_key_index(&id, v->keys);
-			if ((long long)id.s <= last[k])
-				v->order_violations++;
+			if ((long long)id.s <= last[k]) {
+				if (v->order_violations++ < 10)
+					fprintf(stderr,
+						"order: %s [%d] @%lld: w%u-t%u "
+						"seq %u after seq %lld of the "
+						"same key\n",
+						msgs[i].topic, msgs[i].partition,
+						(long long)msgs[i].offset, id.w,
+						id.t, id.s, last[k]);
+			}
 			last[k] = id.s;
 		}
 		h_msgs_free(msgs, n);

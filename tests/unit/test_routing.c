@@ -66,10 +66,11 @@ static void start(struct inproc *p, const char *ringside_keys, const char *rest)
 	f = fopen(conf, "w");
 	assert_non_null(f);
 	fprintf(f,
-		"[ringside]\nsocket = %s\nlog_level = warning\n%s\n"
+		"[ringside]\nsocket = %s\nspool_dir = %s/spool\n"
+		"log_level = warning\n%s\n"
 		"[kafka]\ntest.mock.num.brokers = 1\nlinger.ms = 1\n"
 		"log_level = 2\n%s",
-		p->sock, ringside_keys, rest);
+		p->sock, p->dir, ringside_keys, rest);
 	fclose(f);
 	if (rs_config_load(conf, &p->cfg, err, sizeof(err)) < 0)
 		fail_msg("%s", err);

@@ -1,0 +1,830 @@
+/*
+ * flow.c: the per-topic state machine described in flow.h. It decides and
+ * keeps order; producer.c talks to librdkafka, spool.c to the disk,
+ * session.c to clients.
+ *
+ * Order rule: within a topic, records reach librdkafka in the order they
+ * were read, or, after a retriable failure, the oldest undelivered one is
+ * sent again before anything younger. Everything below keeps that rule.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client/ringside.h"
+#include "flow.h"
+#include "log.h"
+#include "producer.h"
+#include "server.h"
+#include "session.h"
+
+#define REPLAY_BUDGET 4096U       /* records per topic per pass */
+#define REPLAY_WINDOW 20000U      /* records in flight per topic */
+#define REPLAY_WINDOW_BYTES (64ULL << 20)
+#define PENDING_MAX 200000U
+#define BACKOFF_MIN_MS 100U
+#define BACKOFF_MAX_MS 5000U
+
+/* Owns nothing but its lists' links: records belong to their holders. */
+struct rs_flow {
+	struct rs_server *srv;
+	struct rs_producer *producer;
+	struct rs_spool *spool;
+	struct rs_record_list wait; /* spool appends not yet committed */
+	struct rs_topic_list busy;  /* topics with anything in motion */
+	uint64_t rseq;
+	int64_t now_ms;
+	int stopping;
+	uint64_t held;
+	uint64_t spilled;
+	uint64_t replayed;
+	uint64_t possible_dups;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct rs_flow *rs_flow_new(struct rs_server *srv, struct rs_producer *p,
+			    struct rs_spool *sp)
+{
+	struct rs_flow *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		fatal("calloc");
+	f->srv = srv;
+	f->producer = p;
+	f->spool = sp;
+	TAILQ_INIT(&f->wait);
+	TAILQ_INIT(&f->busy);
+	f->now_ms = mono_ms();
+	return f;
+}
+
+static void mark_busy(struct rs_flow *f, struct rs_topic *t);
+
+/* Lets go of every record the flow's lists hold (at exit). */
+static void release_list(struct rs_topic *t, struct rs_record_list *l)
+{
+	struct rs_record *rec;
+
+	while ((rec = TAILQ_FIRST(l)) != NULL) {
+		TAILQ_REMOVE(l, rec, tentry);
+		rec->list = RS_LIST_NONE;
+		if (l == &t->direct) {
+			t->direct_bytes -= rec->size;
+			if (rec->spool_seq == 0)
+				t->unshadowed--;
+		}
+		rs_record_release(rec);
+	}
+}
+
+void rs_flow_free(struct rs_flow *f)
+{
+	struct rs_record *rec;
+	struct rs_topic *t;
+
+	while ((rec = TAILQ_FIRST(&f->wait)) != NULL) {
+		TAILQ_REMOVE(&f->wait, rec, wentry);
+		rec->in_wait = 0;
+		rs_record_release(rec);
+	}
+	while ((t = TAILQ_FIRST(&f->busy)) != NULL) {
+		TAILQ_REMOVE(&f->busy, t, busy_entry);
+		t->busy = 0;
+		release_list(t, &t->hold);
+		release_list(t, &t->direct);
+		release_list(t, &t->replaying);
+	}
+	free(f);
+}
+
+void rs_flow_topic_new(struct rs_flow *f, struct rs_topic *t)
+{
+	struct rs_spool_pos end;
+
+	t->spool_topic = rs_spool_topic(f->spool, t->name, strlen(t->name));
+	t->mode = RS_MODE_DIRECT;
+	if (!t->write_ahead)
+		return;
+	/* every record of a write-ahead topic goes through the spool */
+	rs_spool_end(f->spool, &end);
+	rs_spool_cursor_init(&t->cursor, t->spool_topic, &end,
+			     rs_spool_last_seq(f->spool));
+	t->mode = RS_MODE_SPOOLED;
+	mark_busy(f, t);
+}
+
+/* ------------------------------------------------------ pending queue */
+
+static struct rs_pending *pq_at(const struct rs_pending_q *q, size_t i)
+{
+	return &q->v[(q->head + i) % q->cap];
+}
+
+static struct rs_pending *pq_push(struct rs_pending_q *q, uint64_t seq,
+				  const struct rs_spool_pos *pos)
+{
+	struct rs_pending *e;
+
+	if (q->n == q->cap) {
+		size_t cap = q->cap ? q->cap * 2 : 256;
+		struct rs_pending *v = malloc(cap * sizeof(*v));
+
+		if (v == NULL)
+			fatal("malloc");
+		for (size_t i = 0; i < q->n; i++)
+			v[i] = *pq_at(q, i);
+		free(q->v);
+		q->v = v;
+		q->cap = cap;
+		q->head = 0;
+	}
+	e = pq_at(q, q->n++);
+	e->seq = seq;
+	e->pos = *pos;
+	e->state = RS_PENDING_INFLIGHT;
+	e->possible_dup = 0;
+	return e;
+}
+
+static struct rs_pending *pq_find(const struct rs_pending_q *q, uint64_t seq)
+{
+	size_t lo = 0, hi = q->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (pq_at(q, mid)->seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < q->n && pq_at(q, lo)->seq == seq ? pq_at(q, lo) : NULL;
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static void mark_busy(struct rs_flow *f, struct rs_topic *t)
+{
+	if (!t->busy) {
+		t->busy = 1;
+		TAILQ_INSERT_TAIL(&f->busy, t, busy_entry);
+	}
+}
+
+static void hold_push(struct rs_flow *f, struct rs_topic *t,
+		      struct rs_record *rec)
+{
+	struct rs_record *after = TAILQ_LAST(&t->hold, rs_record_list);
+
+	/* read order; a record coming back from librdkafka may be older */
+	while (after != NULL && after->rseq > rec->rseq)
+		after = TAILQ_PREV(after, rs_record_list, tentry);
+	if (after == NULL)
+		TAILQ_INSERT_HEAD(&t->hold, rec, tentry);
+	else
+		TAILQ_INSERT_AFTER(&t->hold, after, rec, tentry);
+	rec->list = RS_LIST_HOLD;
+	f->held++;
+	if (rec->in_ring)
+		rs_session_held(rec->session, 1);
+	mark_busy(f, t);
+}
+
+static void hold_remove(struct rs_flow *f, struct rs_topic *t,
+			struct rs_record *rec)
+{
+	TAILQ_REMOVE(&t->hold, rec, tentry);
+	rec->list = RS_LIST_NONE;
+	f->held--;
+	if (rec->in_ring)
+		rs_session_held(rec->session, -1);
+}
+
+static void direct_add(struct rs_flow *f, struct rs_topic *t,
+		       struct rs_record *rec)
+{
+	TAILQ_INSERT_TAIL(&t->direct, rec, tentry);
+	rec->list = RS_LIST_DIRECT;
+	rec->in_kafka = 1;
+	t->direct_bytes += rec->size;
+	t->unshadowed++;
+	mark_busy(f, t);
+}
+
+static void direct_remove(struct rs_topic *t, struct rs_record *rec)
+{
+	TAILQ_REMOVE(&t->direct, rec, tentry);
+	rec->list = RS_LIST_NONE;
+	t->direct_bytes -= rec->size;
+	if (rec->spool_seq == 0)
+		t->unshadowed--;
+}
+
+/* Final outcome: report it and free the record's ring space. */
+static void finish(struct rs_flow *f, struct rs_record *rec,
+		   const struct rs_outcome *o)
+{
+	if (o->status == 0)
+		rec->topic->delivered++;
+	else
+		rec->topic->failed++;
+	rs_session_report(f->srv, rec, o);
+	if (rec->in_ring)
+		rs_session_ring_done(rec);
+}
+
+static int retriable(int err)
+{
+	switch (err) {
+	case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+	case RD_KAFKA_RESP_ERR__TIMED_OUT:
+	case RD_KAFKA_RESP_ERR__TIMED_OUT_QUEUE:
+	case RD_KAFKA_RESP_ERR__PURGE_QUEUE:
+	case RD_KAFKA_RESP_ERR__PURGE_INFLIGHT:
+	case RD_KAFKA_RESP_ERR__TRANSPORT:
+	case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+	case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+	case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+	case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+	case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+	case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+	case RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* ---------------------------------------------------------- the spool */
+
+/* Appends rec to the spool. 1: done (or failed for good and reported);
+ * 0: the spool cannot take it now. */
+static int spool_append(struct rs_flow *f, struct rs_topic *t,
+			struct rs_record *rec, int shadow)
+{
+	const struct rs_frame *fr = &rec->frame;
+	struct rs_srec_in in = {
+		.topic = t->name,
+		.topic_len = (uint16_t)strlen(t->name),
+		.session_id = rec->session_id,
+		.opaque = fr->opaque,
+		.timestamp = fr->timestamp,
+		.partition = fr->partition,
+		.headers = fr->headers,
+		.header_bytes = fr->header_bytes,
+		.header_count = fr->header_count,
+		.key = fr->key,
+		.key_len = fr->key ? fr->key_len : RINGSIDE_NULL_LEN,
+		.value = fr->value,
+		.value_len = fr->value ? fr->value_len : RINGSIDE_NULL_LEN,
+	};
+	struct rs_spool_pos pos;
+	uint64_t seq;
+	int rc;
+
+	rc = rs_spool_append(f->spool, t->spool_topic, &in, &seq, &pos);
+	if (rc == RS_SPOOL_ETOOBIG) {
+		struct rs_outcome o = {
+			.status = RINGSIDE_ERECORD_TOO_LARGE,
+			.stage = RINGSIDE_STAGE_FAILED,
+			.partition = -1,
+			.offset = -1,
+			.timestamp = fr->timestamp,
+		};
+
+		finish(f, rec, &o);
+		return 1;
+	}
+	if (rc < 0)
+		return 0;
+	rec->spool_seq = seq;
+	rec->in_wait = 1;
+	TAILQ_INSERT_TAIL(&f->wait, rec, wentry);
+	t->uncommitted++;
+	t->spilled++;
+	f->spilled++;
+	if (shadow)
+		pq_push(&t->pending, seq, &pos);
+	if (rec->in_ring)
+		rs_session_spilled(rec->session);
+	return 1;
+}
+
+/* Writes every record the topic has in librdkafka, not yet in the spool,
+ * to the spool, in read order. -1 if the spool cannot take them now. */
+static int shadow_rest(struct rs_flow *f, struct rs_topic *t)
+{
+	struct rs_record *rec;
+
+	if (t->unshadowed == 0)
+		return 0; /* the common case: checked on every record */
+	TAILQ_FOREACH(rec, &t->direct, tentry)
+	{
+		if (rec->spool_seq != 0)
+			continue;
+		if (!spool_append(f, t, rec, 1))
+			return -1;
+		t->unshadowed--;
+	}
+	return 0;
+}
+
+static int to_spooled(struct rs_flow *f, struct rs_topic *t,
+		      const char *why)
+{
+	struct rs_spool_pos end;
+
+	if (t->mode == RS_MODE_SPOOLED)
+		return shadow_rest(f, t);
+	if (rs_spool_usable(f->spool) < 0)
+		return -1;
+	rs_spool_end(f->spool, &end);
+	rs_spool_cursor_init(&t->cursor, t->spool_topic, &end,
+			     rs_spool_last_seq(f->spool));
+	t->scan = 0;
+	t->mode = RS_MODE_SPOOLED;
+	t->backoff_ms = 0;
+	t->resume_ms = 0;
+	mark_busy(f, t);
+	log_notice("topic %s: spooling (%s); %llu records in librdkafka are "
+		   "written to the spool too",
+		   t->name, why, (unsigned long long)t->inflight);
+	return shadow_rest(f, t);
+}
+
+static int over_backlog(const struct rs_flow *f, const struct rs_topic *t,
+			const char **why)
+{
+	const struct rs_record *first = TAILQ_FIRST(&t->direct);
+
+	if (first == NULL)
+		return 0;
+	if (t->direct_bytes > t->backlog_bytes) {
+		*why = "backlog_bytes exceeded";
+		return 1;
+	}
+	if (f->now_ms - first->read_ms > (int64_t)t->backlog_ms) {
+		*why = "backlog_ms exceeded";
+		return 1;
+	}
+	return 0;
+}
+
+/* 1: handled; 0: must wait (in the hold list). */
+static int route(struct rs_flow *f, struct rs_topic *t, struct rs_record *rec)
+{
+	struct rs_outcome o;
+	const char *why;
+
+	if (t->mode == RS_MODE_DIRECT && over_backlog(f, t, &why))
+		(void)to_spooled(f, t, why);
+	if (t->mode == RS_MODE_DIRECT) {
+		switch (rs_producer_send(f->producer, rec, &o)) {
+		case RS_SEND_OK:
+			direct_add(f, t, rec);
+			return 1;
+		case RS_SEND_FAILED:
+			finish(f, rec, &o);
+			return 1;
+		default: /* librdkafka's queue is full */
+			if (to_spooled(f, t, "librdkafka queue full") < 0)
+				return 0;
+			break;
+		}
+	}
+	if (shadow_rest(f, t) < 0)
+		return 0;
+	return spool_append(f, t, rec, 0);
+}
+
+void rs_flow_dispatch(struct rs_flow *f, struct rs_record *rec)
+{
+	struct rs_topic *t = rec->topic;
+
+	rec->rseq = ++f->rseq;
+	rec->read_ms = f->now_ms;
+	if (rec->frame.timestamp == 0)
+		rec->frame.timestamp = wall_ms(); /* also what the spool keeps */
+	if (!TAILQ_EMPTY(&t->hold) || !route(f, t, rec))
+		hold_push(f, t, rec);
+}
+
+/* --------------------------------------------------- delivery reports */
+
+void rs_flow_delivered(struct rs_flow *f, struct rs_record *rec,
+		       const struct rs_outcome *o)
+{
+	struct rs_topic *t = rec->topic;
+	struct rs_pending *e;
+
+	rec->in_kafka = 0;
+	if (rec->list == RS_LIST_REPLAY) {
+		TAILQ_REMOVE(&t->replaying, rec, tentry);
+		rec->list = RS_LIST_NONE;
+		t->replay_inflight--;
+		t->replay_bytes -= rec->size;
+	}
+	if (retriable(o->kafka_error)) {
+		/* it will be sent again, by this process or, from the spool,
+		 * by the next one: count the copy Kafka may already have */
+		if (o->persistence == RINGSIDE_POSSIBLY_PERSISTED) {
+			t->possible_dups++;
+			f->possible_dups++;
+		}
+		if (rec->list == RS_LIST_DIRECT && rec->spool_seq == 0 &&
+		    to_spooled(f, t, rd_kafka_err2str(o->kafka_error)) < 0) {
+			/* no spool: back in line, still holding its ring */
+			direct_remove(t, rec);
+			hold_push(f, t, rec);
+			return;
+		}
+		if (rec->list == RS_LIST_DIRECT)
+			direct_remove(t, rec);
+		e = pq_find(&t->pending, rec->spool_seq);
+		if (e != NULL) {
+			e->state = RS_PENDING_FAILED;
+			e->possible_dup |= o->persistence ==
+					   RINGSIDE_POSSIBLY_PERSISTED;
+		}
+		t->rewind = 1;
+		mark_busy(f, t);
+		rs_record_release(rec);
+		return;
+	}
+	if (rec->list == RS_LIST_DIRECT)
+		direct_remove(t, rec);
+	if (rec->spool_seq != 0 && (e = pq_find(&t->pending, rec->spool_seq)))
+		e->state = RS_PENDING_DONE;
+	if (o->status == 0)
+		t->backoff_ms = 0;
+	finish(f, rec, o);
+	rs_record_release(rec);
+}
+
+/* --------------------------------------------------------------- pass */
+
+/* Frees ring space of records the spool has committed. */
+static void take_committed(struct rs_flow *f)
+{
+	uint64_t committed = rs_spool_committed(f->spool);
+	struct rs_record *rec;
+
+	while ((rec = TAILQ_FIRST(&f->wait)) != NULL &&
+	       rec->spool_seq <= committed) {
+		TAILQ_REMOVE(&f->wait, rec, wentry);
+		rec->in_wait = 0;
+		rec->topic->uncommitted--;
+		if (rec->in_ring && !rec->ring_done)
+			rs_session_ring_done(rec);
+		rs_session_report_spooled(f->srv, rec);
+		rs_record_release(rec);
+	}
+}
+
+/*
+ * With a finite message.timeout.ms, librdkafka would time out a topic's
+ * oldest records and go on sending younger ones: a gap, and a reordering
+ * once the old ones are sent again. So at 3/4 of the timeout ringsided
+ * moves them out itself: every topic of that producer writes what it has
+ * in librdkafka to the spool, then the producer's queue and in-flight
+ * requests are purged, and replay later sends them in order.
+ */
+static int near_timeout(const struct rs_flow *f, const struct rs_topic *t)
+{
+	const struct rs_record *d = TAILQ_FIRST(&t->direct);
+	const struct rs_record *r = TAILQ_FIRST(&t->replaying);
+	int64_t oldest = INT64_MAX;
+
+	if (t->kafka_timeout_ms == 0)
+		return 0;
+	if (d != NULL)
+		oldest = d->read_ms;
+	if (r != NULL && r->read_ms < oldest)
+		oldest = r->read_ms;
+	return oldest != INT64_MAX &&
+	       f->now_ms - oldest >= (int64_t)t->kafka_timeout_ms * 3 / 4;
+}
+
+static void purge_class(struct rs_flow *f, enum rs_acks acks)
+{
+	struct rs_topic *t;
+
+	TAILQ_FOREACH(t, &f->busy, busy_entry)
+	{
+		if (t->acks == acks && !TAILQ_EMPTY(&t->direct))
+			(void)to_spooled(f, t, "message.timeout.ms near");
+	}
+	(void)rs_spool_commit(f->spool);
+	log_notice("records have waited 3/4 of message.timeout.ms in the "
+		   "acks=%s producer: purging them into the spool before "
+		   "librdkafka times any out",
+		   rs_acks_name(acks));
+	rs_producer_purge_class(f->producer, acks);
+}
+
+static unsigned int drain_hold(struct rs_flow *f, struct rs_topic *t)
+{
+	struct rs_record *rec;
+	unsigned int n = 0;
+
+	while ((rec = TAILQ_FIRST(&t->hold)) != NULL) {
+		hold_remove(f, t, rec);
+		if (!route(f, t, rec)) {
+			hold_push(f, t, rec);
+			break;
+		}
+		n++;
+	}
+	return n;
+}
+
+/* The pending entry for seq if the cursor meets one, moving scan past it. */
+static struct rs_pending *scan_to(struct rs_topic *t, uint64_t seq)
+{
+	struct rs_pending_q *q = &t->pending;
+
+	while (t->scan < q->n && pq_at(q, t->scan)->seq < seq)
+		t->scan++;
+	if (t->scan < q->n && pq_at(q, t->scan)->seq == seq)
+		return pq_at(q, t->scan++);
+	return NULL;
+}
+
+/* After a retriable failure, once nothing is in flight: start again from
+ * the oldest record not yet delivered. */
+static void rewind_topic(struct rs_flow *f, struct rs_topic *t)
+{
+	struct rs_pending_q *q = &t->pending;
+
+	for (size_t i = 0; i < q->n; i++) {
+		struct rs_pending *e = pq_at(q, i);
+
+		if (e->state != RS_PENDING_FAILED)
+			continue;
+		rs_spool_cursor_init(&t->cursor, t->spool_topic, &e->pos,
+				     e->seq - 1);
+		t->scan = i;
+		break;
+	}
+	t->rewind = 0;
+	t->backoff_ms = t->backoff_ms ? t->backoff_ms * 2 : BACKOFF_MIN_MS;
+	if (t->backoff_ms > BACKOFF_MAX_MS)
+		t->backoff_ms = BACKOFF_MAX_MS;
+	t->resume_ms = f->now_ms + t->backoff_ms;
+	log_info("topic %s: delivery failed; sending again from the oldest "
+		 "undelivered record in %u ms",
+		 t->name, t->backoff_ms);
+}
+
+static struct rs_record *record_from_spool(struct rs_topic *t,
+					   const struct rs_srec *r)
+{
+	struct rs_record *rec = malloc(sizeof(*rec) + r->size);
+	const uint8_t *base = (const uint8_t *)r->topic -
+			      sizeof(struct rs_srec_hdr);
+	ptrdiff_t hoff, koff, voff;
+
+	if (rec == NULL)
+		return NULL;
+	memset(rec, 0, sizeof(*rec));
+	memcpy(rec->data, base, r->size);
+	hoff = r->headers - base;
+	koff = r->key ? (const uint8_t *)r->key - base : 0;
+	voff = r->value ? (const uint8_t *)r->value - base : 0;
+	rec->topic = t;
+	rec->session_id = r->session_id;
+	rec->spool_seq = r->seq;
+	rec->size = r->size;
+	rec->from_spool = 1;
+	rec->frame.size = r->size;
+	rec->frame.partition = r->partition;
+	rec->frame.timestamp = r->timestamp;
+	rec->frame.opaque = r->opaque;
+	rec->frame.header_count = r->header_count;
+	rec->frame.header_bytes = r->header_bytes;
+	rec->frame.headers = rec->data + hoff;
+	rec->frame.key = r->key ? rec->data + koff : NULL;
+	rec->frame.key_len = r->key_len;
+	rec->frame.value = r->value ? rec->data + voff : NULL;
+	rec->frame.value_len = r->value_len;
+	return rec;
+}
+
+static void retire(struct rs_flow *f, struct rs_topic *t)
+{
+	struct rs_pending_q *q = &t->pending;
+	uint64_t count = 0, below;
+
+	while (q->n > 0 && pq_at(q, 0)->state == RS_PENDING_DONE) {
+		q->head = (q->head + 1) % q->cap;
+		q->n--;
+		count++;
+		if (t->scan > 0)
+			t->scan--;
+	}
+	below = q->n > 0 ? pq_at(q, 0)->seq : t->cursor.last_seq + 1;
+	rs_spool_retire(f->spool, t->spool_topic, below, count);
+}
+
+static void maybe_direct(struct rs_topic *t)
+{
+	if (t->write_ahead || t->mode != RS_MODE_SPOOLED ||
+	    t->pending.n > 0 || t->uncommitted > 0 || t->rewind ||
+	    !TAILQ_EMPTY(&t->hold) || !TAILQ_EMPTY(&t->direct))
+		return;
+	t->mode = RS_MODE_DIRECT;
+	log_notice("topic %s: spool drained; records go straight to Kafka "
+		   "again",
+		   t->name);
+}
+
+static unsigned int replay(struct rs_flow *f, struct rs_topic *t)
+{
+	unsigned int n = 0;
+	int k = 1;
+
+	if (t->mode != RS_MODE_SPOOLED || f->stopping ||
+	    !TAILQ_EMPTY(&t->direct))
+		return 0; /* shadows still in librdkafka come first */
+	if (t->rewind) {
+		if (t->replay_inflight > 0)
+			return 0;
+		rewind_topic(f, t);
+	}
+	if (f->now_ms < t->resume_ms)
+		return 0;
+	while (n < REPLAY_BUDGET && t->replay_inflight < REPLAY_WINDOW &&
+	       t->replay_bytes < REPLAY_WINDOW_BYTES &&
+	       t->pending.n < PENDING_MAX) {
+		struct rs_spool_pos saved_pos = t->cursor.pos, pos;
+		uint64_t saved_last = t->cursor.last_seq;
+		size_t saved_scan = t->scan;
+		struct rs_pending *e;
+		struct rs_record *rec;
+		struct rs_srec r;
+		struct rs_outcome o;
+		int rc;
+
+		k = rs_spool_next(f->spool, &t->cursor, &r, &pos);
+		if (k < 0)
+			continue; /* a corrupt record was skipped and logged */
+		if (k == 0)
+			break;
+		e = scan_to(t, r.seq);
+		if (e != NULL && e->state != RS_PENDING_FAILED)
+			continue; /* delivered, or still in flight */
+		if (e == NULL && r.seq < rs_spool_checkpoint(f->spool,
+							     t->spool_topic))
+			continue; /* retired before a restart */
+		rec = record_from_spool(t, &r);
+		if (rec == NULL)
+			break;
+		rc = rs_producer_send(f->producer, rec, &o);
+		if (rc == RS_SEND_FULL) {
+			free(rec);
+			t->cursor.pos = saved_pos;
+			t->cursor.last_seq = saved_last;
+			t->scan = saved_scan;
+			break;
+		}
+		if (e == NULL) {
+			e = pq_push(&t->pending, r.seq, &pos);
+			t->scan = t->pending.n;
+		}
+		e->state = RS_PENDING_INFLIGHT;
+		if (rc == RS_SEND_FAILED) {
+			e->state = RS_PENDING_DONE;
+			finish(f, rec, &o);
+			rs_record_release(rec);
+			continue;
+		}
+		rec->in_kafka = 1;
+		rec->read_ms = f->now_ms; /* when it went to librdkafka */
+		rec->list = RS_LIST_REPLAY;
+		TAILQ_INSERT_TAIL(&t->replaying, rec, tentry);
+		rec->possible_dup = e->possible_dup;
+		t->replay_inflight++;
+		t->replay_bytes += rec->size;
+		t->replayed++;
+		f->replayed++;
+		n++;
+	}
+	retire(f, t);
+	if (k == 0)
+		maybe_direct(t);
+	return n;
+}
+
+static int topic_idle(const struct rs_topic *t)
+{
+	return t->mode == RS_MODE_DIRECT && TAILQ_EMPTY(&t->direct) &&
+	       TAILQ_EMPTY(&t->hold) && TAILQ_EMPTY(&t->replaying);
+}
+
+unsigned int rs_flow_pass(struct rs_flow *f)
+{
+	struct rs_topic *t, *next;
+	unsigned int work = 0;
+	int purged[RS_ACKS_N] = { 0 };
+
+	f->now_ms = mono_ms();
+	(void)rs_spool_commit(f->spool);
+	take_committed(f);
+	for (t = TAILQ_FIRST(&f->busy); t != NULL; t = next) {
+		const char *why;
+
+		next = TAILQ_NEXT(t, busy_entry);
+		if (!purged[t->acks] && near_timeout(f, t)) {
+			purge_class(f, t->acks);
+			purged[t->acks] = 1;
+		}
+		if (t->mode == RS_MODE_DIRECT && over_backlog(f, t, &why))
+			(void)to_spooled(f, t, why);
+		work += drain_hold(f, t);
+		work += replay(f, t);
+		if (t->mode == RS_MODE_SPOOLED)
+			retire(f, t);
+		if (topic_idle(t)) {
+			TAILQ_REMOVE(&f->busy, t, busy_entry);
+			t->busy = 0;
+		}
+	}
+	/* what this pass appended (held records, shadows) */
+	(void)rs_spool_commit(f->spool);
+	take_committed(f);
+	return work;
+}
+
+void rs_flow_tick(struct rs_flow *f)
+{
+	rs_spool_tick(f->spool, mono_ms());
+	take_committed(f); /* an interval sync, or a successful retry */
+}
+
+void rs_flow_recovered(struct rs_flow *f, struct rs_topic *t,
+		       const struct rs_spool_pos *first)
+{
+	rs_spool_cursor_init(&t->cursor, t->spool_topic, first, 0);
+	t->scan = 0;
+	t->mode = RS_MODE_SPOOLED;
+	mark_busy(f, t);
+}
+
+void rs_flow_stop(struct rs_flow *f)
+{
+	f->stopping = 1;
+}
+
+void rs_flow_spill_inflight(struct rs_flow *f)
+{
+	struct rs_topic *t;
+
+	TAILQ_FOREACH(t, &f->busy, busy_entry)
+	{
+		if (!TAILQ_EMPTY(&t->direct) &&
+		    to_spooled(f, t, "shutting down") < 0)
+			log_warnx("topic %s: the spool cannot take the %llu "
+				  "records still in librdkafka",
+				  t->name, (unsigned long long)t->inflight);
+	}
+	(void)rs_spool_commit(f->spool);
+	take_committed(f);
+}
+
+int rs_flow_settled(const struct rs_flow *f)
+{
+	return f->held == 0 && TAILQ_EMPTY(&f->wait);
+}
+
+int rs_flow_busy(const struct rs_flow *f)
+{
+	return !TAILQ_EMPTY(&f->busy) || !TAILQ_EMPTY(&f->wait);
+}
+
+void rs_flow_stats(const struct rs_flow *f, struct rs_flow_stats *st)
+{
+	const struct rs_topic *t;
+
+	memset(st, 0, sizeof(*st));
+	st->held = f->held;
+	st->spilled = f->spilled;
+	st->replayed = f->replayed;
+	st->possible_dups = f->possible_dups;
+	TAILQ_FOREACH(t, &f->busy, busy_entry)
+	st->topics_spooled += t->mode == RS_MODE_SPOOLED;
+}

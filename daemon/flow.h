@@ -1,0 +1,83 @@
+/*
+ * flow.h: where each record goes: straight to librdkafka, or into the spool
+ * and back out in order. One state machine per topic (topic.h):
+ *
+ *   DIRECT  records go to librdkafka; they keep their ring space until
+ *           delivered. A full librdkafka queue, a backlog over backlog_bytes
+ *           or backlog_ms, or a retriable failure (a local timeout) switches
+ *           the topic to SPOOLED.
+ *   SPOOLED first the topic's records still inside librdkafka are written
+ *           to the spool ("shadows"), then every new record: so the spool
+ *           holds the topic's records in read order. Ring space is freed
+ *           once a record is committed to the spool. Replay starts when no
+ *           record of the topic is left in librdkafka from the direct path,
+ *           sends the spool's records in order, and after a retriable
+ *           failure waits until nothing is in flight, then starts again from
+ *           the oldest record not yet delivered (skipping delivered ones):
+ *           librdkafka's own timeouts leave gaps, replay never does. When
+ *           replay has caught up and every record is delivered, the topic
+ *           goes back to DIRECT. write_ahead topics stay SPOOLED.
+ *
+ * A record that can be neither produced nor spooled (spool full or broken)
+ * waits in its topic's hold list, keeping its ring space: the application's
+ * ring fills and ringside_send() returns RINGSIDE_EFULL.
+ */
+#ifndef RS_FLOW_H
+#define RS_FLOW_H
+
+#include <stdint.h>
+
+#include "record.h"
+#include "spool.h"
+#include "topic.h"
+
+struct rs_server;
+struct rs_producer;
+struct rs_flow;
+
+struct rs_flow *rs_flow_new(struct rs_server *srv, struct rs_producer *p,
+			    struct rs_spool *sp);
+void rs_flow_free(struct rs_flow *f);
+
+/* A topic just created: its spool identity, and write-ahead mode. */
+void rs_flow_topic_new(struct rs_flow *f, struct rs_topic *t);
+
+/* A record just read from a ring. */
+void rs_flow_dispatch(struct rs_flow *f, struct rs_record *rec);
+
+/* librdkafka's delivery report for rec. */
+void rs_flow_delivered(struct rs_flow *f, struct rs_record *rec,
+		       const struct rs_outcome *o);
+
+/* After each drain pass and each batch of delivery reports: commits the
+ * spool, frees ring space of committed records, checks backlogs, retries
+ * held records, replays. Returns how much it did (0: idle). */
+unsigned int rs_flow_pass(struct rs_flow *f);
+
+/* Periodic spool work (syncs, checkpoints, retirement). */
+void rs_flow_tick(struct rs_flow *f);
+
+/* A topic the spool holds records for at start-up. */
+void rs_flow_recovered(struct rs_flow *f, struct rs_topic *t,
+		       const struct rs_spool_pos *first);
+
+/* Shutdown: no more replay. */
+void rs_flow_stop(struct rs_flow *f);
+/* Shutdown deadline: every record still in librdkafka from a ring is put
+ * in the spool, so purging it loses nothing. */
+void rs_flow_spill_inflight(struct rs_flow *f);
+/* 1 when nothing waits in hold lists or for a spool commit. */
+int rs_flow_settled(const struct rs_flow *f);
+/* 1 while any topic has records in motion (the scheduler keeps ticking). */
+int rs_flow_busy(const struct rs_flow *f);
+
+struct rs_flow_stats {
+	uint64_t held;
+	uint64_t spilled;
+	uint64_t replayed;
+	uint64_t possible_dups;
+	uint64_t topics_spooled;
+};
+void rs_flow_stats(const struct rs_flow *f, struct rs_flow_stats *st);
+
+#endif

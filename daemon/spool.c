@@ -1,0 +1,1316 @@
+/*
+ * spool.c: segment files, the writer, cursors, recovery and checkpoints.
+ *
+ * Storage rules this file keeps (each learned by someone the hard way):
+ * - every record carries its own CRC, so a torn tail costs only its tail;
+ * - segments are preallocated (fallocate, KEEP_SIZE), so a full disk shows
+ *   up when a segment is created, never in the middle of a record;
+ * - the directory is fsynced after a segment is created, renamed or
+ *   deleted, and the checkpoint is replaced by write, fsync, rename, fsync;
+ * - after a failed write or fsync nothing is assumed to be on disk: the
+ *   bytes kept in memory since the last good sync are written again into a
+ *   new segment, and the spool refuses new records until that succeeds;
+ * - a segment is deleted only after a durable checkpoint shows every one of
+ *   its records retired, so a crash between the two steps leaves a segment
+ *   that the next start deletes again, never a loop;
+ * - nothing is deleted silently: cut tails and corrupt segments are kept
+ *   beside the spool under other names, and every repair is logged.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client/ringside_proto.h"
+#include "crc32c.h"
+#include "log.h"
+#include "spool.h"
+
+#define CHECKPOINT_NAME "checkpoint"
+#define CHECKPOINT_TMP "checkpoint.tmp"
+#define CHECKPOINT_EVERY_MS 1000
+#define RETRY_EVERY_MS 1000
+#define UNSYNCED_MAX (32U << 20) /* force a write past this much */
+#define READ_CHUNK (256U << 10)
+
+struct rs_seg {
+	uint64_t id;
+	int fd; /* owned */
+	uint64_t size; /* bytes in the file that reads may use */
+	int64_t created_ms;
+	uint64_t records;
+	uint32_t ntopics; /* length of tcount and tmax */
+	uint64_t *tcount; /* records per topic index, owned */
+	uint64_t *tmax;   /* highest sequence per topic index, owned */
+};
+
+struct rs_spool_topic {
+	char *name;             /* owned */
+	uint64_t checkpoint;    /* every record below it is retired */
+	uint64_t durable;       /* checkpoint as last written to disk */
+	uint64_t pending;       /* records not retired */
+};
+
+/* Owns its segments, topics, buffer and directory fd. */
+struct rs_spool {
+	struct rs_spool_config cfg;
+	char *dir; /* owned copy of cfg.dir */
+	int dirfd;
+	struct rs_seg **segs; /* by id; the last one may be active */
+	size_t nsegs;
+	struct rs_seg *active; /* NULL until the first append */
+	uint64_t next_id;
+	uint64_t next_seq;
+	struct rs_spool_topic *topics;
+	uint32_t ntopics;
+
+	/* Bytes of the active segment from buf_off on: [0, wlen) written
+	 * but not synced, [wlen, len) not written yet. */
+	uint8_t *buf;
+	size_t len;
+	size_t wlen;
+	size_t cap;
+	uint64_t buf_off;
+	uint64_t buf_first_seq; /* first sequence in buf, 0 if empty */
+
+	uint64_t appended_seq; /* last sequence buffered */
+	uint64_t written_seq;  /* last sequence written to a file */
+	uint64_t synced_seq;   /* last sequence synced */
+	int64_t last_sync_ms;
+	int64_t next_retry_ms;
+	int broken;
+	int full;
+	int checkpoint_dirty;
+	int64_t last_checkpoint_ms;
+
+	uint64_t stat_appended;
+	uint64_t stat_retired;
+	uint64_t stat_fsyncs;
+	uint64_t stat_dropped;
+};
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+
+	if (q == NULL)
+		fatal("spool: realloc %zu", n);
+	return q;
+}
+
+static void seg_name(uint64_t id, char *buf, size_t len)
+{
+	snprintf(buf, len, "%016" PRIx64 ".seg", id);
+}
+
+static int sync_dir(struct rs_spool *sp)
+{
+	if (fsync(sp->dirfd) < 0) {
+		log_warn("spool: fsync of %s", sp->dir);
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------- topics */
+
+uint32_t rs_spool_topic(struct rs_spool *sp, const char *name, size_t len)
+{
+	for (uint32_t i = 0; i < sp->ntopics; i++)
+		if (strlen(sp->topics[i].name) == len &&
+		    memcmp(sp->topics[i].name, name, len) == 0)
+			return i;
+	sp->topics = xrealloc(sp->topics,
+			      (sp->ntopics + 1) * sizeof(*sp->topics));
+	memset(&sp->topics[sp->ntopics], 0, sizeof(*sp->topics));
+	sp->topics[sp->ntopics].name = strndup(name, len);
+	if (sp->topics[sp->ntopics].name == NULL)
+		fatal("strndup");
+	return sp->ntopics++;
+}
+
+const char *rs_spool_topic_name(const struct rs_spool *sp, uint32_t topic)
+{
+	return topic < sp->ntopics ? sp->topics[topic].name : NULL;
+}
+
+uint64_t rs_spool_pending(const struct rs_spool *sp, uint32_t topic)
+{
+	return topic < sp->ntopics ? sp->topics[topic].pending : 0;
+}
+
+uint64_t rs_spool_checkpoint(const struct rs_spool *sp, uint32_t topic)
+{
+	return topic < sp->ntopics ? sp->topics[topic].checkpoint : 0;
+}
+
+uint64_t rs_spool_last_seq(const struct rs_spool *sp)
+{
+	return sp->next_seq - 1;
+}
+
+static void seg_note(struct rs_seg *s, uint32_t topic, uint64_t seq)
+{
+	if (topic >= s->ntopics) {
+		uint32_t n = topic + 8;
+
+		s->tcount = xrealloc(s->tcount, n * sizeof(*s->tcount));
+		s->tmax = xrealloc(s->tmax, n * sizeof(*s->tmax));
+		memset(s->tcount + s->ntopics, 0,
+		       (n - s->ntopics) * sizeof(*s->tcount));
+		memset(s->tmax + s->ntopics, 0,
+		       (n - s->ntopics) * sizeof(*s->tmax));
+		s->ntopics = n;
+	}
+	s->tcount[topic]++;
+	if (seq > s->tmax[topic])
+		s->tmax[topic] = seq;
+	s->records++;
+}
+
+static void seg_free(struct rs_seg *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s->tcount);
+	free(s->tmax);
+	free(s);
+}
+
+static struct rs_seg *seg_new(uint64_t id, int fd, int64_t created_ms)
+{
+	struct rs_seg *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		fatal("calloc");
+	s->id = id;
+	s->fd = fd;
+	s->created_ms = created_ms;
+	s->size = RS_SEG_HDR_SIZE;
+	return s;
+}
+
+static void segs_add(struct rs_spool *sp, struct rs_seg *s)
+{
+	sp->segs = xrealloc(sp->segs, (sp->nsegs + 1) * sizeof(*sp->segs));
+	sp->segs[sp->nsegs++] = s;
+}
+
+static struct rs_seg *seg_find(struct rs_spool *sp, uint64_t id)
+{
+	for (size_t i = 0; i < sp->nsegs; i++)
+		if (sp->segs[i]->id == id)
+			return sp->segs[i];
+	return NULL;
+}
+
+/* ------------------------------------------------------------ writing */
+
+/* Writes len bytes at off, retrying short writes. */
+static int write_all(int fd, const uint8_t *p, size_t len, uint64_t off)
+{
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+static int capacity_ok(struct rs_spool *sp)
+{
+	return (sp->nsegs + 1) * sp->cfg.segment_bytes <= sp->cfg.max_bytes;
+}
+
+static void drop_segment(struct rs_spool *sp, size_t i, const char *why);
+
+/* Makes room for one more segment by dropping the oldest ones, if the
+ * operator chose that over refusing records. */
+static int make_room(struct rs_spool *sp)
+{
+	while (!capacity_ok(sp)) {
+		if (!sp->cfg.drop_oldest || sp->nsegs == 0 ||
+		    sp->segs[0] == sp->active)
+			return -1;
+		drop_segment(sp, 0, "spool full, spool_full = drop_oldest");
+	}
+	return 0;
+}
+
+/* Creates the next segment file, preallocated and durable. */
+static struct rs_seg *create_segment(struct rs_spool *sp, int *full)
+{
+	struct rs_seg_hdr h;
+	char name[32];
+	int fd, err;
+
+	*full = 0;
+	if (make_room(sp) < 0) {
+		*full = 1;
+		return NULL;
+	}
+	seg_name(sp->next_id, name, sizeof(name));
+	fd = openat(sp->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+		    0600);
+	if (fd < 0) {
+		*full = errno == ENOSPC || errno == EDQUOT;
+		log_warn("spool: cannot create %s/%s", sp->dir, name);
+		return NULL;
+	}
+	err = fallocate(fd, FALLOC_FL_KEEP_SIZE, 0,
+			(off_t)sp->cfg.segment_bytes);
+	if (err < 0 && errno != EOPNOTSUPP && errno != ENOSYS) {
+		*full = errno == ENOSPC || errno == EDQUOT;
+		log_warn("spool: cannot allocate %" PRIu64 " bytes for %s",
+			 sp->cfg.segment_bytes, name);
+		goto fail;
+	}
+	rs_seg_hdr_init(&h, sp->next_id, wall_ms());
+	if (write_all(fd, (const uint8_t *)&h, sizeof(h), 0) < 0 ||
+	    fdatasync(fd) < 0) {
+		*full = errno == ENOSPC || errno == EDQUOT;
+		log_warn("spool: cannot write the header of %s", name);
+		goto fail;
+	}
+	if (sync_dir(sp) < 0)
+		goto fail;
+	sp->next_id++;
+	return seg_new(sp->next_id - 1, fd, h.created_ms);
+fail:
+	close(fd);
+	(void)unlinkat(sp->dirfd, name, 0);
+	return NULL;
+}
+
+static void set_failed(struct rs_spool *sp, int full)
+{
+	if (full && !sp->full)
+		log_warnx("spool: full (%zu segments of %" PRIu64
+			  " bytes, spool_max_bytes %" PRIu64
+			  "): refusing records until space is freed",
+			  sp->nsegs, sp->cfg.segment_bytes, sp->cfg.max_bytes);
+	if (full)
+		sp->full = 1;
+	else
+		sp->broken = 1;
+	sp->next_retry_ms = mono_ms() + RETRY_EVERY_MS;
+}
+
+/* Indexes the records held in the buffer under segment s, so cursors look
+ * for their topics there. */
+static void note_buffered(struct rs_spool *sp, struct rs_seg *s)
+{
+	for (size_t off = 0; off < sp->len;) {
+		struct rs_srec r;
+		const char *why;
+
+		if (rs_srec_decode(sp->buf + off, sp->len - off,
+				   sp->cfg.max_record, &r, &why) != RS_SREC_OK)
+			break; /* cannot happen: we encoded them */
+		seg_note(s, rs_spool_topic(sp, r.topic, r.topic_len), r.seq);
+		off += r.size;
+	}
+}
+
+/* Moves the unsynced bytes into a fresh segment after a failed write or
+ * sync: nothing since the last good sync may be trusted to be on disk. */
+static int rewrite_unsynced(struct rs_spool *sp)
+{
+	struct rs_seg *s;
+	int full;
+
+	if (sp->active != NULL) {
+		/* reads may use only what was written before */
+		sp->active->size = sp->buf_off + sp->wlen;
+		sp->active = NULL;
+	}
+	s = create_segment(sp, &full);
+	if (s == NULL) {
+		set_failed(sp, full);
+		return RS_SPOOL_EBROKEN;
+	}
+	segs_add(sp, s);
+	if (write_all(s->fd, sp->buf, sp->len, RS_SEG_HDR_SIZE) < 0 ||
+	    (sp->cfg.fsync != RS_FSYNC_NEVER && fdatasync(s->fd) < 0)) {
+		log_warn("spool: rewriting into segment %" PRIu64
+			 " failed too; refusing records, retrying in %d ms",
+			 s->id, RETRY_EVERY_MS);
+		set_failed(sp, 0);
+		return RS_SPOOL_EBROKEN;
+	}
+	/* the rewritten records' sequences repeat the old segment's tail;
+	 * cursors and recovery skip a sequence they have already seen */
+	note_buffered(sp, s);
+	s->size = RS_SEG_HDR_SIZE + sp->len;
+	sp->active = s;
+	sp->written_seq = sp->appended_seq;
+	if (sp->cfg.fsync != RS_FSYNC_NEVER)
+		sp->synced_seq = sp->appended_seq;
+	sp->len = sp->wlen = 0;
+	sp->buf_off = s->size;
+	sp->buf_first_seq = 0;
+	sp->broken = 0;
+	log_notice("spool: %" PRIu64 " bytes rewritten into segment %" PRIu64,
+		   s->size - RS_SEG_HDR_SIZE, s->id);
+	return 0;
+}
+
+static int do_sync(struct rs_spool *sp)
+{
+	if (sp->active == NULL || sp->synced_seq == sp->written_seq)
+		return 0;
+	if (fdatasync(sp->active->fd) < 0) {
+		log_warn("spool: fdatasync of segment %" PRIu64
+			 " failed; its unsynced records are rewritten",
+			 sp->active->id);
+		return rewrite_unsynced(sp);
+	}
+	sp->stat_fsyncs++;
+	sp->synced_seq = sp->written_seq;
+	sp->last_sync_ms = mono_ms();
+	/* synced: the copy kept for a rewrite is no longer needed */
+	memmove(sp->buf, sp->buf + sp->wlen, sp->len - sp->wlen);
+	sp->buf_off += sp->wlen;
+	sp->len -= sp->wlen;
+	sp->wlen = 0;
+	if (sp->len == 0)
+		sp->buf_first_seq = 0;
+	return 0;
+}
+
+static int do_write(struct rs_spool *sp)
+{
+	if (sp->active == NULL || sp->len == sp->wlen)
+		return sp->broken ? RS_SPOOL_EBROKEN : 0;
+	if (write_all(sp->active->fd, sp->buf + sp->wlen, sp->len - sp->wlen,
+		      sp->buf_off + sp->wlen) < 0) {
+		log_warn("spool: write to segment %" PRIu64 " failed",
+			 sp->active->id);
+		return rewrite_unsynced(sp);
+	}
+	sp->wlen = sp->len;
+	sp->active->size = sp->buf_off + sp->len;
+	sp->written_seq = sp->appended_seq;
+	if (sp->cfg.fsync == RS_FSYNC_NEVER) {
+		/* no sync will ever vouch for these bytes: keep no copy */
+		sp->buf_off += sp->len;
+		sp->len = sp->wlen = 0;
+		sp->buf_first_seq = 0;
+	}
+	return 0;
+}
+
+int rs_spool_commit(struct rs_spool *sp)
+{
+	if (sp->broken)
+		return RS_SPOOL_EBROKEN;
+	if (do_write(sp) < 0)
+		return RS_SPOOL_EBROKEN;
+	if (sp->cfg.fsync == RS_FSYNC_ALWAYS && do_sync(sp) < 0)
+		return RS_SPOOL_EBROKEN;
+	return 0;
+}
+
+uint64_t rs_spool_committed(const struct rs_spool *sp)
+{
+	return sp->cfg.fsync == RS_FSYNC_ALWAYS ? sp->synced_seq
+						: sp->written_seq;
+}
+
+/* Finishes the active segment and starts the next one. */
+static int rotate(struct rs_spool *sp)
+{
+	struct rs_seg *s;
+	int full;
+
+	if (sp->active != NULL) {
+		if (do_write(sp) < 0)
+			return RS_SPOOL_EBROKEN;
+		if (sp->cfg.fsync != RS_FSYNC_NEVER && do_sync(sp) < 0)
+			return RS_SPOOL_EBROKEN;
+	}
+	s = create_segment(sp, &full);
+	if (s == NULL) {
+		set_failed(sp, full);
+		return full ? RS_SPOOL_EFULL : RS_SPOOL_EBROKEN;
+	}
+	segs_add(sp, s);
+	sp->active = s;
+	sp->buf_off = RS_SEG_HDR_SIZE;
+	sp->len = sp->wlen = 0;
+	sp->buf_first_seq = 0;
+	sp->full = 0;
+	return 0;
+}
+
+int rs_spool_usable(struct rs_spool *sp)
+{
+	if (sp->broken)
+		return RS_SPOOL_EBROKEN;
+	if (sp->full)
+		return RS_SPOOL_EFULL;
+	return 0;
+}
+
+int rs_spool_append(struct rs_spool *sp, uint32_t topic,
+		    const struct rs_srec_in *in, uint64_t *seq,
+		    struct rs_spool_pos *pos)
+{
+	uint32_t size = rs_srec_size(in);
+	int err;
+
+	if (sp->broken)
+		return RS_SPOOL_EBROKEN;
+	if (size > sp->cfg.max_record ||
+	    size > sp->cfg.segment_bytes - RS_SEG_HDR_SIZE)
+		return RS_SPOOL_ETOOBIG;
+	if (sp->active == NULL ||
+	    sp->buf_off + sp->len + size > sp->cfg.segment_bytes) {
+		if (sp->full && mono_ms() < sp->next_retry_ms)
+			return RS_SPOOL_EFULL;
+		err = rotate(sp);
+		if (err < 0)
+			return err;
+	}
+	if (sp->len + size > sp->cap) {
+		sp->cap = sp->cap ? sp->cap : 1U << 20;
+		while (sp->cap < sp->len + size)
+			sp->cap *= 2;
+		sp->buf = xrealloc(sp->buf, sp->cap);
+	}
+	*seq = sp->next_seq++;
+	pos->seg = sp->active->id;
+	pos->off = sp->buf_off + sp->len;
+	rs_srec_encode(in, *seq, sp->buf + sp->len);
+	if (sp->buf_first_seq == 0)
+		sp->buf_first_seq = *seq;
+	sp->len += size;
+	sp->appended_seq = *seq;
+	seg_note(sp->active, topic, *seq);
+	sp->topics[topic].pending++;
+	sp->stat_appended++;
+	/* bound what is kept in memory between syncs */
+	if (sp->len - sp->wlen > UNSYNCED_MAX)
+		(void)rs_spool_commit(sp);
+	if (sp->len > 2 * UNSYNCED_MAX && !sp->broken)
+		(void)do_sync(sp);
+	return 0;
+}
+
+void rs_spool_end(struct rs_spool *sp, struct rs_spool_pos *pos)
+{
+	if (sp->active != NULL) {
+		pos->seg = sp->active->id;
+		pos->off = sp->buf_off + sp->len;
+	} else {
+		pos->seg = sp->next_id;
+		pos->off = RS_SEG_HDR_SIZE;
+	}
+}
+
+/* ------------------------------------------------------------ reading */
+
+void rs_spool_cursor_init(struct rs_spool_cursor *c, uint32_t topic,
+			  const struct rs_spool_pos *pos, uint64_t after_seq)
+{
+	uint8_t *buf = c->buf;
+	size_t cap = c->cap;
+
+	memset(c, 0, sizeof(*c));
+	c->buf = buf; /* keep the buffer across re-inits */
+	c->cap = cap;
+	c->topic = topic;
+	c->pos = *pos;
+	c->last_seq = after_seq;
+}
+
+void rs_spool_cursor_free(struct rs_spool_cursor *c)
+{
+	free(c->buf);
+	c->buf = NULL;
+	c->cap = c->len = 0;
+}
+
+/* The first segment after id that holds records of topic. */
+static struct rs_seg *next_seg(struct rs_spool *sp, uint64_t id,
+			       uint32_t topic)
+{
+	for (size_t i = 0; i < sp->nsegs; i++) {
+		struct rs_seg *s = sp->segs[i];
+
+		if (s->id > id && topic < s->ntopics && s->tcount[topic] > 0)
+			return s;
+	}
+	return NULL;
+}
+
+/* Makes [pos.off, pos.off + want) of s readable from c->buf, as far as the
+ * segment's readable size allows. Returns the bytes available there. */
+static size_t fill(struct rs_spool_cursor *c, struct rs_seg *s, size_t want)
+{
+	uint64_t limit = s->size;
+	size_t n, got = 0;
+
+	if (c->buf_pos.seg == s->id && c->pos.off >= c->buf_pos.off &&
+	    c->pos.off + want <= c->buf_pos.off + c->len)
+		return (size_t)(c->buf_pos.off + c->len - c->pos.off);
+	if (want < READ_CHUNK)
+		want = READ_CHUNK;
+	if (c->cap < want) {
+		c->buf = xrealloc(c->buf, want);
+		c->cap = want;
+	}
+	n = c->pos.off + want > limit ? (size_t)(limit - c->pos.off) : want;
+	while (got < n) {
+		ssize_t r = pread(s->fd, c->buf + got, n - got,
+				  (off_t)(c->pos.off + got));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	c->buf_pos.seg = s->id;
+	c->buf_pos.off = c->pos.off;
+	c->len = got;
+	return got;
+}
+
+static int topic_is(const struct rs_spool *sp, uint32_t topic,
+		    const struct rs_srec *r)
+{
+	const char *name = sp->topics[topic].name;
+
+	return strlen(name) == r->topic_len &&
+	       memcmp(name, r->topic, r->topic_len) == 0;
+}
+
+int rs_spool_next(struct rs_spool *sp, struct rs_spool_cursor *c,
+		  struct rs_srec *rec, struct rs_spool_pos *pos)
+{
+	for (;;) {
+		struct rs_seg *s = seg_find(sp, c->pos.seg);
+		const char *why = NULL;
+		size_t avail;
+		int k;
+
+		if (s == NULL || c->pos.off >= s->size) {
+			struct rs_seg *n;
+
+			if (s != NULL && s == sp->active)
+				return 0; /* caught up with the writer */
+			n = next_seg(sp, c->pos.seg, c->topic);
+			if (n == NULL)
+				return 0;
+			c->pos.seg = n->id;
+			c->pos.off = RS_SEG_HDR_SIZE;
+			continue;
+		}
+		if (c->pos.off < RS_SEG_HDR_SIZE)
+			c->pos.off = RS_SEG_HDR_SIZE;
+		avail = fill(c, s, sizeof(struct rs_srec_hdr));
+		k = rs_srec_decode(c->buf + (c->pos.off - c->buf_pos.off),
+				   avail, sp->cfg.max_record, rec, &why);
+		if (k == RS_SREC_SHORT &&
+		    c->pos.off + avail < s->size) {
+			uint32_t need;
+
+			/* a record longer than what is buffered */
+			memcpy(&need, c->buf + (c->pos.off - c->buf_pos.off),
+			       sizeof(need));
+			avail = fill(c, s, need);
+			k = rs_srec_decode(
+				c->buf + (c->pos.off - c->buf_pos.off), avail,
+				sp->cfg.max_record, rec, &why);
+		}
+		if (k == RS_SREC_END) {
+			c->pos.off = s->size;
+			continue;
+		}
+		if (k < 0) {
+			log_warnx("spool: segment %" PRIu64
+				  " at %" PRIu64 ": %s; skipping the rest of "
+				  "the segment for topic %s",
+				  s->id, c->pos.off,
+				  why ? why : "unreadable",
+				  sp->topics[c->topic].name);
+			c->pos.off = s->size;
+			return -1;
+		}
+		pos->seg = s->id;
+		pos->off = c->pos.off;
+		c->pos.off += rec->size;
+		if (rec->seq <= c->last_seq || !topic_is(sp, c->topic, rec))
+			continue;
+		c->last_seq = rec->seq;
+		return 1;
+	}
+}
+
+/* ------------------------------------------------ retiring, checkpoints */
+
+void rs_spool_retire(struct rs_spool *sp, uint32_t topic, uint64_t below_seq,
+		     uint64_t count)
+{
+	struct rs_spool_topic *t = &sp->topics[topic];
+
+	if (below_seq > t->checkpoint) {
+		t->checkpoint = below_seq;
+		sp->checkpoint_dirty = 1;
+	}
+	if (count > t->pending)
+		count = t->pending;
+	t->pending -= count;
+	sp->stat_retired += count;
+}
+
+/* checkpoint file: text, one topic per line, then a CRC-32C of the text */
+static int write_checkpoint(struct rs_spool *sp)
+{
+	char *text = NULL, line[400];
+	size_t len = 0;
+	int fd, n;
+
+	n = snprintf(line, sizeof(line), "ringside-spool-checkpoint 1\n"
+					 "next_seq %" PRIu64 "\n",
+		     sp->next_seq);
+	text = xrealloc(text, len + (size_t)n + 1);
+	memcpy(text + len, line, (size_t)n + 1);
+	len += (size_t)n;
+	for (uint32_t i = 0; i < sp->ntopics; i++) {
+		if (sp->topics[i].checkpoint == 0)
+			continue;
+		n = snprintf(line, sizeof(line), "topic %s %" PRIu64 "\n",
+			     sp->topics[i].name, sp->topics[i].checkpoint);
+		text = xrealloc(text, len + (size_t)n + 1);
+		memcpy(text + len, line, (size_t)n + 1);
+		len += (size_t)n;
+	}
+	n = snprintf(line, sizeof(line), "crc %08x\n",
+		     rs_crc32c(0, text, len));
+	text = xrealloc(text, len + (size_t)n + 1);
+	memcpy(text + len, line, (size_t)n + 1);
+	len += (size_t)n;
+
+	fd = openat(sp->dirfd, CHECKPOINT_TMP,
+		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write_all(fd, (const uint8_t *)text, len, 0) < 0 ||
+	    fdatasync(fd) < 0) {
+		log_warn("spool: cannot write %s/%s", sp->dir, CHECKPOINT_TMP);
+		if (fd >= 0)
+			close(fd);
+		free(text);
+		return -1;
+	}
+	close(fd);
+	free(text);
+	if (renameat(sp->dirfd, CHECKPOINT_TMP, sp->dirfd, CHECKPOINT_NAME) <
+		    0 ||
+	    sync_dir(sp) < 0) {
+		log_warn("spool: cannot replace %s/%s", sp->dir,
+			 CHECKPOINT_NAME);
+		return -1;
+	}
+	for (uint32_t i = 0; i < sp->ntopics; i++)
+		sp->topics[i].durable = sp->topics[i].checkpoint;
+	sp->checkpoint_dirty = 0;
+	sp->last_checkpoint_ms = mono_ms();
+	return 0;
+}
+
+static int read_checkpoint(struct rs_spool *sp)
+{
+	char buf[1 << 16], *line, *save = NULL, *crcline;
+	unsigned int crc;
+	ssize_t n;
+	int fd;
+
+	fd = openat(sp->dirfd, CHECKPOINT_NAME, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	crcline = strstr(buf, "crc ");
+	if (crcline == NULL || sscanf(crcline, "crc %08x", &crc) != 1 ||
+	    crc != rs_crc32c(0, buf, (size_t)(crcline - buf)) ||
+	    strncmp(buf, "ringside-spool-checkpoint 1\n", 28) != 0)
+		return -1;
+	*crcline = '\0';
+	for (line = strtok_r(buf, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char name[RINGSIDE_TOPIC_NAME_MAX + 1];
+		unsigned long long v;
+
+		if (sscanf(line, "next_seq %llu", &v) == 1) {
+			if (v > sp->next_seq)
+				sp->next_seq = v;
+		} else if (sscanf(line, "topic %249s %llu", name, &v) == 2) {
+			uint32_t t = rs_spool_topic(sp, name, strlen(name));
+
+			sp->topics[t].checkpoint = v;
+			sp->topics[t].durable = v;
+		}
+	}
+	return 0;
+}
+
+static int seg_retired(const struct rs_spool *sp, const struct rs_seg *s)
+{
+	for (uint32_t t = 0; t < s->ntopics; t++)
+		if (s->tcount[t] > 0 && sp->topics[t].durable <= s->tmax[t])
+			return 0;
+	return 1;
+}
+
+static void remove_seg_at(struct rs_spool *sp, size_t i)
+{
+	seg_free(sp->segs[i]);
+	memmove(&sp->segs[i], &sp->segs[i + 1],
+		(sp->nsegs - i - 1) * sizeof(*sp->segs));
+	sp->nsegs--;
+}
+
+/* Counts what drop_oldest throws away, per topic, and moves each topic's
+ * checkpoint past it so no cursor waits for it. */
+static void drop_segment(struct rs_spool *sp, size_t i, const char *why)
+{
+	struct rs_seg *s = sp->segs[i];
+	char name[32];
+	uint64_t lost = 0;
+
+	for (uint32_t t = 0; t < s->ntopics; t++) {
+		if (s->tcount[t] == 0 || sp->topics[t].checkpoint > s->tmax[t])
+			continue;
+		/* at most this many were not retired yet */
+		lost += s->tcount[t];
+		rs_spool_retire(sp, t, s->tmax[t] + 1, s->tcount[t]);
+	}
+	seg_name(s->id, name, sizeof(name));
+	log_warnx("spool: dropping segment %s (%s): up to %" PRIu64
+		  " undelivered records lost",
+		  name, why, lost);
+	sp->stat_dropped += lost;
+	(void)write_checkpoint(sp);
+	if (unlinkat(sp->dirfd, name, 0) < 0)
+		log_warn("spool: unlink %s", name);
+	(void)sync_dir(sp);
+	remove_seg_at(sp, i);
+}
+
+/* Deletes segments whose every record a durable checkpoint has retired. */
+static void delete_retired(struct rs_spool *sp)
+{
+	int removed = 0;
+
+	for (size_t i = 0; i < sp->nsegs;) {
+		struct rs_seg *s = sp->segs[i];
+		char name[32];
+
+		if (s == sp->active || !seg_retired(sp, s)) {
+			i++;
+			continue;
+		}
+		seg_name(s->id, name, sizeof(name));
+		if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT) {
+			log_warn("spool: unlink %s", name);
+			i++;
+			continue;
+		}
+		log_debug("spool: segment %s retired", name);
+		remove_seg_at(sp, i);
+		removed = 1;
+	}
+	if (removed) {
+		(void)sync_dir(sp);
+		if (sp->full && capacity_ok(sp)) {
+			sp->full = 0;
+			log_notice("spool: space freed; accepting records");
+		}
+	}
+}
+
+void rs_spool_tick(struct rs_spool *sp, int64_t now_ms)
+{
+	if (sp->broken && now_ms >= sp->next_retry_ms) {
+		if (rewrite_unsynced(sp) == 0)
+			log_notice("spool: writing again");
+	}
+	if (!sp->broken && sp->cfg.fsync == RS_FSYNC_INTERVAL &&
+	    now_ms - sp->last_sync_ms >= sp->cfg.fsync_interval_ms) {
+		if (do_write(sp) == 0)
+			(void)do_sync(sp);
+	}
+	if (sp->full && now_ms >= sp->next_retry_ms) {
+		sp->full = !capacity_ok(sp);
+		sp->next_retry_ms = now_ms + RETRY_EVERY_MS;
+	}
+	if (sp->checkpoint_dirty &&
+	    now_ms - sp->last_checkpoint_ms >= CHECKPOINT_EVERY_MS &&
+	    write_checkpoint(sp) == 0)
+		delete_retired(sp);
+}
+
+void rs_spool_stats(const struct rs_spool *sp, struct rs_spool_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->segments = sp->nsegs;
+	for (size_t i = 0; i < sp->nsegs; i++)
+		st->bytes += sp->segs[i]->size;
+	if (sp->active != NULL)
+		st->bytes += sp->len - sp->wlen;
+	for (uint32_t i = 0; i < sp->ntopics; i++)
+		st->records += sp->topics[i].pending;
+	st->oldest_ms = sp->nsegs > 0 ? sp->segs[0]->created_ms : 0;
+	st->appended = sp->stat_appended;
+	st->retired = sp->stat_retired;
+	st->fsyncs = sp->stat_fsyncs;
+	st->dropped = sp->stat_dropped;
+	st->full = sp->full;
+	st->broken = sp->broken;
+}
+
+/* ----------------------------------------------------------- recovery */
+
+struct recovery {
+	uint64_t max_seq;
+	uint64_t records;
+	uint64_t dups;
+	unsigned int torn;
+	unsigned int corrupt;
+	struct rs_spool_pos *first; /* per topic: first unretired */
+	uint32_t nfirst;
+};
+
+static void note_first(struct recovery *rc, uint32_t topic,
+		       const struct rs_spool_pos *pos)
+{
+	if (topic >= rc->nfirst) {
+		uint32_t n = topic + 8;
+
+		rc->first = xrealloc(rc->first, n * sizeof(*rc->first));
+		memset(rc->first + rc->nfirst, 0,
+		       (n - rc->nfirst) * sizeof(*rc->first));
+		rc->nfirst = n;
+	}
+	if (rc->first[topic].seg == 0)
+		rc->first[topic] = *pos;
+}
+
+/* Keeps bytes [from, end) of a file beside it before a repair cuts them. */
+static void keep_aside(struct rs_spool *sp, int fd, const char *name,
+		       uint64_t from, uint64_t end, const char *suffix)
+{
+	char aside[96];
+	uint8_t buf[65536];
+	int out;
+
+	snprintf(aside, sizeof(aside), "%s.%s-%" PRIu64, name, suffix, from);
+	out = openat(sp->dirfd, aside, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		     0600);
+	if (out < 0) {
+		log_warn("spool: cannot keep %s", aside);
+		return;
+	}
+	for (uint64_t off = from; off < end;) {
+		ssize_t n = pread(fd, buf, sizeof(buf), (off_t)off);
+
+		if (n <= 0 || write_all(out, buf, (size_t)n, off - from) < 0)
+			break;
+		off += (uint64_t)n;
+	}
+	(void)fdatasync(out);
+	close(out);
+	(void)sync_dir(sp);
+	log_notice("spool: kept the %" PRIu64 " bytes cut from %s in %s",
+		   end - from, name, aside);
+}
+
+/* A corrupt segment that is not the last: its valid prefix stays where it
+ * is (a new file with those bytes), the original is renamed aside. */
+static int salvage_prefix(struct rs_spool *sp, int *fdp, const char *name,
+			  uint64_t good, uint64_t end)
+{
+	char aside[96], tmp[96];
+	uint8_t buf[65536];
+	int out;
+
+	snprintf(aside, sizeof(aside), "%s.corrupt", name);
+	snprintf(tmp, sizeof(tmp), "%s.salvage", name);
+	out = openat(sp->dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
+		     0600);
+	if (out < 0)
+		return -1;
+	for (uint64_t off = 0; off < good;) {
+		size_t want = good - off < sizeof(buf) ? (size_t)(good - off)
+						       : sizeof(buf);
+		ssize_t n = pread(*fdp, buf, want, (off_t)off);
+
+		if (n <= 0 || write_all(out, buf, (size_t)n, off) < 0) {
+			close(out);
+			return -1;
+		}
+		off += (uint64_t)n;
+	}
+	if (fdatasync(out) < 0 ||
+	    renameat(sp->dirfd, name, sp->dirfd, aside) < 0 ||
+	    renameat(sp->dirfd, tmp, sp->dirfd, name) < 0 ||
+	    sync_dir(sp) < 0) {
+		close(out);
+		return -1;
+	}
+	log_warnx("spool: %s is corrupt at offset %" PRIu64 " of %" PRIu64
+		  ": the records before it are kept, the whole file is in %s",
+		  name, good, end, aside);
+	close(*fdp);
+	*fdp = out;
+	return 0;
+}
+
+static int all_zero(int fd, uint64_t from, uint64_t end)
+{
+	uint8_t buf[65536];
+
+	while (from < end) {
+		size_t want = end - from < sizeof(buf) ? (size_t)(end - from)
+						       : sizeof(buf);
+		ssize_t n = pread(fd, buf, want, (off_t)from);
+
+		if (n <= 0)
+			return 0;
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] != 0)
+				return 0;
+		from += (uint64_t)n;
+	}
+	return 1;
+}
+
+/* Decodes the records of one segment file. A bad record, or zeros with
+ * data after them, ends the scan: in the last segment that is a torn tail
+ * (cut, the cut bytes kept aside); elsewhere the segment is corrupt (its
+ * valid prefix kept in place, the original renamed aside). */
+static void scan_segment(struct rs_spool *sp, struct recovery *rc,
+			 struct rs_seg *s, int last, const char *name)
+{
+	struct stat st;
+	uint8_t *buf = NULL;
+	size_t cap = READ_CHUNK, blen = 0;
+	uint64_t off = RS_SEG_HDR_SIZE, boff = off, end;
+	const char *why = NULL;
+	int k = RS_SREC_END;
+
+	if (fstat(s->fd, &st) < 0) {
+		log_warn("spool: fstat %s", name);
+		return;
+	}
+	end = (uint64_t)st.st_size;
+	buf = xrealloc(NULL, cap);
+	while (off < end) {
+		struct rs_srec r;
+		size_t at = (size_t)(off - boff);
+
+		k = rs_srec_decode(buf + at, blen - at, sp->cfg.max_record, &r,
+				   &why);
+		if ((k == RS_SREC_SHORT || k == RS_SREC_END) &&
+		    boff + blen < end) {
+			/* refill the window from off, big enough for the
+			 * record whose header may be cut */
+			size_t want = cap;
+			ssize_t n;
+
+			if (blen - at >= sizeof(uint32_t)) {
+				uint32_t need;
+
+				memcpy(&need, buf + at, sizeof(need));
+				if (need <= sp->cfg.max_record && need > want)
+					want = need;
+			}
+			if (want > cap) {
+				buf = xrealloc(buf, want);
+				cap = want;
+			}
+			n = pread(s->fd, buf,
+				  end - off < cap ? (size_t)(end - off) : cap,
+				  (off_t)off);
+			if (n <= 0) {
+				why = "read error";
+				k = RS_SREC_BAD;
+				break;
+			}
+			boff = off;
+			blen = (size_t)n;
+			continue;
+		}
+		if (k != RS_SREC_OK)
+			break;
+		if (r.seq <= rc->max_seq) {
+			rc->dups++; /* rewritten after a failed sync */
+		} else {
+			uint32_t t = rs_spool_topic(sp, r.topic, r.topic_len);
+			struct rs_spool_pos pos = {.seg = s->id, .off = off};
+
+			rc->max_seq = r.seq;
+			seg_note(s, t, r.seq);
+			rc->records++;
+			if (r.seq >= sp->topics[t].checkpoint) {
+				sp->topics[t].pending++;
+				note_first(rc, t, &pos);
+			}
+		}
+		off += r.size;
+	}
+	free(buf);
+	s->size = off;
+	if (off >= end)
+		return;
+	if (all_zero(s->fd, off, end)) {
+		/* allocated and never written: nothing to keep */
+		if (ftruncate(s->fd, (off_t)off) < 0)
+			log_warn("spool: truncate %s", name);
+		return;
+	}
+	if (why == NULL)
+		why = "zeros followed by data";
+	if (last) {
+		log_warnx("spool: %s: torn tail at offset %" PRIu64
+			  " (%s): cutting %" PRIu64 " bytes",
+			  name, off, why, end - off);
+		keep_aside(sp, s->fd, name, off, end, "torn");
+		if (ftruncate(s->fd, (off_t)off) < 0 || fdatasync(s->fd) < 0)
+			log_warn("spool: truncate %s", name);
+		rc->torn++;
+	} else if (salvage_prefix(sp, &s->fd, name, off, end) == 0) {
+		rc->corrupt++;
+	} else {
+		log_warn("spool: %s corrupt at %" PRIu64 " (%s), and it could "
+			 "not be set aside; reading only what precedes it",
+			 name, off, why);
+	}
+}
+
+static int parse_seg_name(const char *name, uint64_t *id)
+{
+	char *end;
+
+	if (strlen(name) != 20 || strcmp(name + 16, ".seg") != 0)
+		return -1;
+	errno = 0;
+	*id = strtoull(name, &end, 16);
+	return errno == 0 && end == name + 16 ? 0 : -1;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int list_segments(struct rs_spool *sp, uint64_t **idsp, size_t *np)
+{
+	DIR *d = fdopendir(dup(sp->dirfd));
+	struct dirent *de;
+	uint64_t *ids = NULL, id;
+	size_t n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (parse_seg_name(de->d_name, &id) < 0)
+			continue;
+		ids = xrealloc(ids, (n + 1) * sizeof(*ids));
+		ids[n++] = id;
+	}
+	closedir(d);
+	qsort(ids, n, sizeof(*ids), cmp_id);
+	*idsp = ids;
+	*np = n;
+	return 0;
+}
+
+static void set_aside(struct rs_spool *sp, const char *name, const char *why)
+{
+	char aside[96];
+
+	snprintf(aside, sizeof(aside), "%s.corrupt", name);
+	if (renameat(sp->dirfd, name, sp->dirfd, aside) < 0)
+		log_warn("spool: cannot move %s aside", name);
+	else
+		log_warnx("spool: %s: %s; moved to %s", name, why, aside);
+	(void)sync_dir(sp);
+}
+
+static int recover(struct rs_spool *sp, struct recovery *rc)
+{
+	uint64_t *ids;
+	size_t n;
+
+	if (list_segments(sp, &ids, &n) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct rs_seg_hdr h;
+		struct rs_seg *s;
+		const char *why;
+		char name[32];
+		int fd;
+
+		seg_name(ids[i], name, sizeof(name));
+		fd = openat(sp->dirfd, name, O_RDWR | O_CLOEXEC);
+		if (fd < 0) {
+			log_warn("spool: open %s", name);
+			continue;
+		}
+		if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
+			/* created, then a crash before the header was
+			 * durable: empty unless something else wrote it */
+			int empty = all_zero(fd, 0, sizeof(h));
+
+			close(fd);
+			if (empty && unlinkat(sp->dirfd, name, 0) == 0)
+				log_notice("spool: removed empty %s", name);
+			else
+				set_aside(sp, name,
+					  "shorter than a segment header");
+			continue;
+		}
+		why = NULL;
+		if (rs_seg_hdr_check(&h, &why) < 0 || h.segment_id != ids[i]) {
+			close(fd);
+			set_aside(sp, name,
+				  why != NULL ? why
+					      : "header names another segment");
+			continue;
+		}
+		s = seg_new(ids[i], fd, h.created_ms);
+		segs_add(sp, s);
+		scan_segment(sp, rc, s, i + 1 == n, name);
+		if (ids[i] >= sp->next_id)
+			sp->next_id = ids[i] + 1;
+	}
+	free(ids);
+	if (rc->max_seq >= sp->next_seq)
+		sp->next_seq = rc->max_seq + 1;
+	return 0;
+}
+
+int rs_spool_open(const struct rs_spool_config *cfg, rs_spool_found_fn found,
+		  void *arg, struct rs_spool **spp, char *err, size_t errlen)
+{
+	struct rs_spool *sp = calloc(1, sizeof(*sp));
+	struct recovery rc = {0};
+	struct rs_spool_stats st;
+	int64_t t0 = mono_ms();
+
+	if (sp == NULL)
+		fatal("calloc");
+	sp->cfg = *cfg;
+	sp->dir = strdup(cfg->dir);
+	if (sp->dir == NULL)
+		fatal("strdup");
+	sp->cfg.dir = sp->dir;
+	sp->dirfd = -1;
+	sp->next_id = 1;
+	sp->next_seq = 1;
+	if (mkdir(sp->dir, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "spool_dir %s: %s", sp->dir,
+			 strerror(errno));
+		goto fail;
+	}
+	sp->dirfd = open(sp->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sp->dirfd < 0) {
+		snprintf(err, errlen, "spool_dir %s: %s", sp->dir,
+			 strerror(errno));
+		goto fail;
+	}
+	if (read_checkpoint(sp) < 0)
+		log_warnx("spool: %s/%s is unreadable or corrupt: replaying "
+			  "every record in the spool (duplicates possible)",
+			  sp->dir, CHECKPOINT_NAME);
+	if (recover(sp, &rc) < 0) {
+		snprintf(err, errlen, "spool_dir %s: cannot list: %s", sp->dir,
+			 strerror(errno));
+		goto fail;
+	}
+	for (uint32_t t = 0; t < sp->ntopics; t++)
+		sp->topics[t].durable = sp->topics[t].checkpoint;
+	delete_retired(sp);
+	rs_spool_stats(sp, &st);
+	log_notice("spool %s: %" PRIu64 " segments, %" PRIu64
+		   " bytes, %" PRIu64 " records to deliver; recovered in %lld "
+		   "ms (torn tails %u, corrupt segments %u, duplicates "
+		   "skipped %" PRIu64 ")",
+		   sp->dir, st.segments, st.bytes, st.records,
+		   (long long)(mono_ms() - t0), rc.torn, rc.corrupt, rc.dups);
+	for (uint32_t t = 0; t < sp->ntopics; t++)
+		if (sp->topics[t].pending > 0 && t < rc.nfirst)
+			found(arg, t, sp->topics[t].name, sp->topics[t].pending,
+			      &rc.first[t]);
+	free(rc.first);
+	sp->last_sync_ms = sp->last_checkpoint_ms = t0;
+	*spp = sp;
+	return 0;
+fail:
+	free(rc.first);
+	rs_spool_close(sp);
+	return -1;
+}
+
+void rs_spool_close(struct rs_spool *sp)
+{
+	if (sp == NULL)
+		return;
+	if (sp->dirfd >= 0 && sp->dir != NULL) {
+		if (!sp->broken && do_write(sp) == 0 &&
+		    sp->cfg.fsync != RS_FSYNC_NEVER)
+			(void)do_sync(sp);
+		if (sp->broken && sp->len > 0)
+			log_warnx("spool: %zu bytes could not be made durable "
+				  "before exit",
+				  sp->len);
+		if (sp->checkpoint_dirty && write_checkpoint(sp) == 0)
+			delete_retired(sp);
+	}
+	for (size_t i = 0; i < sp->nsegs; i++)
+		seg_free(sp->segs[i]);
+	free(sp->segs);
+	for (uint32_t i = 0; i < sp->ntopics; i++)
+		free(sp->topics[i].name);
+	free(sp->topics);
+	free(sp->buf);
+	if (sp->dirfd >= 0)
+		close(sp->dirfd);
+	free(sp->dir);
+	free(sp);
+}

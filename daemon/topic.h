@@ -1,0 +1,83 @@
+/*
+ * topic.h: one Kafka topic in use, shared by every session that resolved
+ * it: its policy (producer.c) and where its records flow (flow.c). Owned by
+ * the producer; lives until the daemon exits.
+ */
+#ifndef RS_TOPIC_H
+#define RS_TOPIC_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "config.h"
+#include "record.h"
+#include "spool.h"
+
+enum rs_topic_mode {
+	RS_MODE_DIRECT,  /* ring -> librdkafka */
+	RS_MODE_SPOOLED, /* ring -> spool -> librdkafka, in order */
+};
+
+enum rs_pending_state {
+	RS_PENDING_INFLIGHT, /* librdkafka holds it */
+	RS_PENDING_DONE,     /* delivered, or failed for good and reported */
+	RS_PENDING_FAILED,   /* failed for now: to be sent again */
+};
+
+/* A spooled record handed to librdkafka and not yet retired. */
+struct rs_pending {
+	uint64_t seq;
+	struct rs_spool_pos pos;
+	uint8_t state;
+	uint8_t possible_dup;
+};
+
+/* Sorted by seq; a ring buffer of entries. */
+struct rs_pending_q {
+	struct rs_pending *v; /* owned */
+	size_t cap;
+	size_t head;
+	size_t n;
+};
+
+struct rs_topic {
+	char *name;
+	enum rs_acks acks;
+	enum rs_reports reports;
+	int write_ahead;
+	uint64_t backlog_bytes;
+	uint32_t backlog_ms;
+	uint32_t kafka_timeout_ms; /* librdkafka's message.timeout.ms; 0: none */
+	rd_kafka_topic_t *rkt;
+
+	uint64_t inflight; /* in librdkafka */
+	uint64_t delivered;
+	uint64_t failed;
+	uint64_t spilled;  /* records written to the spool */
+	uint64_t replayed; /* records produced from the spool */
+	uint64_t possible_dups;
+
+	enum rs_topic_mode mode;
+	uint32_t spool_topic;
+	struct rs_record_list direct; /* read order */
+	uint64_t direct_bytes;
+	uint64_t unshadowed; /* direct records not yet in the spool */
+	struct rs_record_list hold; /* read order */
+	struct rs_spool_cursor cursor;
+	struct rs_pending_q pending;
+	size_t scan; /* first pending entry the cursor has not passed */
+	struct rs_record_list replaying; /* in librdkafka from the spool */
+	uint64_t replay_inflight;
+	uint64_t replay_bytes;
+	uint64_t uncommitted; /* appended, not committed yet */
+	int rewind;
+	int64_t resume_ms;
+	uint32_t backoff_ms;
+	int busy;
+	TAILQ_ENTRY(rs_topic) busy_entry;
+};
+
+TAILQ_HEAD(rs_topic_list, rs_topic);
+
+#endif

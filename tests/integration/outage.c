@@ -1,0 +1,194 @@
+/*
+ * outage: every broker goes down while several clients send records, and
+ * stays down for longer than message.timeout.ms. Every send must be
+ * accepted at once: no RINGSIDE_EFULL, and no call over a millisecond of
+ * its own (rs_test_client tells a send that was slow from one the OS or
+ * hypervisor interrupted; both are printed). When the brokers come back, a
+ * consumer must read every record exactly as sent, per-key order kept,
+ * and every final report must arrive. Duplicates are allowed only as many
+ * as ringsided counted as possible (records it sent again after librdkafka
+ * said they were possibly persisted).
+ *
+ * Twice: with the default configuration (librdkafka never times a record
+ * out; the backlog spills after backlog_ms), and with an operator's
+ * message.timeout.ms of 2 s, a third of the outage.
+ *
+ * RS_OUTAGE_RECORDS sets the total (default 1,000,000; a quarter of it
+ * for the second run).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "verify.h"
+
+#define WRITERS 4
+#define THREADS 2
+#define DOWN_S 6
+
+/* librdkafka's mock keeps only the last 5 MiB of each partition: enough
+ * partitions, and lz4, that a million records all stay readable */
+static const struct v_topic topics[] = {
+	{ "outage-a", 24, -1 },
+	{ "outage-b", 24, -1 },
+};
+
+/* For a failed run: what the reports said about a few lost records. */
+static void explain_losses(struct v_ctx *v, struct h_client *c)
+{
+	int shown = 0;
+
+	for (unsigned int w = 0; w < WRITERS && shown < 12; w++) {
+		for (size_t i = 0; i < c[w].nreports && shown < 12; i++) {
+			const struct h_report *r = &c[w].reports[i];
+			struct v_rec *rec = v_get(v, r->opaque);
+
+			if (rec == NULL || rec->count > 0 || r->stage == 3)
+				continue;
+			fprintf(stderr,
+				"lost: writer %u thread %llu seq %llu: reported "
+				"status %d stage %d %s [%d] @%lld\n",
+				w, (unsigned long long)((r->opaque >> 32) & 0xff),
+				(unsigned long long)(r->opaque & 0xffffffff),
+				r->status, r->stage, r->topic, r->partition,
+				(long long)r->offset);
+			shown++;
+		}
+	}
+}
+
+struct scenario {
+	const char *name;
+	unsigned int total;
+	const char *kafka; /* extra [kafka] keys */
+};
+
+static void run(const struct scenario *sc)
+{
+	unsigned int per_thread = sc->total / (WRITERS * THREADS);
+	const char *client = h_env_or("RS_TEST_CLIENT",
+				      "tests/integration/rs_test_client");
+	char out[WRITERS][400], id[WRITERS][16], nrec[16], rate[16];
+	char kafka[256];
+	struct h_client c[WRITERS];
+	unsigned long long efull = 0, over = 0, pre = 0, max_ns = 0;
+	unsigned long long finals = 0;
+	unsigned int lost = 0;
+	long long dups;
+	pid_t pids[WRITERS];
+	struct h_env e;
+	struct v_ctx v;
+	int64_t t0;
+
+	h_init(&e, sc->name);
+	h_mock_start(&e, 3);
+	for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
+		h_topic(&e, topics[i].name, topics[i].partitions);
+	snprintf(kafka, sizeof(kafka),
+		 "%senable.idempotence = true\nlinger.ms = 5\n"
+		 "compression.codec = lz4\n"
+		 "[topic:*]\nacks = all\nbacklog_ms = 1000\n",
+		 sc->kafka);
+	h_write_config(&e, "ring_size = 16M\n", kafka);
+	h_daemon_start(&e);
+
+	/* the senders run for about 4 s at their pace */
+	snprintf(nrec, sizeof(nrec), "%u", per_thread);
+	snprintf(rate, sizeof(rate), "%u", per_thread / 4 + 1);
+	for (unsigned int w = 0; w < WRITERS; w++) {
+		const char *argv[] = { client, "--socket", e.sock, "--id", id[w],
+				       "--threads", "2", "--records", nrec,
+				       "--rate", rate, "--keys", "11",
+				       "--topics", "outage-a,outage-b",
+				       "--final", "240", NULL };
+
+		snprintf(id[w], sizeof(id[w]), "%u", w);
+		snprintf(out[w], sizeof(out[w]), "%s/client-%u.out", e.dir, w);
+		pids[w] = h_spawn(argv, out[w]);
+	}
+	usleep(300 * 1000);
+	t0 = h_now_ms();
+	CHECK(rd_kafka_mock_broker_set_down(e.mc, -1) == 0, "brokers down");
+	printf("%s: all brokers down\n", sc->name);
+	sleep(DOWN_S);
+	CHECK(rd_kafka_mock_broker_set_up(e.mc, -1) == 0, "brokers up");
+	printf("%s: brokers up after %lld ms\n", sc->name,
+	       (long long)(h_now_ms() - t0));
+	for (unsigned int w = 0; w < WRITERS; w++)
+		CHECK(h_wait(pids[w], 300000) == 0, "client %u failed", w);
+	printf("%s: every final report in after %lld ms\n", sc->name,
+	       (long long)(h_now_ms() - t0));
+
+	for (unsigned int w = 0; w < WRITERS; w++) {
+		h_read_client(out[w], &c[w]);
+		CHECK(c[w].complete, "client %u did not finish", w);
+		CHECK(c[w].failures == 0, "client %u: %llu records failed", w,
+		      c[w].failures);
+		for (unsigned int t = 0; t < THREADS; t++) {
+			CHECK(c[w].sent[t] == per_thread,
+			      "client %u thread %u sent %u", w, t,
+			      c[w].sent[t]);
+			efull += c[w].efull[t];
+			over += c[w].over_1ms[t];
+			pre += c[w].preempted[t];
+			if (c[w].max_ns[t] > max_ns)
+				max_ns = c[w].max_ns[t];
+		}
+		finals += c[w].finals;
+	}
+	CHECK(efull == 0, "%llu sends were refused (ring full)", efull);
+	CHECK(finals == (unsigned long long)per_thread * WRITERS * THREADS,
+	      "%llu final reports for %u records", finals,
+	      per_thread * WRITERS * THREADS);
+
+	v_init(&v, WRITERS, THREADS, per_thread, 11, topics, 2);
+	v_consume(&v, &e);
+	for (unsigned int w = 0; w < WRITERS; w++)
+		for (unsigned int t = 0; t < THREADS; t++) {
+			int contiguous;
+
+			lost += per_thread - v_arrived(&v, w, t, &contiguous);
+		}
+	CHECK(v.bad_content == 0, "%zu records differ from what was sent",
+	      v.bad_content);
+	if (lost > 0)
+		explain_losses(&v, c);
+	CHECK(h_log_count(&e, "spooling") > 0, "nothing was spooled");
+	CHECK(h_daemon_stop(&e, SIGTERM, 60000) == 0, "ringsided exit status");
+	dups = h_log_number(&e, "possible duplicates ");
+	printf("%s: %u records, brokers down %d s: rejected %llu, sends over "
+	       "1 ms %llu (and %llu more while the OS or hypervisor had the "
+	       "CPU), longest %.1f us, lost %u, duplicates %zu (ringsided "
+	       "counted %lld possible), per-key order violations %zu\n",
+	       sc->name, per_thread * WRITERS * THREADS, DOWN_S, efull, over,
+	       pre, (double)max_ns / 1000.0, lost, v.duplicates, dups,
+	       v.order_violations);
+	CHECK(lost == 0, "%u records lost", lost);
+	CHECK(v.order_violations == 0, "%zu per-key order violations",
+	      v.order_violations);
+	CHECK(dups >= 0 && (long long)v.duplicates <= dups,
+	      "more duplicates than ringsided counted");
+	CHECK(over == 0, "%llu sends took over a millisecond", over);
+	for (unsigned int w = 0; w < WRITERS; w++)
+		h_client_free(&c[w]);
+	v_free(&v);
+	h_cleanup(&e);
+}
+
+int main(void)
+{
+	unsigned int total = (unsigned int)atoi(
+		h_env_or("RS_OUTAGE_RECORDS", "1000000"));
+	const struct scenario def = { "outage", total, "" };
+	/* an operator who sets a librdkafka timeout, shorter than the
+	 * outage: nothing may be lost or reordered either */
+	const struct scenario timeout = { "outage-timeout", total / 4,
+					  "message.timeout.ms = 2000\n" };
+
+	run(&def);
+	run(&timeout);
+	return 0;
+}
