@@ -1140,13 +1140,17 @@ static int cmp_id(const void *a, const void *b)
 
 static int list_segments(struct rs_spool *sp, uint64_t **idsp, size_t *np)
 {
-	DIR *d = fdopendir(dup(sp->dirfd));
+	int fd = dup(sp->dirfd);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
 	struct dirent *de;
 	uint64_t *ids = NULL, id;
 	size_t n = 0;
 
-	if (d == NULL)
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
 		return -1;
+	}
 	while ((de = readdir(d)) != NULL) {
 		if (parse_seg_name(de->d_name, &id) < 0)
 			continue;
@@ -1154,7 +1158,8 @@ static int list_segments(struct rs_spool *sp, uint64_t **idsp, size_t *np)
 		ids[n++] = id;
 	}
 	closedir(d);
-	qsort(ids, n, sizeof(*ids), cmp_id);
+	if (n > 1)
+		qsort(ids, n, sizeof(*ids), cmp_id);
 	*idsp = ids;
 	*np = n;
 	return 0;

@@ -87,8 +87,12 @@ static void run(const struct scenario *sc)
 	h_mock_start(&e, 3);
 	for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
 		h_topic(&e, topics[i].name, topics[i].partitions);
+	/* the mock leaves one broker's connection open while it is down,
+	 * like a network partition: requests in flight there come back
+	 * after socket.timeout.ms (60 s by default) */
 	snprintf(kafka, sizeof(kafka),
 		 "%senable.idempotence = true\nlinger.ms = 5\n"
+		 "socket.timeout.ms = 10000\n"
 		 "compression.codec = lz4\n"
 		 "[topic:*]\nacks = all\nbacklog_ms = 1000\n",
 		 sc->kafka);
