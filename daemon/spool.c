@@ -34,6 +34,13 @@
 
 #define CHECKPOINT_NAME "checkpoint"
 #define CHECKPOINT_TMP "checkpoint.tmp"
+/*
+ * Space set aside for the checkpoint. On a full filesystem the checkpoint
+ * cannot be rewritten, and without a new checkpoint no delivered segment
+ * may be deleted: deleting this file breaks that deadlock.
+ */
+#define RESERVE_NAME "reserve"
+#define RESERVE_BYTES (256 * 1024)
 #define CHECKPOINT_EVERY_MS 1000
 #define RETRY_EVERY_MS 1000
 #define UNSYNCED_MAX (32U << 20) /* force a write past this much */
@@ -87,6 +94,8 @@ struct rs_spool {
 	int broken;
 	int full;
 	int checkpoint_dirty;
+	int checkpoint_failing; /* logged once until it works again */
+	int have_reserve;
 	int64_t last_checkpoint_ms;
 
 	uint64_t stat_appended;
@@ -693,12 +702,56 @@ void rs_spool_retire(struct rs_spool *sp, uint32_t topic, uint64_t below_seq,
 	sp->stat_retired += count;
 }
 
+static void make_reserve(struct rs_spool *sp)
+{
+	int fd = openat(sp->dirfd, RESERVE_NAME,
+			O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return;
+	if (fallocate(fd, 0, 0, RESERVE_BYTES) < 0) {
+		static const uint8_t zero[4096];
+		int ok = errno == EOPNOTSUPP;
+
+		for (off_t off = 0; ok && off < RESERVE_BYTES;
+		     off += (off_t)sizeof(zero))
+			ok = write_all(fd, zero, sizeof(zero), off) == 0;
+		if (!ok) {
+			close(fd);
+			(void)unlinkat(sp->dirfd, RESERVE_NAME, 0);
+			return;
+		}
+	}
+	close(fd);
+	sp->have_reserve = 1;
+}
+
+static int write_checkpoint_once(struct rs_spool *sp, const char *text,
+				 size_t len)
+{
+	int fd, saved;
+
+	fd = openat(sp->dirfd, CHECKPOINT_TMP,
+		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (write_all(fd, (const uint8_t *)text, len, 0) < 0 ||
+	    fdatasync(fd) < 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 /* checkpoint file: text, one topic per line, then a CRC-32C of the text */
 static int write_checkpoint(struct rs_spool *sp)
 {
 	char *text = NULL, line[400];
 	size_t len = 0;
-	int fd, n;
+	int n;
 
 	n = snprintf(line, sizeof(line), "ringside-spool-checkpoint 1\n"
 					 "next_seq %" PRIu64 "\n",
@@ -721,18 +774,27 @@ static int write_checkpoint(struct rs_spool *sp)
 	memcpy(text + len, line, (size_t)n + 1);
 	len += (size_t)n;
 
-	fd = openat(sp->dirfd, CHECKPOINT_TMP,
-		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write_all(fd, (const uint8_t *)text, len, 0) < 0 ||
-	    fdatasync(fd) < 0) {
-		log_warn("spool: cannot write %s/%s", sp->dir, CHECKPOINT_TMP);
-		if (fd >= 0)
-			close(fd);
-		free(text);
+	n = write_checkpoint_once(sp, text, len);
+	if (n < 0 && (errno == ENOSPC || errno == EDQUOT) &&
+	    sp->have_reserve) {
+		log_warnx("spool: the filesystem is full; using the space "
+			  "reserved for the checkpoint");
+		(void)unlinkat(sp->dirfd, RESERVE_NAME, 0);
+		sp->have_reserve = 0;
+		n = write_checkpoint_once(sp, text, len);
+	}
+	free(text);
+	if (n < 0) {
+		if (!sp->checkpoint_failing)
+			log_warn("spool: cannot write %s/%s; retrying",
+				 sp->dir, CHECKPOINT_TMP);
+		sp->checkpoint_failing = 1;
+		sp->last_checkpoint_ms = mono_ms(); /* the next try, in 1 s */
 		return -1;
 	}
-	close(fd);
-	free(text);
+	if (sp->checkpoint_failing)
+		log_notice("spool: checkpoint written again");
+	sp->checkpoint_failing = 0;
 	if (renameat(sp->dirfd, CHECKPOINT_TMP, sp->dirfd, CHECKPOINT_NAME) <
 		    0 ||
 	    sync_dir(sp) < 0) {
@@ -854,6 +916,8 @@ static void delete_retired(struct rs_spool *sp)
 	}
 	if (removed) {
 		(void)sync_dir(sp);
+		if (!sp->have_reserve)
+			make_reserve(sp);
 		if (sp->full && capacity_ok(sp)) {
 			sp->full = 0;
 			log_notice("spool: space freed; accepting records");
@@ -876,8 +940,10 @@ void rs_spool_tick(struct rs_spool *sp, int64_t now_ms)
 		sp->full = !capacity_ok(sp);
 		sp->next_retry_ms = now_ms + RETRY_EVERY_MS;
 	}
+	/* a full spool frees delivered segments at once, not each second */
 	if (sp->checkpoint_dirty &&
-	    now_ms - sp->last_checkpoint_ms >= CHECKPOINT_EVERY_MS &&
+	    (now_ms - sp->last_checkpoint_ms >= CHECKPOINT_EVERY_MS ||
+	     (sp->full && !sp->checkpoint_failing)) &&
 	    write_checkpoint(sp) == 0)
 		delete_retired(sp);
 }
@@ -1271,6 +1337,7 @@ int rs_spool_open(const struct rs_spool_config *cfg, rs_spool_found_fn found,
 	for (uint32_t t = 0; t < sp->ntopics; t++)
 		sp->topics[t].durable = sp->topics[t].checkpoint;
 	delete_retired(sp);
+	make_reserve(sp);
 	rs_spool_stats(sp, &st);
 	log_notice("spool %s: %" PRIu64 " segments, %" PRIu64
 		   " bytes, %" PRIu64 " records to deliver; recovered in %lld "
