@@ -85,10 +85,10 @@ struct rs_srec_in {
 	const uint8_t *headers;
 	uint32_t header_bytes;
 	uint16_t header_count;
-	const void *key; /* NULL: no key */
-	uint32_t key_len;
-	const void *value; /* NULL: null value */
-	uint32_t value_len;
+	const void *key;
+	uint32_t key_len; /* RINGSIDE_NULL_LEN: no key */
+	const void *value;
+	uint32_t value_len; /* RINGSIDE_NULL_LEN: null value */
 };
 
 /* Bytes the record will take. */

@@ -125,6 +125,8 @@ void rs_session_free(struct rs_session *s)
 	free(s->topics);
 	TAILQ_REMOVE(&s->srv->sessions, s, entry);
 	s->srv->nsessions--;
+	if (s->srv->last_lookup == s)
+		s->srv->last_lookup = NULL;
 	free(s);
 }
 

@@ -1266,7 +1266,9 @@ static int recover(struct rs_spool *sp, struct recovery *rc)
 		if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
 			/* created, then a crash before the header was
 			 * durable: empty unless something else wrote it */
-			int empty = all_zero(fd, 0, sizeof(h));
+			struct stat st;
+			int empty = fstat(fd, &st) == 0 &&
+				    all_zero(fd, 0, (uint64_t)st.st_size);
 
 			close(fd);
 			if (empty && unlinkat(sp->dirfd, name, 0) == 0)
