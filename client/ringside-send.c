@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,9 @@ struct counts {
 	unsigned long long sent;
 	unsigned long long delivered;
 	unsigned long long failed;
+	unsigned long long spooled; /* in ringsided's spool, not yet final */
+	unsigned char *was_spooled; /* per line */
+	size_t nlines;
 	int verbose;
 };
 
@@ -55,10 +59,51 @@ static const char *persistence_name(ringside_persistence_t p)
 	}
 }
 
+/* 1 the first time line n is seen spooled; 0 if it was already, or
+ * cannot be remembered (then it is counted once more, never lost). */
+static int mark_spooled(struct counts *c, uint64_t n, int set)
+{
+	if (n >= c->nlines) {
+		size_t want = c->nlines ? c->nlines : 1024;
+		unsigned char *p;
+
+		if (!set)
+			return 0;
+		while (want <= n)
+			want *= 2;
+		p = realloc(c->was_spooled, want);
+		if (p == NULL)
+			return 0;
+		memset(p + c->nlines, 0, want - c->nlines);
+		c->was_spooled = p;
+		c->nlines = want;
+	}
+	if (!set) {
+		int was = c->was_spooled[n];
+
+		c->was_spooled[n] = 0;
+		return was;
+	}
+	if (c->was_spooled[n])
+		return 0;
+	c->was_spooled[n] = 1;
+	return 1;
+}
+
 static void on_report(const ringside_report_t *r, void *ctx)
 {
 	struct counts *c = ctx;
 
+	if (r->stage == RINGSIDE_STAGE_SPOOLED) {
+		c->spooled += mark_spooled(c, r->opaque, 1);
+		if (c->verbose)
+			printf("line %llu: in ringsided's spool (Kafka cannot "
+			       "take it now)\n",
+			       (unsigned long long)r->opaque);
+		return;
+	}
+	if (mark_spooled(c, r->opaque, 0))
+		c->spooled--;
 	if (r->status == 0) {
 		c->delivered++;
 		if (c->verbose)
@@ -73,6 +118,38 @@ static void on_report(const ringside_report_t *r, void *ctx)
 	fprintf(stderr, "ringside-send: line %llu: failed: %s (%s)\n",
 		(unsigned long long)r->opaque, ringside_strerror(r->status),
 		persistence_name(r->persistence));
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits until every record is finished, then, within the same timeout, for
+ * the final reports of records that went to the spool. A record still in
+ * the spool then is safe, not failed: ringsided delivers it later. */
+static int wait_reports(ringside_t *rs, int timeout, struct counts *c)
+{
+	int64_t deadline = now_ms() + timeout;
+	int rc = ringside_flush(rs, timeout, on_report, c);
+
+	while (rc == 0 && c->spooled > 0) {
+		struct pollfd pfd = { .fd = ringside_fd(rs), .events = POLLIN };
+		int64_t left = deadline - now_ms();
+		int n;
+
+		if (left <= 0)
+			break;
+		n = ringside_poll(rs, on_report, c);
+		if (n < 0)
+			return n == RINGSIDE_ENOTCONN ? 0 : n;
+		if (n == 0)
+			(void)poll(&pfd, 1, left > 100 ? 100 : (int)left);
+	}
+	return rc;
 }
 
 static int parse_header(char *arg, ringside_header_t *h)
@@ -213,21 +290,28 @@ int main(int argc, char **argv)
 			break;
 	}
 	free(line);
-	rc = ringside_flush(rs, timeout, on_report, &c);
+	rc = wait_reports(rs, timeout, &c);
 	if (rc < 0)
 		fprintf(stderr, "ringside-send: waiting for reports: %s\n",
 			ringside_strerror(rc));
 	ringside_close(rs);
 	fflush(stdout); /* reports first, then the summary */
 	if (!quiet) {
-		unsigned long long unknown = c.sent - c.delivered - c.failed;
+		unsigned long long unknown =
+			c.sent - c.delivered - c.failed - c.spooled;
 
 		fprintf(stderr,
 			"ringside-send: sent %llu, delivered %llu, failed %llu",
 			c.sent, c.delivered, c.failed);
+		if (c.spooled > 0)
+			fprintf(stderr,
+				", in ringsided's spool %llu (it delivers "
+				"them when Kafka takes them)",
+				c.spooled);
 		if (unknown > 0)
 			fprintf(stderr, ", unreported %llu", unknown);
 		fputc('\n', stderr);
 	}
+	free(c.was_spooled);
 	return c.failed > 0 || rc < 0 ? 1 : 0;
 }

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Builds ringside, starts ringsided on librdkafka's embedded mock cluster
-# (the shipped conf/ringside.ini, with the socket moved to a scratch
-# directory), sends demo records through ringside-send showing each report,
+# (the shipped conf/ringside.ini, with the socket and the spool moved to a
+# scratch directory), sends demo records through ringside-send showing each report,
 # reads them back from the cluster with kcat, and stops the daemon.
 set -eu
 cd "$(dirname "$0")/.."
@@ -15,8 +15,9 @@ make -j"$(nproc)" --quiet >/dev/null
 top=$(pwd)
 
 demo=$(mktemp -d /tmp/ringside-demo.XXXXXX)
-sed "s#^socket = .*#socket = $demo/ringside.sock#" "$src/conf/ringside.ini" \
-	>"$demo/ringside.ini"
+sed -e "s#^socket = .*#socket = $demo/ringside.sock#" \
+	-e "s#^spool_dir = .*#spool_dir = $demo/spool#" \
+	"$src/conf/ringside.ini" >"$demo/ringside.ini"
 "$top/daemon/ringsided" --config "$demo/ringside.ini" 2>"$demo/ringsided.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$demo"' EXIT
