@@ -25,6 +25,7 @@
 #define STOP_TICK_MS 10
 #define PURGE_GRACE_MS 5000
 #define FLOW_TICK_US 10000 /* spooled topics waiting: backoff, window */
+#define SPOOL_LOG_MS 10000
 
 int64_t rs_now_us(void)
 {
@@ -60,6 +61,38 @@ static void flush_and_reap(struct rs_server *srv)
 	}
 }
 
+/* While the spool holds records, a line every SPOOL_LOG_MS, and one more
+ * when it is empty again: an operator sees an outage come and go. */
+static void log_spool(struct rs_server *srv)
+{
+	int64_t now = rs_now_us() / 1000;
+	struct rs_spool_stats ss;
+	struct rs_flow_stats fs;
+	struct timespec wall;
+
+	if (now - srv->spool_logged_ms < SPOOL_LOG_MS)
+		return;
+	rs_spool_stats(srv->spool, &ss);
+	if (ss.records == 0 && !srv->spool_logged_busy)
+		return;
+	rs_flow_stats(srv->flow, &fs);
+	clock_gettime(CLOCK_REALTIME, &wall);
+	log_notice("spool: %llu records to deliver, %llu bytes in %llu "
+		   "segments, oldest segment %llds old%s; spilled %llu, "
+		   "replayed %llu since start",
+		   (unsigned long long)ss.records,
+		   (unsigned long long)ss.bytes,
+		   (unsigned long long)ss.segments,
+		   ss.oldest_ms > 0 ? (long long)(wall.tv_sec -
+						   ss.oldest_ms / 1000)
+				    : 0LL,
+		   ss.full ? ", FULL" : ss.broken ? ", WRITES FAILING" : "",
+		   (unsigned long long)fs.spilled,
+		   (unsigned long long)fs.replayed);
+	srv->spool_logged_ms = now;
+	srv->spool_logged_busy = ss.records > 0;
+}
+
 static unsigned int drain_all(struct rs_server *srv, int *hit_budget)
 {
 	struct rs_session *s, *next;
@@ -81,6 +114,7 @@ static unsigned int drain_all(struct rs_server *srv, int *hit_budget)
 	moved = rs_flow_pass(srv->flow);
 	rs_flow_tick(srv->flow);
 	flush_and_reap(srv);
+	log_spool(srv);
 	return work + moved;
 }
 

@@ -38,6 +38,8 @@ struct rs_server {
 	int purged;
 	struct rs_session *last_lookup; /* rs_server_session()'s cache */
 	uint64_t reports_orphaned;      /* records whose session was gone */
+	int64_t spool_logged_ms; /* the last periodic spool line */
+	int spool_logged_busy;   /* it said the spool held records */
 };
 
 int rs_server_start(struct rs_server *srv, struct event_base *base,
