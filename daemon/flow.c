@@ -18,8 +18,8 @@
 #include "server.h"
 #include "session.h"
 
-#define REPLAY_BUDGET 4096U       /* records per topic per pass */
-#define REPLAY_WINDOW 20000U      /* records in flight per topic */
+#define REPLAY_BUDGET 4096U  /* records per topic per pass */
+#define REPLAY_WINDOW 20000U /* records in flight per topic */
 #define REPLAY_WINDOW_BYTES (64ULL << 20)
 #define PENDING_MAX 200000U
 #define BACKOFF_MIN_MS 100U
@@ -333,8 +333,7 @@ static int shadow_rest(struct rs_flow *f, struct rs_topic *t)
 
 	if (t->unshadowed == 0)
 		return 0; /* the common case: checked on every record */
-	TAILQ_FOREACH(rec, &t->direct, tentry)
-	{
+	TAILQ_FOREACH (rec, &t->direct, tentry) {
 		if (rec->spool_seq != 0)
 			continue;
 		if (!spool_append(f, t, rec, 1))
@@ -344,8 +343,7 @@ static int shadow_rest(struct rs_flow *f, struct rs_topic *t)
 	return 0;
 }
 
-static int to_spooled(struct rs_flow *f, struct rs_topic *t,
-		      const char *why)
+static int to_spooled(struct rs_flow *f, struct rs_topic *t, const char *why)
 {
 	struct rs_spool_pos end;
 
@@ -419,7 +417,8 @@ void rs_flow_dispatch(struct rs_flow *f, struct rs_record *rec)
 	rec->rseq = ++f->rseq;
 	rec->read_ms = f->now_ms;
 	if (rec->frame.timestamp == 0)
-		rec->frame.timestamp = wall_ms(); /* also what the spool keeps */
+		rec->frame.timestamp =
+			wall_ms(); /* also what the spool keeps */
 	if (!TAILQ_EMPTY(&t->hold) || !route(f, t, rec))
 		hold_push(f, t, rec);
 }
@@ -458,8 +457,8 @@ void rs_flow_delivered(struct rs_flow *f, struct rs_record *rec,
 		e = pq_find(&t->pending, rec->spool_seq);
 		if (e != NULL) {
 			e->state = RS_PENDING_FAILED;
-			e->possible_dup |= o->persistence ==
-					   RINGSIDE_POSSIBLY_PERSISTED;
+			e->possible_dup |=
+				o->persistence == RINGSIDE_POSSIBLY_PERSISTED;
 		}
 		t->rewind = 1;
 		mark_busy(f, t);
@@ -524,8 +523,7 @@ static void purge_class(struct rs_flow *f, enum rs_acks acks)
 {
 	struct rs_topic *t;
 
-	TAILQ_FOREACH(t, &f->busy, busy_entry)
-	{
+	TAILQ_FOREACH (t, &f->busy, busy_entry) {
 		if (t->acks == acks && !TAILQ_EMPTY(&t->direct))
 			(void)to_spooled(f, t, "message.timeout.ms near");
 	}
@@ -595,8 +593,8 @@ static struct rs_record *record_from_spool(struct rs_topic *t,
 					   const struct rs_srec *r)
 {
 	struct rs_record *rec = malloc(sizeof(*rec) + r->size);
-	const uint8_t *base = (const uint8_t *)r->topic -
-			      sizeof(struct rs_srec_hdr);
+	const uint8_t *base =
+		(const uint8_t *)r->topic - sizeof(struct rs_srec_hdr);
 	ptrdiff_t hoff, koff, voff;
 
 	if (rec == NULL)
@@ -643,9 +641,9 @@ static void retire(struct rs_flow *f, struct rs_topic *t)
 
 static void maybe_direct(struct rs_topic *t)
 {
-	if (t->write_ahead || t->mode != RS_MODE_SPOOLED ||
-	    t->pending.n > 0 || t->uncommitted > 0 || t->rewind ||
-	    !TAILQ_EMPTY(&t->hold) || !TAILQ_EMPTY(&t->direct))
+	if (t->write_ahead || t->mode != RS_MODE_SPOOLED || t->pending.n > 0 ||
+	    t->uncommitted > 0 || t->rewind || !TAILQ_EMPTY(&t->hold) ||
+	    !TAILQ_EMPTY(&t->direct))
 		return;
 	t->mode = RS_MODE_DIRECT;
 	log_notice("topic %s: spool drained; records go straight to Kafka "
@@ -688,8 +686,8 @@ static unsigned int replay(struct rs_flow *f, struct rs_topic *t)
 		e = scan_to(t, r.seq);
 		if (e != NULL && e->state != RS_PENDING_FAILED)
 			continue; /* delivered, or still in flight */
-		if (e == NULL && r.seq < rs_spool_checkpoint(f->spool,
-							     t->spool_topic))
+		if (e == NULL &&
+		    r.seq < rs_spool_checkpoint(f->spool, t->spool_topic))
 			continue; /* retired before a restart */
 		rec = record_from_spool(t, &r);
 		if (rec == NULL)
@@ -794,8 +792,7 @@ void rs_flow_spill_inflight(struct rs_flow *f)
 {
 	struct rs_topic *t;
 
-	TAILQ_FOREACH(t, &f->busy, busy_entry)
-	{
+	TAILQ_FOREACH (t, &f->busy, busy_entry) {
 		if (!TAILQ_EMPTY(&t->direct) &&
 		    to_spooled(f, t, "shutting down") < 0)
 			log_warnx("topic %s: the spool cannot take the %llu "
@@ -825,6 +822,6 @@ void rs_flow_stats(const struct rs_flow *f, struct rs_flow_stats *st)
 	st->spilled = f->spilled;
 	st->replayed = f->replayed;
 	st->possible_dups = f->possible_dups;
-	TAILQ_FOREACH(t, &f->busy, busy_entry)
-	st->topics_spooled += t->mode == RS_MODE_SPOOLED;
+	TAILQ_FOREACH (t, &f->busy, busy_entry)
+		st->topics_spooled += t->mode == RS_MODE_SPOOLED;
 }

@@ -98,10 +98,10 @@ uint32_t rs_srec_size(const struct rs_srec_in *in);
 void rs_srec_encode(const struct rs_srec_in *in, uint64_t seq, void *dst);
 
 enum rs_srec_result {
-	RS_SREC_OK = 1,    /* a valid record of *size bytes */
-	RS_SREC_END = 0,   /* no more data (or zeros: never written) */
+	RS_SREC_OK = 1,	    /* a valid record of *size bytes */
+	RS_SREC_END = 0,    /* no more data (or zeros: never written) */
 	RS_SREC_SHORT = -1, /* the record runs past the data: torn */
-	RS_SREC_BAD = -2,  /* invalid: *why says which rule */
+	RS_SREC_BAD = -2,   /* invalid: *why says which rule */
 };
 
 /*

@@ -80,13 +80,14 @@ static void log_spool(struct rs_server *srv)
 	log_notice("spool: %llu records to deliver, %llu bytes in %llu "
 		   "segments, oldest segment %llds old%s; spilled %llu, "
 		   "replayed %llu since start",
-		   (unsigned long long)ss.records,
-		   (unsigned long long)ss.bytes,
+		   (unsigned long long)ss.records, (unsigned long long)ss.bytes,
 		   (unsigned long long)ss.segments,
-		   ss.oldest_ms > 0 ? (long long)(wall.tv_sec -
-						   ss.oldest_ms / 1000)
-				    : 0LL,
-		   ss.full ? ", FULL" : ss.broken ? ", WRITES FAILING" : "",
+		   ss.oldest_ms > 0
+			   ? (long long)(wall.tv_sec - ss.oldest_ms / 1000)
+			   : 0LL,
+		   ss.full     ? ", FULL"
+		   : ss.broken ? ", WRITES FAILING"
+			       : "",
 		   (unsigned long long)fs.spilled,
 		   (unsigned long long)fs.replayed);
 	srv->spool_logged_ms = now;
@@ -245,18 +246,19 @@ static int open_spool(struct rs_server *srv, char *err, size_t errlen)
 	const struct rs_config *cfg = srv->cfg;
 	struct rs_spool_config sc = {
 		.dir = cfg->spool_dir,
-		.fsync = cfg->spool_fsync == RS_SYNC_ALWAYS  ? RS_FSYNC_ALWAYS
-			 : cfg->spool_fsync == RS_SYNC_NEVER ? RS_FSYNC_NEVER
-							     : RS_FSYNC_INTERVAL,
+		.fsync = cfg->spool_fsync == RS_SYNC_ALWAYS ? RS_FSYNC_ALWAYS
+			 : cfg->spool_fsync == RS_SYNC_NEVER
+				 ? RS_FSYNC_NEVER
+				 : RS_FSYNC_INTERVAL,
 		.fsync_interval_ms = cfg->spool_fsync_ms,
 		.max_bytes = cfg->spool_max_bytes,
 		.segment_bytes = cfg->spool_segment_bytes,
 		.drop_oldest = cfg->spool_drop_oldest,
 		/* a ring frame, plus the topic name and the record header */
-		.max_record = ringside_align8((uint64_t)cfg->max_record_bytes +
-					      1024),
+		.max_record =
+			ringside_align8((uint64_t)cfg->max_record_bytes + 1024),
 	};
-	struct found_list fl = {0};
+	struct found_list fl = { 0 };
 	int rc = 0;
 
 	if (rs_spool_open(&sc, on_found, &fl, &srv->spool, err, errlen) < 0)
@@ -266,9 +268,9 @@ static int open_spool(struct rs_server *srv, char *err, size_t errlen)
 	for (size_t i = 0; i < fl.n; i++) {
 		struct rs_topic *t;
 
-		if (rc == 0 && rs_producer_topic_force(srv->producer,
-						       fl.v[i].name, &t, err,
-						       errlen) < 0)
+		if (rc == 0 &&
+		    rs_producer_topic_force(srv->producer, fl.v[i].name, &t,
+					    err, errlen) < 0)
 			rc = -1;
 		else if (rc == 0)
 			rs_flow_recovered(srv->flow, t, &fl.v[i].first);
@@ -317,8 +319,8 @@ int rs_server_start(struct rs_server *srv, struct event_base *base,
 		snprintf(err, errlen, "libevent: cannot create a timer");
 		return -1;
 	}
-	if (getrandom(&srv->next_session_id, sizeof(srv->next_session_id),
-		      0) != sizeof(srv->next_session_id))
+	if (getrandom(&srv->next_session_id, sizeof(srv->next_session_id), 0) !=
+	    sizeof(srv->next_session_id))
 		srv->next_session_id = (uint64_t)time(NULL);
 	/* ids differ across restarts: a record in the spool from an earlier
 	 * run never reports to a session of this one */
@@ -373,17 +375,15 @@ void rs_server_log_totals(struct rs_server *srv)
 
 	rs_flow_stats(srv->flow, &fs);
 	rs_spool_stats(srv->spool, &ss);
-	log_notice("totals: spilled %llu, replayed %llu, possible duplicates "
-		   "%llu; spool %llu segments, %llu bytes, %llu records to "
-		   "deliver, %llu dropped; reports for closed sessions %llu",
-		   (unsigned long long)fs.spilled,
-		   (unsigned long long)fs.replayed,
-		   (unsigned long long)fs.possible_dups,
-		   (unsigned long long)ss.segments,
-		   (unsigned long long)ss.bytes,
-		   (unsigned long long)ss.records,
-		   (unsigned long long)ss.dropped,
-		   (unsigned long long)srv->reports_orphaned);
+	log_notice(
+		"totals: spilled %llu, replayed %llu, possible duplicates "
+		"%llu; spool %llu segments, %llu bytes, %llu records to "
+		"deliver, %llu dropped; reports for closed sessions %llu",
+		(unsigned long long)fs.spilled, (unsigned long long)fs.replayed,
+		(unsigned long long)fs.possible_dups,
+		(unsigned long long)ss.segments, (unsigned long long)ss.bytes,
+		(unsigned long long)ss.records, (unsigned long long)ss.dropped,
+		(unsigned long long)srv->reports_orphaned);
 }
 
 static void finish_stop(struct rs_server *srv)

@@ -427,8 +427,7 @@ static int wants_report(enum rs_reports mode, const struct rs_outcome *o)
 
 /* The session-local id of a record's topic, or -1 if the session never
  * resolved it. */
-static int64_t topic_id(const struct rs_session *s,
-			const struct rs_record *rec)
+static int64_t topic_id(const struct rs_session *s, const struct rs_record *rec)
 {
 	if (!rec->from_spool)
 		return rec->frame.topic; /* as this session wrote it */
@@ -441,9 +440,9 @@ static int64_t topic_id(const struct rs_session *s,
 static void report(struct rs_server *srv, struct rs_record *rec,
 		   const struct rs_outcome *o)
 {
-	struct rs_session *s = rec->in_ring
-				       ? rec->session
-				       : rs_server_session(srv, rec->session_id);
+	struct rs_session *s =
+		rec->in_ring ? rec->session
+			     : rs_server_session(srv, rec->session_id);
 	struct ringside_reply_slot slot;
 	const char *why;
 	int64_t id;

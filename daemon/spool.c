@@ -48,20 +48,20 @@
 
 struct rs_seg {
 	uint64_t id;
-	int fd; /* owned */
+	int fd;	       /* owned */
 	uint64_t size; /* bytes in the file that reads may use */
 	int64_t created_ms;
 	uint64_t records;
 	uint32_t ntopics; /* length of tcount and tmax */
 	uint64_t *tcount; /* records per topic index, owned */
-	uint64_t *tmax;   /* highest sequence per topic index, owned */
+	uint64_t *tmax;	  /* highest sequence per topic index, owned */
 };
 
 struct rs_spool_topic {
-	char *name;             /* owned */
-	uint64_t checkpoint;    /* every record below it is retired */
-	uint64_t durable;       /* checkpoint as last written to disk */
-	uint64_t pending;       /* records not retired */
+	char *name;	     /* owned */
+	uint64_t checkpoint; /* every record below it is retired */
+	uint64_t durable;    /* checkpoint as last written to disk */
+	uint64_t pending;    /* records not retired */
 };
 
 /* Owns its segments, topics, buffer and directory fd. */
@@ -151,8 +151,8 @@ uint32_t rs_spool_topic(struct rs_spool *sp, const char *name, size_t len)
 		if (strlen(sp->topics[i].name) == len &&
 		    memcmp(sp->topics[i].name, name, len) == 0)
 			return i;
-	sp->topics = xrealloc(sp->topics,
-			      (sp->ntopics + 1) * sizeof(*sp->topics));
+	sp->topics =
+		xrealloc(sp->topics, (sp->ntopics + 1) * sizeof(*sp->topics));
 	memset(&sp->topics[sp->ntopics], 0, sizeof(*sp->topics));
 	sp->topics[sp->ntopics].name = strndup(name, len);
 	if (sp->topics[sp->ntopics].name == NULL)
@@ -569,8 +569,7 @@ void rs_spool_cursor_free(struct rs_spool_cursor *c)
 }
 
 /* The first segment after id that holds records of topic. */
-static struct rs_seg *next_seg(struct rs_spool *sp, uint64_t id,
-			       uint32_t topic)
+static struct rs_seg *next_seg(struct rs_spool *sp, uint64_t id, uint32_t topic)
 {
 	for (size_t i = 0; i < sp->nsegs; i++) {
 		struct rs_seg *s = sp->segs[i];
@@ -649,8 +648,7 @@ int rs_spool_next(struct rs_spool *sp, struct rs_spool_cursor *c,
 		avail = fill(c, s, sizeof(struct rs_srec_hdr));
 		k = rs_srec_decode(c->buf + (c->pos.off - c->buf_pos.off),
 				   avail, sp->cfg.max_record, rec, &why);
-		if (k == RS_SREC_SHORT &&
-		    c->pos.off + avail < s->size) {
+		if (k == RS_SREC_SHORT && c->pos.off + avail < s->size) {
 			uint32_t need;
 
 			/* a record longer than what is buffered */
@@ -666,11 +664,10 @@ int rs_spool_next(struct rs_spool *sp, struct rs_spool_cursor *c,
 			continue;
 		}
 		if (k < 0) {
-			log_warnx("spool: segment %" PRIu64
-				  " at %" PRIu64 ": %s; skipping the rest of "
+			log_warnx("spool: segment %" PRIu64 " at %" PRIu64
+				  ": %s; skipping the rest of "
 				  "the segment for topic %s",
-				  s->id, c->pos.off,
-				  why ? why : "unreadable",
+				  s->id, c->pos.off, why ? why : "unreadable",
 				  sp->topics[c->topic].name);
 			c->pos.off = s->size;
 			return -1;
@@ -704,8 +701,8 @@ void rs_spool_retire(struct rs_spool *sp, uint32_t topic, uint64_t below_seq,
 
 static void make_reserve(struct rs_spool *sp)
 {
-	int fd = openat(sp->dirfd, RESERVE_NAME,
-			O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	int fd = openat(sp->dirfd, RESERVE_NAME, O_WRONLY | O_CREAT | O_CLOEXEC,
+			0600);
 
 	if (fd < 0)
 		return;
@@ -753,8 +750,9 @@ static int write_checkpoint(struct rs_spool *sp)
 	size_t len = 0;
 	int n;
 
-	n = snprintf(line, sizeof(line), "ringside-spool-checkpoint 1\n"
-					 "next_seq %" PRIu64 "\n",
+	n = snprintf(line, sizeof(line),
+		     "ringside-spool-checkpoint 1\n"
+		     "next_seq %" PRIu64 "\n",
 		     sp->next_seq);
 	text = xrealloc(text, len + (size_t)n + 1);
 	memcpy(text + len, line, (size_t)n + 1);
@@ -768,15 +766,13 @@ static int write_checkpoint(struct rs_spool *sp)
 		memcpy(text + len, line, (size_t)n + 1);
 		len += (size_t)n;
 	}
-	n = snprintf(line, sizeof(line), "crc %08x\n",
-		     rs_crc32c(0, text, len));
+	n = snprintf(line, sizeof(line), "crc %08x\n", rs_crc32c(0, text, len));
 	text = xrealloc(text, len + (size_t)n + 1);
 	memcpy(text + len, line, (size_t)n + 1);
 	len += (size_t)n;
 
 	n = write_checkpoint_once(sp, text, len);
-	if (n < 0 && (errno == ENOSPC || errno == EDQUOT) &&
-	    sp->have_reserve) {
+	if (n < 0 && (errno == ENOSPC || errno == EDQUOT) && sp->have_reserve) {
 		log_warnx("spool: the filesystem is full; using the space "
 			  "reserved for the checkpoint");
 		(void)unlinkat(sp->dirfd, RESERVE_NAME, 0);
@@ -786,8 +782,8 @@ static int write_checkpoint(struct rs_spool *sp)
 	free(text);
 	if (n < 0) {
 		if (!sp->checkpoint_failing)
-			log_warn("spool: cannot write %s/%s; retrying",
-				 sp->dir, CHECKPOINT_TMP);
+			log_warn("spool: cannot write %s/%s; retrying", sp->dir,
+				 CHECKPOINT_TMP);
 		sp->checkpoint_failing = 1;
 		sp->last_checkpoint_ms = mono_ms(); /* the next try, in 1 s */
 		return -1;
@@ -1051,8 +1047,7 @@ static int salvage_prefix(struct rs_spool *sp, int *fdp, const char *name,
 	}
 	if (fdatasync(out) < 0 ||
 	    renameat(sp->dirfd, name, sp->dirfd, aside) < 0 ||
-	    renameat(sp->dirfd, tmp, sp->dirfd, name) < 0 ||
-	    sync_dir(sp) < 0) {
+	    renameat(sp->dirfd, tmp, sp->dirfd, name) < 0 || sync_dir(sp) < 0) {
 		close(out);
 		return -1;
 	}
@@ -1145,7 +1140,7 @@ static void scan_segment(struct rs_spool *sp, struct recovery *rc,
 			rc->dups++; /* rewritten after a failed sync */
 		} else {
 			uint32_t t = rs_spool_topic(sp, r.topic, r.topic_len);
-			struct rs_spool_pos pos = {.seg = s->id, .off = off};
+			struct rs_spool_pos pos = { .seg = s->id, .off = off };
 
 			rc->max_seq = r.seq;
 			seg_note(s, t, r.seq);
@@ -1302,7 +1297,7 @@ int rs_spool_open(const struct rs_spool_config *cfg, rs_spool_found_fn found,
 		  void *arg, struct rs_spool **spp, char *err, size_t errlen)
 {
 	struct rs_spool *sp = calloc(1, sizeof(*sp));
-	struct recovery rc = {0};
+	struct recovery rc = { 0 };
 	struct rs_spool_stats st;
 	int64_t t0 = mono_ms();
 
@@ -1341,8 +1336,8 @@ int rs_spool_open(const struct rs_spool_config *cfg, rs_spool_found_fn found,
 	delete_retired(sp);
 	make_reserve(sp);
 	rs_spool_stats(sp, &st);
-	log_notice("spool %s: %" PRIu64 " segments, %" PRIu64
-		   " bytes, %" PRIu64 " records to deliver; recovered in %lld "
+	log_notice("spool %s: %" PRIu64 " segments, %" PRIu64 " bytes, %" PRIu64
+		   " records to deliver; recovered in %lld "
 		   "ms (torn tails %u, corrupt segments %u, duplicates "
 		   "skipped %" PRIu64 ")",
 		   sp->dir, st.segments, st.bytes, st.records,

@@ -135,8 +135,7 @@ void h_write_config(struct h_env *e, const char *ringside_keys,
 		"log_level = debug\n%s\n"
 		"[kafka]\nbootstrap.servers = %s\n%s\n",
 		e->sock, e->dir, ringside_keys ? ringside_keys : "",
-		e->bootstraps,
-		sections ? sections : "");
+		e->bootstraps, sections ? sections : "");
 	fclose(f);
 }
 
@@ -247,8 +246,7 @@ int h_log_count(const struct h_env *e, const char *needle)
 	return n;
 }
 
-static long long log_numbers(const struct h_env *e, const char *needle,
-			     int sum)
+static long long log_numbers(const struct h_env *e, const char *needle, int sum)
 {
 	FILE *f = fopen(e->log, "r");
 	char line[4096];

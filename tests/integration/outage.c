@@ -9,12 +9,14 @@
  * as ringsided counted as possible (records it sent again after librdkafka
  * said they were possibly persisted).
  *
- * Twice: with the default configuration (librdkafka never times a record
- * out; the backlog spills after backlog_ms), and with an operator's
- * message.timeout.ms of 2 s, a third of the outage.
+ * Three times: with the default configuration (librdkafka never times a
+ * record out; the backlog spills after backlog_ms); with an operator's
+ * message.timeout.ms of 2 s, a third of the outage; and with ringsided
+ * stopped (SIGTERM) and started again while the brokers are still down
+ * and the spool holds the records, which the new daemon must deliver.
  *
  * RS_OUTAGE_RECORDS sets the total (default 1,000,000; a quarter of it
- * for the second run).
+ * for the second and third runs).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -49,9 +51,11 @@ static void explain_losses(struct v_ctx *v, struct h_client *c)
 			if (rec == NULL || rec->count > 0 || r->stage == 3)
 				continue;
 			fprintf(stderr,
-				"lost: writer %u thread %llu seq %llu: reported "
+				"lost: writer %u thread %llu seq %llu: "
+				"reported "
 				"status %d stage %d %s [%d] @%lld\n",
-				w, (unsigned long long)((r->opaque >> 32) & 0xff),
+				w,
+				(unsigned long long)((r->opaque >> 32) & 0xff),
 				(unsigned long long)(r->opaque & 0xffffffff),
 				r->status, r->stage, r->topic, r->partition,
 				(long long)r->offset);
@@ -64,13 +68,29 @@ struct scenario {
 	const char *name;
 	unsigned int total;
 	const char *kafka; /* extra [kafka] keys */
+	/* SIGTERM ringsided while the brokers are still down and the spool
+	 * holds nearly everything; start a new one, then bring them up */
+	int restart;
 };
+
+/* Stops ringsided during the outage and starts another on its spool. */
+static void restart_daemon(struct h_env *e, const char *name)
+{
+	int64_t t0 = h_now_ms();
+
+	CHECK(h_daemon_stop(e, SIGTERM, 60000) == 0,
+	      "ringsided exit status during the outage");
+	h_daemon_start(e);
+	printf("%s: ringsided restarted on its spool in %lld ms, brokers "
+	       "still down\n",
+	       name, (long long)(h_now_ms() - t0));
+}
 
 static void run(const struct scenario *sc)
 {
 	unsigned int per_thread = sc->total / (WRITERS * THREADS);
-	const char *client = h_env_or("RS_TEST_CLIENT",
-				      "tests/integration/rs_test_client");
+	const char *client =
+		h_env_or("RS_TEST_CLIENT", "tests/integration/rs_test_client");
 	char out[WRITERS][400], id[WRITERS][16], nrec[16], rate[16];
 	char kafka[256];
 	struct h_client c[WRITERS];
@@ -78,6 +98,8 @@ static void run(const struct scenario *sc)
 	unsigned long long finals = 0;
 	unsigned int lost = 0;
 	long long dups;
+	int drained = 0;
+	int64_t down_ms;
 	pid_t pids[WRITERS];
 	struct h_env e;
 	struct v_ctx v;
@@ -103,11 +125,26 @@ static void run(const struct scenario *sc)
 	snprintf(nrec, sizeof(nrec), "%u", per_thread);
 	snprintf(rate, sizeof(rate), "%u", per_thread / 4 + 1);
 	for (unsigned int w = 0; w < WRITERS; w++) {
-		const char *argv[] = { client, "--socket", e.sock, "--id", id[w],
-				       "--threads", "2", "--records", nrec,
-				       "--rate", rate, "--keys", "11",
-				       "--topics", "outage-a,outage-b",
-				       "--final", "240", NULL };
+		/* with a restart the session ends with the first daemon: the
+		 * client waits only until each record is spooled or final */
+		const char *argv[] = { client,
+				       "--socket",
+				       e.sock,
+				       "--id",
+				       id[w],
+				       "--threads",
+				       "2",
+				       "--records",
+				       nrec,
+				       "--rate",
+				       rate,
+				       "--keys",
+				       "11",
+				       "--topics",
+				       "outage-a,outage-b",
+				       sc->restart ? NULL : "--final",
+				       "240",
+				       NULL };
 
 		snprintf(id[w], sizeof(id[w]), "%u", w);
 		snprintf(out[w], sizeof(out[w]), "%s/client-%u.out", e.dir, w);
@@ -117,14 +154,36 @@ static void run(const struct scenario *sc)
 	t0 = h_now_ms();
 	CHECK(rd_kafka_mock_broker_set_down(e.mc, -1) == 0, "brokers down");
 	printf("%s: all brokers down\n", sc->name);
-	sleep(DOWN_S);
+	if (sc->restart) {
+		for (unsigned int w = 0; w < WRITERS; w++)
+			CHECK(h_wait(pids[w], 300000) == 0, "client %u failed",
+			      w);
+		restart_daemon(&e, sc->name);
+		drained = h_log_count(&e, "spool drained");
+	} else {
+		sleep(DOWN_S);
+	}
 	CHECK(rd_kafka_mock_broker_set_up(e.mc, -1) == 0, "brokers up");
-	printf("%s: brokers up after %lld ms\n", sc->name,
-	       (long long)(h_now_ms() - t0));
-	for (unsigned int w = 0; w < WRITERS; w++)
-		CHECK(h_wait(pids[w], 300000) == 0, "client %u failed", w);
-	printf("%s: every final report in after %lld ms\n", sc->name,
-	       (long long)(h_now_ms() - t0));
+	down_ms = h_now_ms() - t0;
+	printf("%s: brokers up after %lld ms\n", sc->name, (long long)down_ms);
+	if (sc->restart) {
+		int64_t deadline = h_now_ms() + 240000;
+
+		/* both topics */
+		while (h_log_count(&e, "spool drained") < drained + 2) {
+			CHECK(h_now_ms() < deadline, "the spool never drained");
+			usleep(100 * 1000);
+		}
+		printf("%s: the new ringsided drained the spool %lld ms after "
+		       "the outage began\n",
+		       sc->name, (long long)(h_now_ms() - t0));
+	} else {
+		for (unsigned int w = 0; w < WRITERS; w++)
+			CHECK(h_wait(pids[w], 300000) == 0, "client %u failed",
+			      w);
+		printf("%s: every final report in after %lld ms\n", sc->name,
+		       (long long)(h_now_ms() - t0));
+	}
 
 	for (unsigned int w = 0; w < WRITERS; w++) {
 		h_read_client(out[w], &c[w]);
@@ -141,12 +200,12 @@ static void run(const struct scenario *sc)
 			if (c[w].max_ns[t] > max_ns)
 				max_ns = c[w].max_ns[t];
 		}
-		finals += c[w].finals;
+		finals += c[w].finals + (sc->restart ? c[w].spooled : 0);
 	}
 	CHECK(efull == 0, "%llu sends were refused (ring full)", efull);
 	CHECK(finals == (unsigned long long)per_thread * WRITERS * THREADS,
-	      "%llu final reports for %u records", finals,
-	      per_thread * WRITERS * THREADS);
+	      "%llu final%s reports for %u records", finals,
+	      sc->restart ? " or spooled" : "", per_thread * WRITERS * THREADS);
 
 	v_init(&v, WRITERS, THREADS, per_thread, 11, topics, 2);
 	v_consume(&v, &e);
@@ -162,13 +221,14 @@ static void run(const struct scenario *sc)
 		explain_losses(&v, c);
 	CHECK(h_log_count(&e, "spooling") > 0, "nothing was spooled");
 	CHECK(h_daemon_stop(&e, SIGTERM, 60000) == 0, "ringsided exit status");
-	dups = h_log_number(&e, "possible duplicates ");
-	printf("%s: %u records, brokers down %d s: rejected %llu, sends over "
+	dups = h_log_sum(&e, "possible duplicates ");
+	printf("%s: %u records, brokers down %.1f s: rejected %llu, sends over "
 	       "1 ms %llu (and %llu more while the OS or hypervisor had the "
 	       "CPU), longest %.1f us, lost %u, duplicates %zu (ringsided "
 	       "counted %lld possible), per-key order violations %zu\n",
-	       sc->name, per_thread * WRITERS * THREADS, DOWN_S, efull, over,
-	       pre, (double)max_ns / 1000.0, lost, v.duplicates, dups,
+	       sc->name, per_thread * WRITERS * THREADS,
+	       (double)down_ms / 1000.0, efull, over, pre,
+	       (double)max_ns / 1000.0, lost, v.duplicates, dups,
 	       v.order_violations);
 	CHECK(lost == 0, "%u records lost", lost);
 	CHECK(v.order_violations == 0, "%zu per-key order violations",
@@ -184,15 +244,17 @@ static void run(const struct scenario *sc)
 
 int main(void)
 {
-	unsigned int total = (unsigned int)atoi(
-		h_env_or("RS_OUTAGE_RECORDS", "1000000"));
-	const struct scenario def = { "outage", total, "" };
+	unsigned int total =
+		(unsigned int)atoi(h_env_or("RS_OUTAGE_RECORDS", "1000000"));
+	const struct scenario def = { "outage", total, "", 0 };
 	/* an operator who sets a librdkafka timeout, shorter than the
 	 * outage: nothing may be lost or reordered either */
 	const struct scenario timeout = { "outage-timeout", total / 4,
-					  "message.timeout.ms = 2000\n" };
+					  "message.timeout.ms = 2000\n", 0 };
+	const struct scenario restart = { "outage-restart", total / 4, "", 1 };
 
 	run(&def);
 	run(&timeout);
+	run(&restart);
 	return 0;
 }

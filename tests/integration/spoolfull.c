@@ -63,8 +63,8 @@ static int mount_spool(struct h_env *e, unsigned int mib)
 
 static void run(const struct scenario *sc)
 {
-	const char *client = h_env_or("RS_TEST_CLIENT",
-				      "tests/integration/rs_test_client");
+	const char *client =
+		h_env_or("RS_TEST_CLIENT", "tests/integration/rs_test_client");
 	char out[WRITERS][400], id[WRITERS][16], nrec[16];
 	struct h_client c[WRITERS];
 	unsigned long long efull = 0, finals = 0;
@@ -90,12 +90,12 @@ static void run(const struct scenario *sc)
 
 	snprintf(nrec, sizeof(nrec), "%u", PER_THREAD);
 	for (unsigned int w = 0; w < WRITERS; w++) {
-		const char *argv[] = { client,	    "--socket", e.sock,
-				       "--id",	    id[w],	"--threads",
-				       "2",	    "--records", nrec,
-				       "--rate",    "10000",	"--keys",
-				       "5",	    "--topics", topics[0].name,
-				       "--final",   "120",	"--no-reports",
+		const char *argv[] = { client,	  "--socket",  e.sock,
+				       "--id",	  id[w],       "--threads",
+				       "2",	  "--records", nrec,
+				       "--rate",  "10000",     "--keys",
+				       "5",	  "--topics",  topics[0].name,
+				       "--final", "120",       "--no-reports",
 				       NULL };
 
 		snprintf(id[w], sizeof(id[w]), "%u", w);
@@ -162,14 +162,16 @@ int main(void)
 	/* about 6 MB of records: the spool holds 2 MB */
 	const struct scenario limit = {
 		"spool-limit",
-		"ring_size = 256K\nmax_record_bytes = 64K\nspool_max_bytes = 2M\n"
+		"ring_size = 256K\nmax_record_bytes = 64K\nspool_max_bytes = "
+		"2M\n"
 		"spool_segment_bytes = 1M\n",
 		0,
 		"spool: full",
 	};
 	const struct scenario enospc = {
 		"spool-enospc",
-		"ring_size = 256K\nmax_record_bytes = 64K\nspool_max_bytes = 1G\n"
+		"ring_size = 256K\nmax_record_bytes = 64K\nspool_max_bytes = "
+		"1G\n"
 		"spool_segment_bytes = 1M\n",
 		3,
 		"No space left on device",

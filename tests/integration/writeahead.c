@@ -49,8 +49,8 @@ static int all_arrived(struct h_env *e, const unsigned char *want,
 
 int main(void)
 {
-	const char *client = h_env_or("RS_TEST_CLIENT",
-				      "tests/integration/rs_test_client");
+	const char *client =
+		h_env_or("RS_TEST_CLIENT", "tests/integration/rs_test_client");
 	unsigned long long nspooled = 0, nacked = 0, sent;
 	unsigned char *on_disk;
 	char out[400];
@@ -70,11 +70,12 @@ int main(void)
 		       "[topic:wal]\nacks = all\nwrite_ahead = yes\n");
 	h_daemon_start(&e);
 	{
-		const char *argv[] = { client,	       "--socket", e.sock,
-				       "--id",	       "0",	   "--threads",
-				       "1",	       "--rate",   "5000",
-				       "--until-stop", "--keys",   "5",
-				       "--topics",     "wal",	   NULL };
+		const char *argv[] = {
+			client,	    "--socket",	    e.sock,   "--id",
+			"0",	    "--threads",    "1",      "--rate",
+			"5000",	    "--until-stop", "--keys", "5",
+			"--topics", "wal",	    NULL
+		};
 
 		snprintf(out, sizeof(out), "%s/client-0.out", e.dir);
 		pid = h_spawn(argv, out);
@@ -105,8 +106,7 @@ int main(void)
 		CHECK(r->status == 0, "record %u: status %d (%s)", id.s,
 		      r->status, ringside_strerror(r->status));
 		if (r->stage == RINGSIDE_STAGE_SPOOLED) {
-			CHECK(!on_disk[id.s], "record %u: spooled twice",
-			      id.s);
+			CHECK(!on_disk[id.s], "record %u: spooled twice", id.s);
 			on_disk[id.s] = 1;
 			nspooled++;
 			continue;

@@ -159,16 +159,16 @@ static void test_record_damage(void **state)
 		assert_non_null(why);
 	}
 	/* a bad CRC field itself */
-	assert_int_equal(decode_damaged(offsetof(struct rs_srec_hdr, crc), 1,
-					0, &why),
-			 RS_SREC_BAD);
+	assert_int_equal(
+		decode_damaged(offsetof(struct rs_srec_hdr, crc), 1, 0, &why),
+		RS_SREC_BAD);
 	/* cut short: torn, not corrupt */
 	assert_int_equal(decode_damaged(0, 0, 8, &why), RS_SREC_SHORT);
 	assert_int_equal(decode_damaged(0, 0, 70, &why), RS_SREC_SHORT);
 	/* never written */
-	assert_int_equal(rs_srec_decode(zeros, sizeof(zeros), MAX_RECORD, &r,
-					&why),
-			 RS_SREC_END);
+	assert_int_equal(
+		rs_srec_decode(zeros, sizeof(zeros), MAX_RECORD, &r, &why),
+		RS_SREC_END);
 	assert_int_equal(rs_srec_decode(zeros, 0, MAX_RECORD, &r, &why),
 			 RS_SREC_END);
 
@@ -303,8 +303,7 @@ static size_t value_of(unsigned int i, char *buf)
 }
 
 /* Appends records [from, to) alternately to topics "a" and "b". */
-static void append_range(struct fixture *fx, unsigned int from,
-			 unsigned int to)
+static void append_range(struct fixture *fx, unsigned int from, unsigned int to)
 {
 	char value[400];
 
@@ -423,8 +422,8 @@ static void test_write_read_retire_reopen(void **state)
 	for (unsigned int i = 0; i < fx->nfound; i++) {
 		const char *name =
 			rs_spool_topic_name(fx->sp, fx->found[i].topic);
-		unsigned int n = read_topic(fx, name, &fx->found[i].first,
-					    seen, 400);
+		unsigned int n =
+			read_topic(fx, name, &fx->found[i].first, seen, 400);
 
 		if (strcmp(name, "a") == 0) {
 			assert_int_equal(fx->found[i].records, 50);
