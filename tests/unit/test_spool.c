@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "client/ringside_proto.h"
@@ -26,6 +28,35 @@
 #include "daemon/spool.h"
 
 #define MAX_RECORD 4096
+
+/*
+ * Failing disks, injected: these definitions take the place of libc's for
+ * the spool code linked into this program. Each fails its next N calls
+ * with EIO, as a disk does after a write error, then passes through.
+ */
+static int fail_fdatasync, fail_pwrite;
+static unsigned int fdatasync_calls;
+
+int fdatasync(int fd)
+{
+	fdatasync_calls++;
+	if (fail_fdatasync > 0) {
+		fail_fdatasync--;
+		errno = EIO;
+		return -1;
+	}
+	return (int)syscall(SYS_fdatasync, fd);
+}
+
+ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	if (fail_pwrite > 0) {
+		fail_pwrite--;
+		errno = EIO;
+		return -1;
+	}
+	return (ssize_t)syscall(SYS_pwrite64, fd, buf, n, off);
+}
 
 /* ------------------------------------------------------ record format */
 
@@ -650,6 +681,94 @@ static void test_not_a_segment(void **state)
 	sp_close(fx);
 }
 
+/* PostgreSQL's lesson: after a failed fsync the kernel may have dropped
+ * the dirty pages and cleared the error, so a retried fsync proves
+ * nothing. The spool writes the unsynced records again, into a new
+ * segment, from its own copy. */
+static void test_failed_fsync_rewrites(void **state)
+{
+	struct fixture *fx = *state;
+	struct rs_spool_stats st;
+	unsigned int seen[400];
+	char path[128];
+
+	sp_open(fx);
+	append_range(fx, 0, 8); /* into segment 1, synced */
+	fail_fdatasync = 1;
+	append_range(fx, 8, 12); /* its sync fails */
+	assert_int_equal(fail_fdatasync, 0);
+	assert_int_equal(rs_spool_usable(fx->sp), 0);
+	rs_spool_stats(fx->sp, &st);
+	assert_int_equal(st.broken, 0);
+	seg_path(fx, 2, path, sizeof(path));
+	assert_int_equal(access(path, F_OK), 0); /* the rewrite */
+	append_range(fx, 12, 16);
+	assert_int_equal(read_topic(fx, "a", &start, seen, 400), 8);
+	sp_close(fx);
+
+	/* on disk: records 8..11 twice (their first copy may or may not
+	 * be whole); each is read once, in order */
+	sp_open(fx);
+	assert_int_equal(read_topic(fx, "a", &start, seen, 400), 8);
+	for (unsigned int i = 0; i < 8; i++)
+		assert_int_equal(seen[i], 2 * i);
+	assert_int_equal(read_topic(fx, "b", &start, seen, 400), 8);
+	sp_close(fx);
+}
+
+/* Writes fail until the disk recovers: the spool says it is broken, keeps
+ * its records in memory, and writes them once it can. */
+static void test_failing_writes_recover(void **state)
+{
+	struct fixture *fx = *state;
+	struct rs_spool_stats st;
+	unsigned int seen[400];
+	char value[400];
+	uint32_t a;
+
+	sp_open(fx);
+	append_range(fx, 0, 4);
+	fail_pwrite = 1000;
+	a = rs_spool_topic(fx->sp, "a", 1);
+	{
+		struct rs_srec_in in = {
+			.topic = "a",
+			.topic_len = 1,
+			.opaque = 4,
+			.partition = -1,
+			.key = "a",
+			.key_len = 1,
+			.value = value,
+			.value_len = (uint32_t)value_of(4, value),
+		};
+		struct rs_spool_pos pos;
+		uint64_t seq;
+
+		assert_int_equal(rs_spool_append(fx->sp, a, &in, &seq, &pos),
+				 0);
+		assert_int_equal(rs_spool_commit(fx->sp), RS_SPOOL_EBROKEN);
+		assert_true(rs_spool_committed(fx->sp) < seq);
+	}
+	assert_int_equal(rs_spool_usable(fx->sp), RS_SPOOL_EBROKEN);
+	rs_spool_stats(fx->sp, &st);
+	assert_int_equal(st.broken, 1);
+	/* still failing: the retry fails too, nothing is lost */
+	rs_spool_tick(fx->sp, INT64_MAX / 4);
+	assert_int_equal(rs_spool_usable(fx->sp), RS_SPOOL_EBROKEN);
+
+	fail_pwrite = 0;
+	rs_spool_tick(fx->sp, INT64_MAX / 2);
+	assert_int_equal(rs_spool_usable(fx->sp), 0);
+	assert_int_equal(rs_spool_commit(fx->sp), 0);
+	assert_int_equal(rs_spool_committed(fx->sp), rs_spool_last_seq(fx->sp));
+	sp_close(fx);
+
+	sp_open(fx);
+	assert_int_equal(read_topic(fx, "a", &start, seen, 400), 3);
+	assert_int_equal(seen[2], 4);
+	sp_close(fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -670,6 +789,10 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_a_segment, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_failed_fsync_rewrites,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failing_writes_recover,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
