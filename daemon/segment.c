@@ -102,6 +102,12 @@ int rs_srec_decode(const void *buf, size_t len, uint32_t max_size,
 		return bad(why, "record CRC mismatch");
 	if (h.flags & ~RS_SREC_F_ALL)
 		return bad(why, "unknown record flags");
+	if (h.flags & RS_SREC_F_HOLE) {
+		if (h.flags != RS_SREC_F_HOLE || h.seq != 0)
+			return bad(why, "hole with record fields");
+		out->size = h.size;
+		return RS_SREC_HOLE;
+	}
 	if ((h.flags & RS_SREC_F_PARTITION) ? h.partition < 0
 					    : h.partition != -1)
 		return bad(why, "record partition invalid");
@@ -126,8 +132,9 @@ int rs_srec_decode(const void *buf, size_t len, uint32_t max_size,
 	out->header_count = h.header_count;
 	out->headers = p + sizeof(h) + h.topic_len;
 	out->header_bytes = h.header_bytes;
-	out->key = h.key_len == RINGSIDE_NULL_LEN ? NULL
-						  : out->headers + h.header_bytes;
+	out->key = h.key_len == RINGSIDE_NULL_LEN
+			   ? NULL
+			   : out->headers + h.header_bytes;
 	out->key_len = (uint32_t)opt_len(h.key_len);
 	out->value = h.value_len == RINGSIDE_NULL_LEN
 			     ? NULL
@@ -137,6 +144,22 @@ int rs_srec_decode(const void *buf, size_t len, uint32_t max_size,
 			     why) < 0)
 		return RS_SREC_BAD;
 	return RS_SREC_OK;
+}
+
+void rs_srec_hole(void *dst, uint32_t size)
+{
+	struct rs_srec_hdr h = {
+		.size = size,
+		.partition = -1,
+		.key_len = RINGSIDE_NULL_LEN,
+		.value_len = RINGSIDE_NULL_LEN,
+		.flags = RS_SREC_F_HOLE,
+	};
+
+	memset(dst, 0, size);
+	memcpy(dst, &h, sizeof(h));
+	h.crc = rs_crc32c(0, (const uint8_t *)dst + 8, size - 8);
+	memcpy((uint8_t *)dst + 4, &h.crc, sizeof(h.crc));
 }
 
 void rs_seg_hdr_init(struct rs_seg_hdr *h, uint64_t id, int64_t created_ms)
@@ -160,8 +183,7 @@ int rs_seg_hdr_check(const struct rs_seg_hdr *h, const char **why)
 		*why = "segment header CRC mismatch";
 		return -1;
 	}
-	if (h->version != RS_SEG_VERSION ||
-	    h->header_size != RS_SEG_HDR_SIZE) {
+	if (h->version != RS_SEG_VERSION || h->header_size != RS_SEG_HDR_SIZE) {
 		*why = "unsupported segment version";
 		return -1;
 	}

@@ -52,7 +52,10 @@ struct rs_srec_hdr {
 _Static_assert(sizeof(struct rs_srec_hdr) == 64, "spool record header");
 
 #define RS_SREC_F_PARTITION 0x1U
-#define RS_SREC_F_ALL RS_SREC_F_PARTITION
+/* A hole: recovery wrote it over a damaged record so that the records
+ * after it stay where they are; readers step over it. */
+#define RS_SREC_F_HOLE 0x2U
+#define RS_SREC_F_ALL (RS_SREC_F_PARTITION | RS_SREC_F_HOLE)
 
 /* A record as decoded; pointers into the buffer it was decoded from. */
 struct rs_srec {
@@ -98,6 +101,7 @@ uint32_t rs_srec_size(const struct rs_srec_in *in);
 void rs_srec_encode(const struct rs_srec_in *in, uint64_t seq, void *dst);
 
 enum rs_srec_result {
+	RS_SREC_HOLE = 2,   /* a hole of out->size bytes: step over it */
 	RS_SREC_OK = 1,	    /* a valid record of *size bytes */
 	RS_SREC_END = 0,    /* no more data (or zeros: never written) */
 	RS_SREC_SHORT = -1, /* the record runs past the data: torn */
@@ -111,6 +115,9 @@ enum rs_srec_result {
  */
 int rs_srec_decode(const void *buf, size_t len, uint32_t max_size,
 		   struct rs_srec *out, const char **why);
+
+/* Encodes a hole of size bytes (a multiple of 8, at least a header). */
+void rs_srec_hole(void *dst, uint32_t size);
 
 void rs_seg_hdr_init(struct rs_seg_hdr *h, uint64_t id, int64_t created_ms);
 /* 0 if valid, -1 with *why otherwise. */

@@ -663,6 +663,10 @@ int rs_spool_next(struct rs_spool *sp, struct rs_spool_cursor *c,
 			c->pos.off = s->size;
 			continue;
 		}
+		if (k == RS_SREC_HOLE) {
+			c->pos.off += rec->size;
+			continue;
+		}
 		if (k < 0) {
 			log_warnx("spool: segment %" PRIu64 " at %" PRIu64
 				  ": %s; skipping the rest of "
@@ -971,6 +975,7 @@ struct recovery {
 	uint64_t dups;
 	unsigned int torn;
 	unsigned int corrupt;
+	unsigned int holes;	    /* damaged records stepped over */
 	struct rs_spool_pos *first; /* per topic: first unretired */
 	uint32_t nfirst;
 };
@@ -1015,8 +1020,9 @@ static void keep_aside(struct rs_spool *sp, int fd, const char *name,
 	(void)fdatasync(out);
 	close(out);
 	(void)sync_dir(sp);
-	log_notice("spool: kept the %" PRIu64 " bytes cut from %s in %s",
-		   end - from, name, aside);
+	log_notice("spool: %" PRIu64 " bytes of %s from offset %" PRIu64
+		   " kept in %s before the repair",
+		   end - from, name, from, aside);
 }
 
 /* A corrupt segment that is not the last: its valid prefix stays where it
@@ -1078,6 +1084,65 @@ static int all_zero(int fd, uint64_t from, uint64_t end)
 	return 1;
 }
 
+/* 1 if a valid record (or hole) starts at off. */
+static int record_at(struct rs_spool *sp, int fd, uint64_t off, uint64_t end)
+{
+	struct rs_srec_hdr h;
+	struct rs_srec r;
+	const char *why;
+	uint8_t *buf;
+	int k;
+
+	if (end - off < sizeof(h) ||
+	    pread(fd, &h, sizeof(h), (off_t)off) != (ssize_t)sizeof(h) ||
+	    h.size < sizeof(h) || h.size > sp->cfg.max_record ||
+	    h.size > end - off)
+		return 0;
+	buf = xrealloc(NULL, h.size);
+	k = pread(fd, buf, h.size, (off_t)off) == (ssize_t)h.size
+		    ? rs_srec_decode(buf, h.size, sp->cfg.max_record, &r, &why)
+		    : RS_SREC_BAD;
+	free(buf);
+	return k == RS_SREC_OK || k == RS_SREC_HOLE;
+}
+
+/*
+ * A damaged record whose size still leads to a valid record: writes a hole
+ * over it, so one flipped bit costs one record, not the rest of the
+ * segment. The original file is kept first (once per segment). Returns the
+ * hole's size, or 0 if the damage cannot be stepped over.
+ */
+static uint32_t bridge(struct rs_spool *sp, struct rs_seg *s, const char *name,
+		       uint64_t off, uint64_t end, const char *why, int *kept)
+{
+	uint32_t size;
+	uint8_t *hole;
+
+	if (pread(s->fd, &size, sizeof(size), (off_t)off) !=
+		    (ssize_t)sizeof(size) ||
+	    size < sizeof(struct rs_srec_hdr) || size % 8 != 0 ||
+	    size > sp->cfg.max_record || size >= end - off ||
+	    !record_at(sp, s->fd, off + size, end))
+		return 0;
+	if (!*kept) {
+		keep_aside(sp, s->fd, name, 0, end, "corrupt");
+		*kept = 1;
+	}
+	hole = xrealloc(NULL, size);
+	rs_srec_hole(hole, size);
+	if (write_all(s->fd, hole, size, off) < 0 || fdatasync(s->fd) < 0) {
+		log_warn("spool: cannot write a hole into %s", name);
+		free(hole);
+		return 0;
+	}
+	free(hole);
+	log_warnx("spool: %s: the record at offset %" PRIu64 " is damaged "
+		  "(%s) and lost; the records after it are kept (the "
+		  "original file is in %s.corrupt-0)",
+		  name, off, why, name);
+	return size;
+}
+
 /* Decodes the records of one segment file. A bad record, or zeros with
  * data after them, ends the scan: in the last segment that is a torn tail
  * (cut, the cut bytes kept aside); elsewhere the segment is corrupt (its
@@ -1090,7 +1155,8 @@ static void scan_segment(struct rs_spool *sp, struct recovery *rc,
 	size_t cap = READ_CHUNK, blen = 0;
 	uint64_t off = RS_SEG_HDR_SIZE, boff = off, end;
 	const char *why = NULL;
-	int k = RS_SREC_END;
+	int k = RS_SREC_END, kept = 0;
+	uint32_t hole;
 
 	if (fstat(s->fd, &st) < 0) {
 		log_warn("spool: fstat %s", name);
@@ -1132,6 +1198,20 @@ static void scan_segment(struct rs_spool *sp, struct recovery *rc,
 			}
 			boff = off;
 			blen = (size_t)n;
+			continue;
+		}
+		if (k == RS_SREC_BAD &&
+		    (hole = bridge(sp, s, name, off, end, why, &kept)) > 0) {
+			rc->holes++;
+			k = RS_SREC_HOLE;
+			r.size = hole;
+			blen = 0; /* the window holds the damaged bytes */
+			boff = off + hole;
+			off += hole;
+			continue;
+		}
+		if (k == RS_SREC_HOLE) {
+			off += r.size;
 			continue;
 		}
 		if (k != RS_SREC_OK)
@@ -1338,10 +1418,11 @@ int rs_spool_open(const struct rs_spool_config *cfg, rs_spool_found_fn found,
 	rs_spool_stats(sp, &st);
 	log_notice("spool %s: %" PRIu64 " segments, %" PRIu64 " bytes, %" PRIu64
 		   " records to deliver; recovered in %lld "
-		   "ms (torn tails %u, corrupt segments %u, duplicates "
-		   "skipped %" PRIu64 ")",
+		   "ms (torn tails %u, corrupt segments %u, damaged "
+		   "records %u, duplicates skipped %" PRIu64 ")",
 		   sp->dir, st.segments, st.bytes, st.records,
-		   (long long)(mono_ms() - t0), rc.torn, rc.corrupt, rc.dups);
+		   (long long)(mono_ms() - t0), rc.torn, rc.corrupt, rc.holes,
+		   rc.dups);
 	for (uint32_t t = 0; t < sp->ntopics; t++)
 		if (sp->topics[t].pending > 0 && t < rc.nfirst)
 			found(arg, t, sp->topics[t].name, sp->topics[t].pending,

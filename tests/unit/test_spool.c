@@ -540,39 +540,94 @@ static void test_torn_tail(void **state)
 	sp_close(fx);
 }
 
+/* Offset of the n-th record of a segment file. */
+static off_t record_offset(const char *path, unsigned int n)
+{
+	int fd = open(path, O_RDONLY);
+	off_t off = RS_SEG_HDR_SIZE;
+
+	assert_true(fd >= 0);
+	for (unsigned int i = 0; i < n; i++) {
+		uint32_t size;
+
+		assert_int_equal(pread(fd, &size, sizeof(size), off),
+				 sizeof(size));
+		off += size;
+	}
+	close(fd);
+	return off;
+}
+
+static void flip(const char *path, off_t at, uint8_t bits)
+{
+	int fd = open(path, O_RDWR);
+	uint8_t byte;
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &byte, 1, at), 1);
+	byte ^= bits;
+	assert_int_equal(pwrite(fd, &byte, 1, at), 1);
+	close(fd);
+}
+
+/* A flipped bit inside a record of an older segment: that record is
+ * lost, every other one is replayed, the original file is kept. */
+static void test_damaged_record(void **state)
+{
+	struct fixture *fx = *state;
+	unsigned int seen_a[400], seen_b[400], na, nb;
+	char path[128];
+
+	sp_open(fx);
+	append_range(fx, 0, 300);
+	sp_close(fx);
+	seg_path(fx, 1, path, sizeof(path));
+	flip(path, record_offset(path, 20) + 70, 0x04); /* record 20's key */
+
+	sp_open(fx);
+	na = read_topic(fx, "a", &start, seen_a, 400);
+	nb = read_topic(fx, "b", &start, seen_b, 400);
+	assert_int_equal(na, 149);
+	assert_int_equal(nb, 150);
+	for (unsigned int i = 0; i < na; i++)
+		assert_int_equal(seen_a[i], i < 10 ? 2 * i : 2 * i + 2);
+	assert_int_equal(count_files(fx->dir, ".corrupt-0"), 1);
+	sp_close(fx);
+	/* the repair holds: a second start finds the same records */
+	sp_open(fx);
+	assert_int_equal(read_topic(fx, "a", &start, seen_a, 400), 149);
+	assert_int_equal(count_files(fx->dir, ".corrupt"), 1);
+	sp_close(fx);
+}
+
+/* A damaged size field: nothing after it in that segment can be found.
+ * What precedes it and every later segment is replayed; the damaged file
+ * is kept whole beside the spool. */
 static void test_corrupt_segment(void **state)
 {
 	struct fixture *fx = *state;
 	unsigned int seen_a[400], seen_b[400], na, nb;
 	char path[128];
-	uint8_t byte;
-	int fd;
 
 	sp_open(fx);
 	append_range(fx, 0, 300);
 	sp_close(fx);
-	/* a flipped bit in the middle of the first segment */
 	seg_path(fx, 1, path, sizeof(path));
-	fd = open(path, O_RDWR);
-	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, &byte, 1, 5000), 1);
-	byte ^= 0x04;
-	assert_int_equal(pwrite(fd, &byte, 1, 5000), 1);
-	close(fd);
+	flip(path, record_offset(path, 20) + 1, 0x40); /* its size */
 
 	sp_open(fx);
 	na = read_topic(fx, "a", &start, seen_a, 400);
 	nb = read_topic(fx, "b", &start, seen_b, 400);
-	/* what precedes the damage and every later segment is replayed;
-	 * the damaged file is kept whole beside the spool */
-	assert_true(na + nb < 300);
+	assert_true(na + nb < 299);
 	assert_true(na + nb > 200);
 	assert_int_equal(seen_a[0], 0);
+	assert_int_equal(seen_a[9], 18); /* records 0..19 are intact */
+	assert_int_equal(seen_b[9], 19);
+	assert_int_equal(seen_a[10] > 20, 1);
 	assert_int_equal(seen_a[na - 1], 298);
 	assert_int_equal(seen_b[nb - 1], 299);
 	assert_int_equal(count_files(fx->dir, ".corrupt"), 1);
 	sp_close(fx);
-	/* and the repair holds: a second start finds nothing new */
 	sp_open(fx);
 	assert_int_equal(read_topic(fx, "a", &start, seen_a, 400), na);
 	assert_int_equal(count_files(fx->dir, ".corrupt"), 1);
@@ -780,6 +835,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_retired_segments_deleted,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_tail, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_record, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_segment, setup,
 						teardown),
