@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -80,7 +81,7 @@ static void close_fds(int *fds, int n)
 /* Receives one message and up to nfds descriptors. Every descriptor beyond
  * what was asked for is closed. */
 static ssize_t recv_msg(int sock, void *buf, size_t len, int *fds, int nfds,
-			int *nrecv)
+			int *nrecv, int flags)
 {
 	union {
 		struct cmsghdr align;
@@ -97,7 +98,7 @@ static ssize_t recv_msg(int sock, void *buf, size_t len, int *fds, int nfds,
 
 	*nrecv = 0;
 	do
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
@@ -155,7 +156,7 @@ int rs_conn_request(int sock, int timeout_ms, const void *req, size_t reqlen,
 			 timeout_ms);
 		return err;
 	}
-	n = recv_msg(sock, buf, sizeof(buf), fds, nfds, &nrecv);
+	n = recv_msg(sock, buf, sizeof(buf), fds, nfds, &nrecv, 0);
 	if (n == 0) {
 		snprintf(errbuf, errlen, "ringsided closed the connection");
 		return RINGSIDE_ENOTCONN;
@@ -187,6 +188,43 @@ proto:
 	close_fds(fds, nrecv);
 	snprintf(errbuf, errlen, "ringsided answered with a malformed message");
 	return RINGSIDE_EPROTO;
+}
+
+ssize_t rs_conn_recv_nowait(int sock, void *buf, size_t len, int *fds, int nfds,
+			    int *nrecv)
+{
+	return recv_msg(sock, buf, len, fds, nfds, nrecv, MSG_DONTWAIT);
+}
+
+int rs_conn_send_nowait(int sock, const void *msg, size_t len, int fd)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	struct iovec iov = { .iov_base = (void *)(uintptr_t)msg,
+			     .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	if (fd >= 0) {
+		struct cmsghdr *c;
+
+		memset(&cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf.buf;
+		mh.msg_controllen = sizeof(cbuf.buf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	do
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EMSGSIZE;
 }
 
 /* Returns 1 while the daemon holds the socket open, 0 once it has gone. */

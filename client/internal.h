@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "ringside.h"
 #include "ringside_proto.h"
@@ -50,7 +51,23 @@ struct ringside {
 	 * happens-after the daemon's reads of the space it frees. */
 	uint64_t cached_release;
 
-	int disconnected; /* atomic: the daemon closed the socket */
+	int disconnected; /* atomic: not connected to a daemon right now */
+
+	/* Reconnecting (reconnect.c): owned by whoever holds poll_busy;
+	 * sock changes only under topic_lock too. */
+	int memfd;    /* kept to hand the session to the next daemon */
+	int timer_fd; /* in the epoll set: a retry is due */
+	int no_reconnect;
+	int conn_state; /* enum rs_conn_state */
+	int backoff_ms;
+	int64_t retry_at_ms;
+	int64_t handshake_deadline_ms;
+	uint32_t topics_sent; /* TOPIC requests sent while resuming */
+	uint32_t topics_ok;
+	uint64_t session_id;
+	uint64_t reconnects; /* atomic */
+	char path[108];
+	char name[RINGSIDE_SESSION_NAME_MAX];
 
 	pthread_mutex_t topic_lock;
 	uint32_t ntopics; /* atomic: release-store after topics[n] is set */
@@ -63,6 +80,19 @@ struct ringside {
 	int64_t next_liveness_ms;
 };
 
+enum rs_conn_state {
+	RS_CONN_UP,	 /* a daemon serves the session */
+	RS_CONN_DOWN,	 /* waiting for retry_at_ms */
+	RS_CONN_WELCOME, /* HELLO (resume) sent with the memfd */
+	RS_CONN_TOPICS,	 /* re-resolving topics, in id order */
+};
+
+/* The daemon went away (poll thread). */
+void rs_reconnect_lost(struct ringside *rs);
+/* Moves the reconnection on without blocking (poll thread). Returns 1 when
+ * the session is served again, 0 while not yet. */
+int rs_reconnect_step(struct ringside *rs);
+
 /* Maps and checks the memfd the daemon sent; used by open and unit tests. */
 int rs_client_attach(struct ringside *rs, int memfd, uint64_t map_size);
 void rs_client_detach(struct ringside *rs);
@@ -73,6 +103,10 @@ int rs_conn_request(int sock, int timeout_ms, const void *req, size_t reqlen,
 		    void *resp, size_t resplen, int *fds, int nfds,
 		    char *errbuf, size_t errlen);
 int rs_conn_alive(int sock);
+ssize_t rs_conn_recv_nowait(int sock, void *buf, size_t len, int *fds, int nfds,
+			    int *nrecv);
+/* Sends one message, with fd if it is not -1; never blocks. */
+int rs_conn_send_nowait(int sock, const void *msg, size_t len, int fd);
 
 /* Reads the daemon's cursors to decide whether every record before pos is
  * finished. */

@@ -40,8 +40,9 @@ static void to_report(struct ringside *rs, const struct ringside_reply_slot *s,
 	r->persistence = s->persistence <= RINGSIDE_PERSISTED
 				 ? (ringside_persistence_t)s->persistence
 				 : RINGSIDE_NOT_PERSISTED;
-	r->stage = s->stage <= RINGSIDE_STAGE_SPOOLED ? (ringside_stage_t)s->stage
-						   : RINGSIDE_STAGE_FAILED;
+	r->stage = s->stage <= RINGSIDE_STAGE_SPOOLED
+			   ? (ringside_stage_t)s->stage
+			   : RINGSIDE_STAGE_FAILED;
 	r->topic = topic_by_id(rs, s->topic);
 	r->partition = s->partition;
 	r->offset = s->offset;
@@ -91,19 +92,22 @@ static int idle(struct ringside *rs)
 			return 1;
 	}
 	if (__atomic_load_n(&rs->disconnected, __ATOMIC_RELAXED))
-		return RINGSIDE_ENOTCONN;
+		return rs->no_reconnect ? RINGSIDE_ENOTCONN : 0;
 	now = coarse_ms();
 	if (now < rs->next_liveness_ms)
 		return 0;
 	rs->next_liveness_ms = now + LIVENESS_INTERVAL_MS;
 	if (rs_conn_alive(rs->sock))
 		return 0;
-	__atomic_store_n(&rs->disconnected, 1, __ATOMIC_RELEASE);
+	if (rs->no_reconnect)
+		__atomic_store_n(&rs->disconnected, 1, __ATOMIC_RELEASE);
+	else
+		rs_reconnect_lost(rs);
 	/* the daemon may have written reports just before it went */
 	if (__atomic_load_n(&rs->shm->reply_tail, __ATOMIC_ACQUIRE) !=
 	    rs->reply_head)
 		return 1;
-	return RINGSIDE_ENOTCONN;
+	return rs->no_reconnect ? RINGSIDE_ENOTCONN : 0;
 }
 
 int ringside_poll(ringside_t *rs, ringside_report_cb cb, void *ctx)
@@ -116,6 +120,8 @@ int ringside_poll(ringside_t *rs, ringside_report_cb cb, void *ctx)
 		return RINGSIDE_ENOTCONN;
 	if (__atomic_exchange_n(&rs->poll_busy, 1, __ATOMIC_ACQUIRE))
 		return 0;
+	if (rs->conn_state != RS_CONN_UP && !rs->no_reconnect)
+		(void)rs_reconnect_step(rs);
 	if (rs->reply_armed &&
 	    !(__atomic_load_n(&rs->shm->reply_flags, __ATOMIC_ACQUIRE) &
 	      RINGSIDE_RF_WANT_WAKEUP)) {

@@ -12,6 +12,7 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -113,6 +114,7 @@ static struct ringside *handle_new(void)
 	if (rs == NULL)
 		return NULL;
 	rs->sock = rs->doorbell_fd = rs->reply_fd = rs->epoll_fd = -1;
+	rs->memfd = rs->timer_fd = -1;
 	pthread_mutex_init(&rs->topic_lock, NULL);
 	return rs;
 }
@@ -140,8 +142,9 @@ static int hello(struct ringside *rs, const char *name, char *errbuf,
 		return err;
 	rs->doorbell_fd = fds[1];
 	rs->reply_fd = fds[2];
+	rs->memfd = fds[0]; /* kept: it goes to the next daemon after a crash */
+	rs->session_id = resp.session_id;
 	err = rs_client_attach(rs, fds[0], resp.map_size);
-	close(fds[0]); /* the mapping keeps the memory */
 	if (err < 0)
 		seterr(errbuf, errlen, "cannot map the session memory: %s",
 		       ringside_strerror(err));
@@ -161,6 +164,14 @@ static int make_epoll(struct ringside *rs)
 	ev.events = EPOLLIN | EPOLLRDHUP;
 	ev.data.fd = rs->sock;
 	if (epoll_ctl(rs->epoll_fd, EPOLL_CTL_ADD, rs->sock, &ev) < 0)
+		return -errno;
+	rs->timer_fd =
+		timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (rs->timer_fd < 0)
+		return -errno;
+	ev.events = EPOLLIN;
+	ev.data.fd = rs->timer_fd;
+	if (epoll_ctl(rs->epoll_fd, EPOLL_CTL_ADD, rs->timer_fd, &ev) < 0)
 		return -errno;
 	return 0;
 }
@@ -190,6 +201,16 @@ ringside_t *ringside_open_opts(const ringside_options_t *opts, char *errbuf,
 	rs->timeout_ms = opts != NULL && opts->timeout_ms > 0
 				 ? opts->timeout_ms
 				 : RS_DEFAULT_TIMEOUT_MS;
+	rs->no_reconnect =
+		opts != NULL && (opts->flags & RINGSIDE_OPEN_NO_RECONNECT);
+	if (strlen(path) >= sizeof(rs->path)) {
+		seterr(errbuf, errlen, "socket path longer than %zu bytes",
+		       sizeof(rs->path) - 1);
+		goto fail;
+	}
+	memcpy(rs->path, path, strlen(path) + 1);
+	if (name != NULL)
+		memcpy(rs->name, name, strlen(name) + 1);
 	err = rs_conn_connect(path, rs->timeout_ms, &rs->sock);
 	if (err < 0) {
 		seterr(errbuf, errlen, "cannot connect to %s: %s", path,
@@ -230,6 +251,10 @@ void ringside_close(ringside_t *rs)
 		close(rs->reply_fd);
 	if (rs->epoll_fd >= 0)
 		close(rs->epoll_fd);
+	if (rs->memfd >= 0)
+		close(rs->memfd);
+	if (rs->timer_fd >= 0)
+		close(rs->timer_fd);
 	for (uint32_t i = 0; i < rs->ntopics; i++)
 		free(rs->topics[i]);
 	pthread_mutex_destroy(&rs->topic_lock);
@@ -379,7 +404,7 @@ int ringside_flush(ringside_t *rs, int timeout_ms, ringside_report_cb cb,
 		int wait = 10;
 
 		if (n == RINGSIDE_ENOTCONN)
-			return n;
+			return n; /* gone, and RINGSIDE_OPEN_NO_RECONNECT */
 		if (n > 0)
 			continue;
 		if (rs_client_finished(rs, target))

@@ -129,7 +129,13 @@ typedef struct ringside_options {
 	const char *socket_path; /* NULL: $RINGSIDE_SOCKET, then the default */
 	const char *name;	 /* shown in the daemon's logs; may be NULL */
 	int timeout_ms;		 /* for open and topic lookups; 0: 5000 */
+	unsigned int flags;	 /* RINGSIDE_OPEN_* */
 } ringside_options_t;
+
+/* Do not hand the session to a restarted daemon: once the daemon has gone,
+ * calls return RINGSIDE_ENOTCONN. Without it the library reconnects by
+ * itself, from ringside_poll() (see ringside_poll). */
+#define RINGSIDE_OPEN_NO_RECONNECT 0x1U
 
 /*
  * Opens a session. Blocks for at most the timeout while the daemon answers.

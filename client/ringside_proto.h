@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #define RINGSIDE_PROTO_MAGIC 0x5253484dU /* "RSHM" */
-#define RINGSIDE_PROTO_VERSION 1U
+#define RINGSIDE_PROTO_VERSION 2U
 #define RINGSIDE_CACHELINE 64U
 #define RINGSIDE_PAGE 4096U
 
@@ -46,6 +46,9 @@
  *   head     how far the daemon has read (informational for the client).
  *   release  everything before it is finished (delivered, or failed and
  *            reported); only space before it may be written again.
+ *   release_to  where release is moving: stored before the range's commit
+ *            bits are cleared, so a daemon that dies between the two steps
+ *            leaves enough for the next one to finish the move.
  *
  * A reserved frame is published by setting the bit for its start offset in
  * the commit bitmap (a release RMW); the daemon reads frames in order and
@@ -74,6 +77,7 @@ struct ringside_shm_hdr {
 	_Alignas(64) uint64_t tail;    /* clients: CAS */
 	_Alignas(64) uint64_t release; /* daemon: release store */
 	_Alignas(64) uint64_t head;    /* daemon */
+	uint64_t release_to;	       /* daemon: see above */
 	/* daemon: RINGSIDE_F_NEED_WAKEUP, set before it sleeps; a client that
 	 * clears it writes the doorbell eventfd once. */
 	_Alignas(64) uint32_t flags;
@@ -176,6 +180,12 @@ _Static_assert(sizeof(struct ringside_reply_slot) == 64, "reply slot");
  *   HELLO  -> WELCOME + 3 fds (memfd, doorbell eventfd, reply eventfd)
  *          -> ERROR
  *   TOPIC  -> TOPIC_OK | ERROR
+ *
+ * A client whose daemon went away hands its session back to the next one:
+ * HELLO with RINGSIDE_HELLO_F_RESUME, its session id and its memfd (one
+ * fd); WELCOME with the same memfd and new eventfds; a TOPIC for each
+ * topic it had, in id order, so the ids in its ring keep their meaning;
+ * then RESUME, after which the daemon reads the ring again from release.
  */
 enum ringside_msg_type {
 	RINGSIDE_MSG_HELLO = 1,
@@ -183,7 +193,10 @@ enum ringside_msg_type {
 	RINGSIDE_MSG_TOPIC = 3,
 	RINGSIDE_MSG_TOPIC_OK = 4,
 	RINGSIDE_MSG_ERROR = 5,
+	RINGSIDE_MSG_RESUME = 6, /* client: topics re-resolved, read on */
 };
+
+#define RINGSIDE_HELLO_F_RESUME 0x1U
 
 struct ringside_msg {
 	uint32_t type;
@@ -194,8 +207,10 @@ struct ringside_msg_hello {
 	struct ringside_msg hdr;
 	uint32_t magic;
 	uint32_t version;
-	uint32_t flags;
+	uint32_t flags; /* RINGSIDE_HELLO_F_* */
 	uint32_t reserved;
+	uint64_t session_id;		      /* with RINGSIDE_HELLO_F_RESUME */
+	uint64_t map_size;		      /* with RINGSIDE_HELLO_F_RESUME */
 	char name[RINGSIDE_SESSION_NAME_MAX]; /* NUL padded, may be empty */
 };
 

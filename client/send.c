@@ -174,8 +174,11 @@ int ringside_sendv(ringside_t *rs, const ringside_topic_t *topic,
 	    ((rec->flags & RINGSIDE_REC_PARTITION) && rec->partition < 0) ||
 	    rec->timestamp < 0)
 		return RINGSIDE_EINVAL;
+	/* while the daemon is away, records still go into the ring: the next
+	 * daemon reads them (unless the application opted out) */
 	if (rs->shm == NULL ||
-	    __atomic_load_n(&rs->disconnected, __ATOMIC_RELAXED))
+	    (rs->no_reconnect &&
+	     __atomic_load_n(&rs->disconnected, __ATOMIC_RELAXED)))
 		return RINGSIDE_ENOTCONN;
 	size = frame_bytes(rec, &hbytes);
 	if (size < 0)

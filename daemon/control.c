@@ -126,7 +126,7 @@ int rs_control_send(int fd, const void *msg, size_t len, const int *fds,
 	return (size_t)n == len ? 0 : -EMSGSIZE;
 }
 
-ssize_t rs_control_recv(int fd, void *buf, size_t len)
+ssize_t rs_control_recv(int fd, void *buf, size_t len, int *keep)
 {
 	union {
 		struct cmsghdr align;
@@ -141,6 +141,10 @@ ssize_t rs_control_recv(int fd, void *buf, size_t len)
 	};
 	ssize_t n;
 
+	int total = 0;
+
+	if (keep != NULL)
+		*keep = -1;
 	do
 		n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
@@ -156,11 +160,26 @@ ssize_t rs_control_recv(int fd, void *buf, size_t len)
 
 				memcpy(&passed, CMSG_DATA(c) + i * sizeof(int),
 				       sizeof(int));
-				close(passed);
+				if (keep != NULL && total == 0)
+					*keep = passed;
+				else
+					close(passed);
+				total++;
 			}
 		}
 	}
-	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+	if (total > 1 && keep != NULL && *keep >= 0) {
+		/* exactly one or none: a second fd voids the first */
+		close(*keep);
+		*keep = -1;
+		return -EBADMSG;
+	}
+	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+		if (keep != NULL && *keep >= 0) {
+			close(*keep);
+			*keep = -1;
+		}
 		return -EMSGSIZE;
+	}
 	return n;
 }

@@ -22,9 +22,10 @@ int rs_control_accept(int lfd, struct ucred *cred);
 int rs_control_send(int fd, const void *msg, size_t len, const int *fds,
 		    int nfds);
 
-/* Receives one message. Any descriptor a client sends is closed at once:
- * clients never pass descriptors in this protocol version. Returns the
- * length, 0 at EOF, or -errno (-EMSGSIZE when truncated). */
-ssize_t rs_control_recv(int fd, void *buf, size_t len);
+/* Receives one message. With keep, the one descriptor a message may carry
+ * (a memfd handed back) is returned there, else -1; every other
+ * descriptor is closed at once. Returns the length, 0 at EOF, or -errno
+ * (-EMSGSIZE when truncated, -EBADMSG for more than one descriptor). */
+ssize_t rs_control_recv(int fd, void *buf, size_t len, int *keep);
 
 #endif

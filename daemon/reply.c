@@ -20,6 +20,18 @@ void rs_reply_init(struct rs_reply *r, const struct rs_shm *shm,
 	r->wake_fd = wake_fd;
 }
 
+int rs_reply_resume(struct rs_reply *r)
+{
+	uint64_t tail = __atomic_load_n(&r->hdr->reply_tail, __ATOMIC_ACQUIRE);
+	uint64_t head = __atomic_load_n(&r->hdr->reply_head, __ATOMIC_ACQUIRE);
+
+	if (head > tail || tail - head > (uint64_t)r->mask + 1)
+		return -1;
+	r->tail = r->published = tail;
+	r->head = head;
+	return 0;
+}
+
 void rs_reply_free(struct rs_reply *r)
 {
 	free(r->backlog);

@@ -30,6 +30,9 @@ struct rs_reply {
 void rs_reply_init(struct rs_reply *r, const struct rs_shm *shm,
 		   uint32_t backlog_cap, int wake_fd);
 void rs_reply_free(struct rs_reply *r);
+/* For a reply ring handed back after a restart: continues after the last
+ * report the old daemon published. -1 if the cursors are out of range. */
+int rs_reply_resume(struct rs_reply *r);
 
 /* Queues one report. Returns 0, or -1 with *why if the client's head is
  * invalid. Nothing is visible to the client before rs_reply_flush(). */

@@ -124,11 +124,36 @@ void rs_ring_release(struct rs_ring *r, uint64_t pos)
 {
 	if (pos <= r->release)
 		return;
+	/* a daemon killed from here on leaves release_to for the next one
+	 * (rs_ring_resume): the bits may be half cleared */
+	__atomic_store_n(&r->hdr->release_to, pos, __ATOMIC_RELEASE);
 	clear_bits(r, r->release, pos);
 	r->release = pos;
 	/* pairs with the acquire load of release in send.c's reserve(): the
 	 * cleared bits are visible before the space is */
 	__atomic_store_n(&r->hdr->release, pos, __ATOMIC_RELEASE);
+}
+
+int rs_ring_resume(struct rs_ring *r, const char **why)
+{
+	uint64_t release = __atomic_load_n(&r->hdr->release, __ATOMIC_ACQUIRE);
+	uint64_t to = __atomic_load_n(&r->hdr->release_to, __ATOMIC_ACQUIRE);
+	uint64_t tail = __atomic_load_n(&r->hdr->tail, __ATOMIC_ACQUIRE);
+
+	if (release % 8 != 0 || tail < release || tail - release > r->size ||
+	    tail % 8 != 0)
+		return violation(why, "resumed ring: cursors out of range");
+	r->release = r->head = r->tail = release;
+	if (to > release) {
+		/* the last daemon died moving release: finish the move */
+		if (to > tail || to % 8 != 0)
+			return violation(why, "resumed ring: release_to out of "
+					      "range");
+		rs_ring_release(r, to);
+		r->head = r->tail = to;
+	}
+	__atomic_store_n(&r->hdr->head, r->head, __ATOMIC_RELAXED);
+	return 0;
 }
 
 int rs_ring_arm(struct rs_ring *r)

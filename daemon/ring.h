@@ -45,6 +45,12 @@ void rs_ring_advance(struct rs_ring *r, uint32_t size);
  * publishes release. pos must lie in [release, head]. */
 void rs_ring_release(struct rs_ring *r, uint64_t pos);
 
+/* For a ring handed back after a daemon restart: reads release (finishing
+ * a release the last daemon began) and starts reading there again, so
+ * records it had read but not finished are read once more. 0, or
+ * RS_RING_VIOLATION with *why. */
+int rs_ring_resume(struct rs_ring *r, const char **why);
+
 /* Sets NEED_WAKEUP, then looks again: returns 1 if a committed frame is
  * already waiting (do not sleep), 0 if the client will ring the doorbell. */
 int rs_ring_arm(struct rs_ring *r);

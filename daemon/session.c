@@ -182,43 +182,109 @@ static void copy_name(char *dst, const char *src, size_t len)
 	dst[i] = '\0';
 }
 
-static int open_shm(struct rs_session *s)
+static uint32_t max_frame(const struct rs_config *cfg)
 {
-	const struct rs_config *cfg = s->srv->cfg;
-	uint32_t max_frame = ringside_align8((uint64_t)cfg->max_record_bytes +
-					     sizeof(struct ringside_frame));
-	int err;
+	return ringside_align8((uint64_t)cfg->max_record_bytes +
+			       sizeof(struct ringside_frame));
+}
 
-	err = rs_shm_create(&s->shm, cfg->ring_size, cfg->reply_slots,
-			    max_frame, s->id);
-	if (err < 0)
-		return err;
+static int open_eventfds(struct rs_session *s)
+{
 	s->doorbell_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (s->doorbell_fd < 0)
 		return -errno;
 	s->reply_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (s->reply_fd < 0)
 		return -errno;
+	return 0;
+}
+
+static int open_shm(struct rs_session *s)
+{
+	const struct rs_config *cfg = s->srv->cfg;
+	int err;
+
+	err = rs_shm_create(&s->shm, cfg->ring_size, cfg->reply_slots,
+			    max_frame(cfg), s->id);
+	if (err < 0)
+		return err;
+	err = open_eventfds(s);
+	if (err < 0)
+		return err;
 	rs_ring_init(&s->ring, &s->shm);
 	rs_reply_init(&s->reply, &s->shm, cfg->report_backlog, s->reply_fd);
 	s->shm_ready = 1;
 	return 0;
 }
 
-static void hello(struct rs_session *s, const void *buf, size_t len)
+/* A client hands its session back after a daemon restart. Its memory is
+ * checked like any client input; reading starts again at release once the
+ * client has re-resolved its topics (RESUME). */
+static int resume_shm(struct rs_session *s, const struct ringside_msg_hello *h,
+		      int memfd, const char **why)
+{
+	const struct rs_config *cfg = s->srv->cfg;
+	struct ringside_shm_hdr *hdr;
+
+	if (memfd < 0) {
+		*why = "resume without its memfd";
+		return -1;
+	}
+	if (rs_shm_adopt(&s->shm, memfd, h->map_size, max_frame(cfg), why) < 0)
+		return -1;
+	hdr = s->shm.hdr;
+	if (__atomic_load_n(&hdr->session_id, __ATOMIC_RELAXED) !=
+	    h->session_id) {
+		*why = "resume: the memfd belongs to another session";
+		return -1;
+	}
+	rs_ring_init(&s->ring, &s->shm);
+	rs_reply_init(&s->reply, &s->shm, cfg->report_backlog, -1);
+	if (rs_ring_resume(&s->ring, why) < 0)
+		return -1;
+	if (rs_reply_resume(&s->reply) < 0) {
+		*why = "resume: reply cursors out of range";
+		return -1;
+	}
+	if (open_eventfds(s) < 0) {
+		*why = "cannot create eventfds";
+		return -1;
+	}
+	s->reply.wake_fd = s->reply_fd;
+	/* the old daemon's session id, if free: the spool's records carry it,
+	 * so their final reports find this session */
+	if (rs_server_session(s->srv, h->session_id) == NULL)
+		s->id = h->session_id;
+	__atomic_store_n(&hdr->session_id, s->id, __ATOMIC_RELAXED);
+	s->finished = __atomic_load_n(&hdr->records_finished, __ATOMIC_RELAXED);
+	s->resuming = 1;
+	s->shm_ready = 1;
+	return 0;
+}
+
+static void hello(struct rs_session *s, const void *buf, size_t len, int memfd)
 {
 	struct ringside_msg_hello h;
 	struct ringside_msg_welcome w;
+	const char *why = NULL;
 	int fds[3], err;
 
 	if (len != sizeof(h)) {
+		if (memfd >= 0)
+			close(memfd);
 		violation(s, "HELLO of the wrong size");
 		return;
 	}
 	memcpy(&h, buf, sizeof(h));
 	copy_name(s->name, h.name, sizeof(s->name));
+	if (!(h.flags & RINGSIDE_HELLO_F_RESUME) && memfd >= 0) {
+		close(memfd); /* only a resume carries one */
+		memfd = -1;
+	}
 	if (h.magic != RINGSIDE_PROTO_MAGIC ||
 	    h.version != RINGSIDE_PROTO_VERSION) {
+		if (memfd >= 0)
+			close(memfd);
 		send_error(s, RINGSIDE_EPROTO,
 			   "protocol version %u not supported (ringsided "
 			   "speaks %u)",
@@ -227,6 +293,17 @@ static void hello(struct rs_session *s, const void *buf, size_t len)
 		disconnect(s);
 		return;
 	}
+	if ((h.flags & RINGSIDE_HELLO_F_RESUME) && !s->srv->stopping) {
+		if (resume_shm(s, &h, memfd, &why) < 0) {
+			send_error(s, RINGSIDE_EPROTO, "%s", why);
+			s->state = RS_SESSION_DEAD;
+			disconnect(s);
+			return;
+		}
+		goto welcome;
+	}
+	if (memfd >= 0)
+		close(memfd);
 	if (s->srv->stopping) {
 		send_error(s, RINGSIDE_EDENIED, "ringsided is shutting down");
 		s->state = RS_SESSION_DEAD;
@@ -249,6 +326,7 @@ static void hello(struct rs_session *s, const void *buf, size_t len)
 		disconnect(s);
 		return;
 	}
+welcome:
 	memset(&w, 0, sizeof(w));
 	w.hdr.type = RINGSIDE_MSG_WELCOME;
 	w.hdr.len = sizeof(w);
@@ -272,9 +350,29 @@ static void hello(struct rs_session *s, const void *buf, size_t len)
 	event_free(s->handshake_ev);
 	s->handshake_ev = NULL;
 	s->state = RS_SESSION_OPEN;
-	log_session(RS_LOG_INFO, s, "opened: ring %u bytes, %u reply slots",
-		    s->shm.ring_size, s->shm.reply_slots);
+	if (s->resuming)
+		log_session(
+			RS_LOG_NOTICE, s,
+			"resumed after a restart: ring %u bytes, reading "
+			"again from %llu (%llu bytes unfinished)",
+			s->shm.ring_size, (unsigned long long)s->ring.release,
+			(unsigned long long)(rs_ring_snapshot_tail(&s->ring) -
+					     s->ring.release));
+	else
+		log_session(RS_LOG_INFO, s,
+			    "opened: ring %u bytes, %u reply slots",
+			    s->shm.ring_size, s->shm.reply_slots);
 	rs_server_kick(s->srv); /* let the scheduler arm the new ring */
+}
+
+static void resume(struct rs_session *s, size_t len)
+{
+	if (!s->resuming || len != sizeof(struct ringside_msg)) {
+		violation(s, "unexpected RESUME");
+		return;
+	}
+	s->resuming = 0;
+	rs_server_kick(s->srv);
 }
 
 static void topic(struct rs_session *s, const void *buf, size_t len)
@@ -337,6 +435,16 @@ static void client_gone(struct rs_session *s)
 		rs_session_free(s);
 		return;
 	}
+	if (s->resuming) {
+		/* without its topics its frames cannot be read */
+		log_session(RS_LOG_WARN, s,
+			    "client went away while resuming: the records in "
+			    "its ring cannot be read");
+		s->state = RS_SESSION_DEAD;
+		disconnect(s);
+		rs_server_kick(s->srv);
+		return;
+	}
 	s->state = RS_SESSION_CLOSING;
 	disconnect(s);
 	log_session(RS_LOG_INFO, s,
@@ -353,14 +461,18 @@ static void on_sock(evutil_socket_t fd, short what, void *arg)
 	struct rs_session *s = arg;
 	char buf[RINGSIDE_MSG_MAX];
 	struct ringside_msg hdr;
+	int memfd = -1;
 	ssize_t n;
 
 	(void)what;
-	n = rs_control_recv(fd, buf, sizeof(buf));
+	/* only a HELLO may carry a descriptor (a memfd handed back) */
+	n = rs_control_recv(fd, buf, sizeof(buf),
+			    s->state == RS_SESSION_HANDSHAKE ? &memfd : NULL);
 	if (n == -EAGAIN)
 		return;
-	if (n == -EMSGSIZE) {
-		violation(s, "control message too large");
+	if (n == -EMSGSIZE || n == -EBADMSG) {
+		violation(s, n == -EMSGSIZE ? "control message too large"
+					    : "more than one descriptor");
 		return;
 	}
 	if (n <= 0) {
@@ -368,18 +480,29 @@ static void on_sock(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if ((size_t)n < sizeof(hdr)) {
+		if (memfd >= 0)
+			close(memfd);
 		violation(s, "control message too short");
 		return;
 	}
 	memcpy(&hdr, buf, sizeof(hdr));
 	if (hdr.len != (uint32_t)n) {
+		if (memfd >= 0)
+			close(memfd);
 		violation(s, "control message length mismatch");
 		return;
 	}
-	if (s->state == RS_SESSION_HANDSHAKE && hdr.type == RINGSIDE_MSG_HELLO)
-		hello(s, buf, (size_t)n);
-	else if (s->state == RS_SESSION_OPEN && hdr.type == RINGSIDE_MSG_TOPIC)
+	if (s->state == RS_SESSION_HANDSHAKE &&
+	    hdr.type == RINGSIDE_MSG_HELLO) {
+		hello(s, buf, (size_t)n, memfd);
+		return;
+	}
+	if (memfd >= 0)
+		close(memfd);
+	if (s->state == RS_SESSION_OPEN && hdr.type == RINGSIDE_MSG_TOPIC)
 		topic(s, buf, (size_t)n);
+	else if (s->state == RS_SESSION_OPEN && hdr.type == RINGSIDE_MSG_RESUME)
+		resume(s, (size_t)n);
 	else
 		violation(s, "unexpected control message");
 }
@@ -575,7 +698,7 @@ unsigned int rs_session_drain(struct rs_session *s, unsigned int budget)
 {
 	unsigned int n = 0;
 
-	if (!s->shm_ready || s->state == RS_SESSION_HANDSHAKE)
+	if (!s->shm_ready || s->state == RS_SESSION_HANDSHAKE || s->resuming)
 		return 0;
 	while (n < budget && s->state != RS_SESSION_DEAD) {
 		if (s->stopping && s->ring.head >= s->stop_at)

@@ -46,6 +46,7 @@ struct rs_session {
 	struct rs_ring ring;
 	struct rs_reply reply;
 	int shm_ready;
+	int resuming; /* handed back: read nothing until RESUME */
 
 	struct rs_record_list records; /* read, not finished, ring order */
 	struct rs_topic **topics;      /* session-local id -> topic */
@@ -55,7 +56,7 @@ struct rs_session {
 	int stopping; /* daemon shutdown: read only up to stop_at */
 	uint64_t stop_at;
 
-	int64_t held;          /* records waiting in topics' hold lists */
+	int64_t held;	       /* records waiting in topics' hold lists */
 	uint64_t spilled;      /* records written to the spool */
 	uint64_t spilled_seen; /* spilled when the state was last published */
 	uint32_t published_state;

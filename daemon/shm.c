@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "shm.h"
@@ -59,6 +60,81 @@ fail:
 	err = -errno;
 	rs_shm_destroy(shm);
 	return err;
+}
+
+static void set_pointers(struct rs_shm *shm,
+			 const struct ringside_shm_layout *l)
+{
+	shm->size = l->map_size;
+	shm->hdr = shm->base;
+	shm->bitmap = (uint64_t *)((char *)shm->base + l->bitmap_off);
+	shm->ring = (uint8_t *)shm->base + l->ring_off;
+	shm->reply = (struct ringside_reply_slot *)((char *)shm->base +
+						    l->reply_off);
+}
+
+int rs_shm_adopt(struct rs_shm *shm, int fd, uint64_t map_size,
+		 uint32_t max_frame, const char **why)
+{
+	const int seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+	struct ringside_shm_layout l;
+	struct ringside_shm_hdr *h;
+	uint32_t ring_size, reply_slots;
+	struct stat st;
+	int got;
+
+	memset(shm, 0, sizeof(*shm));
+	shm->fd = fd;
+	got = fcntl(fd, F_GET_SEALS);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || got < 0 ||
+	    (got & seals) != seals) {
+		*why = "handed back a descriptor that is not a sealed memfd";
+		goto fail;
+	}
+	if ((uint64_t)st.st_size != map_size || map_size < RINGSIDE_PAGE ||
+	    map_size > ((uint64_t)1 << 32)) {
+		*why = "handed back a memfd of the wrong size";
+		goto fail;
+	}
+	shm->base =
+		mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (shm->base == MAP_FAILED) {
+		shm->base = NULL;
+		*why = "cannot map the handed-back memfd";
+		goto fail;
+	}
+	shm->size = map_size;
+	h = shm->base;
+	/* each read once; the copies are what the daemon uses */
+	ring_size = __atomic_load_n(&h->ring_size, __ATOMIC_RELAXED);
+	reply_slots = __atomic_load_n(&h->reply_slots, __ATOMIC_RELAXED);
+	if (__atomic_load_n(&h->magic, __ATOMIC_RELAXED) !=
+		    RINGSIDE_PROTO_MAGIC ||
+	    __atomic_load_n(&h->version, __ATOMIC_RELAXED) !=
+		    RINGSIDE_PROTO_VERSION ||
+	    !ringside_is_pow2(ring_size) || ring_size < RINGSIDE_RING_MIN ||
+	    ring_size > RINGSIDE_RING_MAX || !ringside_is_pow2(reply_slots) ||
+	    reply_slots < RINGSIDE_REPLY_MIN ||
+	    reply_slots > RINGSIDE_REPLY_MAX) {
+		*why = "handed-back memfd: bad header";
+		goto fail;
+	}
+	ringside_shm_layout(ring_size, reply_slots, &l);
+	if (l.map_size != map_size) {
+		*why = "handed-back memfd: header and size disagree";
+		goto fail;
+	}
+	set_pointers(shm, &l);
+	if (max_frame > ring_size / 2)
+		max_frame = ring_size / 2; /* config changed since */
+	shm->ring_size = ring_size;
+	shm->reply_slots = reply_slots;
+	shm->max_frame = max_frame;
+	h->max_frame = max_frame;
+	return 0;
+fail:
+	rs_shm_destroy(shm);
+	return -1;
 }
 
 void rs_shm_destroy(struct rs_shm *shm)

@@ -40,8 +40,8 @@ struct opts {
 	unsigned int rate;	 /* per thread, records/s; 0: flat out */
 	unsigned int exit_after; /* _exit without closing after this many */
 	int until_stop;		 /* send until the daemon stops */
-	int final;      /* wait for every final report */
-	int no_reports; /* do not print R lines */
+	int final;		 /* wait for every final report */
+	int no_reports;		 /* do not print R lines */
 	int final_timeout_s;
 	char *topic_names[MAX_TOPICS];
 	unsigned int ntopics;
@@ -53,7 +53,8 @@ struct sender {
 	unsigned int sent;
 	unsigned long long efull;
 	uint64_t max_ns;
-	unsigned long long over_1ms;  /* slow, and the thread was not preempted */
+	unsigned long long
+		over_1ms; /* slow, and the thread was not preempted */
 	unsigned long long preempted; /* slow, and the scheduler preempted it */
 	unsigned long long hist[5];   /* >10us, >50us, >100us, >500us, >1ms */
 	long nvcsw; /* voluntary switches when the thread last slept itself */
@@ -168,12 +169,14 @@ static void *send_loop(void *arg)
 			 */
 			clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ca);
 			clock_gettime(CLOCK_MONOTONIC, &a);
-			err = ringside_sendv(rs, topics[id.s % o.ntopics], &rec);
+			err = ringside_sendv(rs, topics[id.s % o.ntopics],
+					     &rec);
 			clock_gettime(CLOCK_MONOTONIC, &b);
 			clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cb);
 			ns = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000000ULL +
 			     (uint64_t)(b.tv_nsec - a.tv_nsec);
-			cpu = (uint64_t)(cb.tv_sec - ca.tv_sec) * 1000000000ULL +
+			cpu = (uint64_t)(cb.tv_sec - ca.tv_sec) *
+				      1000000000ULL +
 			      (uint64_t)(cb.tv_nsec - ca.tv_nsec);
 			if (ns > sd->max_ns)
 				sd->max_ns = ns;
@@ -336,6 +339,9 @@ int main(int argc, char **argv)
 	snprintf(name, sizeof(name), "test-client-%u", o.id);
 	opts.socket_path = o.socket;
 	opts.name = name;
+	/* --until-stop runs until the daemon goes, not into the next one */
+	if (o.until_stop)
+		opts.flags = RINGSIDE_OPEN_NO_RECONNECT;
 	rs = ringside_open_opts(&opts, err, sizeof(err));
 	if (rs == NULL) {
 		fprintf(stderr, "client %u: %s\n", o.id, err);
@@ -378,8 +384,8 @@ int main(int argc, char **argv)
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		rc = 0;
 		while (finals + failures < sent) {
-			struct pollfd pfd = {.fd = ringside_fd(rs),
-					     .events = POLLIN};
+			struct pollfd pfd = { .fd = ringside_fd(rs),
+					      .events = POLLIN };
 			int n = ringside_poll(rs, on_report, NULL);
 
 			if (n < 0) {
