@@ -41,7 +41,7 @@
  */
 #define RESERVE_NAME "reserve"
 #define RESERVE_BYTES (256 * 1024)
-#define CHECKPOINT_EVERY_MS 1000
+#define CHECKPOINT_EVERY_MS 100
 #define RETRY_EVERY_MS 1000
 #define UNSYNCED_MAX (32U << 20) /* force a write past this much */
 #define READ_CHUNK (256U << 10)

@@ -1,11 +1,12 @@
 /*
  * crashloop: several client processes send known sequences of records
  * while the test kills ringsided with SIGKILL at random moments and starts
- * it again, over and over; for a stretch in the middle every broker is
- * down too. The clients never stop: their library hands each session to
- * the next daemon. Afterwards a consumer must find every record every
- * client sent (missing = 0); duplicates are allowed (at least once) and
- * printed, with per-key order violations.
+ * it again, over and over (every fourth time a SIGTERM instead: a service
+ * restart, with a short shutdown_timeout_ms, so what is in flight is
+ * spooled); for a stretch in the middle every broker is down too. The clients
+ * never stop: their library hands each session to the next daemon. Afterwards a
+ * consumer must find every record every client sent (missing = 0); duplicates
+ * are allowed (at least once) and printed, with per-key order violations.
  *
  * RS_CRASH_SEED picks the moments (printed, so a run can be repeated);
  * RS_CRASH_KILLS (default 20) and RS_CRASH_RECORDS (records per client
@@ -102,7 +103,9 @@ int main(void)
 	h_init(&e, "crashloop");
 	h_mock_start(&e, 3);
 	h_topic(&e, topics[0].name, topics[0].partitions);
-	h_write_config(&e, "ring_size = 1M\nmax_record_bytes = 64K\n",
+	h_write_config(&e,
+		       "ring_size = 1M\nmax_record_bytes = 64K\n"
+		       "shutdown_timeout_ms = 300\n",
 		       "enable.idempotence = true\nlinger.ms = 5\n"
 		       "socket.timeout.ms = 5000\ncompression.codec = lz4\n"
 		       "[topic:*]\nacks = all\nbacklog_ms = 500\n");
@@ -143,9 +146,14 @@ int main(void)
 		if (k == down_to)
 			CHECK(rd_kafka_mock_broker_set_up(e.mc, -1) == 0,
 			      "brokers up");
-		rc = h_daemon_stop(&e, SIGKILL, 5000);
-		CHECK(rc == 128 + SIGKILL, "kill %u: ringsided status %d", k,
-		      rc);
+		if (k % 4 == 3) {
+			rc = h_daemon_stop(&e, SIGTERM, 10000);
+			CHECK(rc == 0, "stop %u: ringsided status %d", k, rc);
+		} else {
+			rc = h_daemon_stop(&e, SIGKILL, 5000);
+			CHECK(rc == 128 + SIGKILL,
+			      "kill %u: ringsided status %d", k, rc);
+		}
 		h_daemon_start(&e);
 	}
 	if (kills <= down_to)
@@ -174,10 +182,10 @@ int main(void)
 		(void)count_missing(&e, c, per_thread, &dups, &order, 1);
 	CHECK(h_daemon_stop(&e, SIGTERM, 30000) == 0, "ringsided exit status");
 	printf("crashloop: seed %u: %u records from %u processes, ringsided "
-	       "killed %u times: missing %u, duplicates %zu, per-key order "
-	       "violations %zu\n",
-	       seed, per_thread * WRITERS * THREADS, WRITERS, kills, missing,
-	       dups, order);
+	       "killed %u times (%u of them SIGTERM): missing %u, duplicates "
+	       "%zu, per-key order violations %zu\n",
+	       seed, per_thread * WRITERS * THREADS, WRITERS, kills, kills / 4,
+	       missing, dups, order);
 	CHECK(missing == 0, "%u records missing (seed %u)", missing, seed);
 	for (unsigned int w = 0; w < WRITERS; w++)
 		h_client_free(&c[w]);
