@@ -37,7 +37,7 @@ enum {
 	RINGSIDE_EINVAL = -1003,    /* invalid argument */
 	RINGSIDE_ETOPIC = -1004,    /* topic unknown or not allowed */
 	RINGSIDE_EPROTO = -1005,    /* protocol violation or version mismatch */
-	RINGSIDE_EDENIED = -1006,   /* the daemon refused the session */
+	RINGSIDE_EDENIED = -1006,   /* not allowed: the session or topic */
 	RINGSIDE_ELIMIT = -1007,    /* a daemon limit was reached */
 	RINGSIDE_ETIMEDOUT = -1008, /* the daemon did not answer in time */
 	/* Report statuses. */

@@ -15,7 +15,7 @@ static const struct {
 	{ RINGSIDE_EINVAL, "invalid argument" },
 	{ RINGSIDE_ETOPIC, "topic unknown or not allowed" },
 	{ RINGSIDE_EPROTO, "protocol violation or version mismatch" },
-	{ RINGSIDE_EDENIED, "ringsided refused the session" },
+	{ RINGSIDE_EDENIED, "not allowed by ringsided's configuration" },
 	{ RINGSIDE_ELIMIT, "a ringsided limit was reached" },
 	{ RINGSIDE_ETIMEDOUT, "ringsided did not answer in time" },
 	{ RINGSIDE_EMSG_TIMEOUT, "not delivered before message.timeout.ms" },

@@ -275,16 +275,35 @@ static const struct ringside_key {
 	  offsetof(struct rs_config, spool_max_bytes), 1U << 20, UINT64_MAX,
 	  0 },
 	{ "spool_segment_bytes", K_SIZE64,
-	  offsetof(struct rs_config, spool_segment_bytes), 1U << 20,
-	  1ULL << 32, 0 },
+	  offsetof(struct rs_config, spool_segment_bytes), 1U << 20, 1ULL << 32,
+	  0 },
 	{ "spool_full", K_FULL, 0, 0, 0, 0 },
 };
+
+/* allow_users / allow_groups, in [ringside] or a topic section. 1 if name
+ * was one of them. */
+static int acl_key(struct parser *p, struct rs_acl *acl, const char *name,
+		   const char *value)
+{
+	int groups = strcmp(name, "allow_groups") == 0;
+	const char *bad;
+
+	if (!groups && strcmp(name, "allow_users") != 0)
+		return 0;
+	if (rs_acl_add(acl, value, groups, &bad) < 0)
+		perr(p, p->line, "%s: no %s named '%s'", name,
+		     groups ? "group" : "user", bad);
+	return 1;
+}
 
 static void ringside_key(struct parser *p, const char *name, const char *value)
 {
 	struct rs_config *cfg = p->cfg;
 	const struct ringside_key *k = NULL;
 	uint64_t v;
+
+	if (acl_key(p, &cfg->acl, name, value))
+		return;
 
 	for (size_t i = 0; i < sizeof(ringside_keys) / sizeof(*k); i++)
 		if (strcmp(ringside_keys[i].name, name) == 0)
@@ -380,8 +399,7 @@ static void ringside_key(struct parser *p, const char *name, const char *value)
 		if (v < k->min || v > k->max) {
 			perr(p, p->line,
 			     "%s: %llu is out of range [%llu, %llu]", name,
-			     (unsigned long long)v,
-			     (unsigned long long)k->min,
+			     (unsigned long long)v, (unsigned long long)k->min,
 			     (unsigned long long)k->max);
 			return;
 		}
@@ -455,6 +473,8 @@ static void topic_key(struct parser *p, const char *name, const char *value)
 	struct rs_topic_config *t = p->topic;
 	char errstr[512];
 
+	if (acl_key(p, &t->acl, name, value))
+		return;
 	if (strcmp(name, "acks") == 0) {
 		if (strcmp(value, "0") == 0)
 			t->acks = RS_ACKS_0;
@@ -500,7 +520,8 @@ static void topic_key(struct parser *p, const char *name, const char *value)
 		    v == 0 || v > (bytes ? (1ULL << 40) : 86400000ULL)) {
 			perr(p, p->line, "%s: '%s' is not a %s", name, value,
 			     bytes ? "size from 1 byte to 1T"
-				   : "number of milliseconds from 1 to 86400000");
+				   : "number of milliseconds from 1 to "
+				     "86400000");
 			return;
 		}
 		if (bytes)
@@ -683,8 +704,10 @@ static void check(struct parser *p)
 		     "spool_segment_bytes must hold at least two records of "
 		     "max_record_bytes");
 	if (cfg->spool_dir[0] != '/')
-		perr(p, p->spool_dir_line, "spool_dir: '%s' is not an absolute "
-		     "path", cfg->spool_dir);
+		perr(p, p->spool_dir_line,
+		     "spool_dir: '%s' is not an absolute "
+		     "path",
+		     cfg->spool_dir);
 	if (cfg->socket_path[0] != '/')
 		perr(p, p->socket_line, "socket: '%s' is not an absolute path",
 		     cfg->socket_path);
@@ -747,6 +770,7 @@ int rs_config_load(const char *path, struct rs_config **cfgp, char *err,
 static void topic_config_free(struct rs_topic_config *t)
 {
 	free(t->name);
+	rs_acl_free(&t->acl);
 	props_free(&t->props);
 }
 
@@ -758,6 +782,7 @@ void rs_config_free(struct rs_config *cfg)
 	free(cfg->socket_path);
 	free(cfg->socket_group);
 	free(cfg->spool_dir);
+	rs_acl_free(&cfg->acl);
 	props_free(&cfg->kafka);
 	if (cfg->defaults != NULL) {
 		topic_config_free(cfg->defaults);
@@ -781,6 +806,10 @@ int rs_config_topic(const struct rs_config *cfg, const char *name,
 		return -1;
 	policy->defaults = cfg->defaults;
 	policy->section = section;
+	policy->acl = section != NULL && section->acl.set ? &section->acl
+		      : cfg->defaults != NULL && cfg->defaults->acl.set
+			      ? &cfg->defaults->acl
+			      : NULL;
 	policy->acks = RS_ACKS_ALL;
 	policy->reports = RS_REPORTS_ALL;
 	if (cfg->defaults != NULL && cfg->defaults->acks >= 0)
@@ -795,8 +824,8 @@ int rs_config_topic(const struct rs_config *cfg, const char *name,
 	policy->backlog_bytes = 64ULL << 20;
 	policy->backlog_ms = 2000;
 	for (int i = 0; i < 2; i++) {
-		const struct rs_topic_config *tc = i == 0 ? cfg->defaults
-							  : section;
+		const struct rs_topic_config *tc =
+			i == 0 ? cfg->defaults : section;
 
 		if (tc == NULL)
 			continue;

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "acl.h"
+
 enum rs_acks { RS_ACKS_0 = 0, RS_ACKS_1 = 1, RS_ACKS_ALL = 2 };
 #define RS_ACKS_N 3
 
@@ -37,6 +39,7 @@ struct rs_topic_config {
 	int write_ahead;        /* -1 unset, 0, 1 */
 	int64_t backlog_bytes;  /* -1 unset */
 	int64_t backlog_ms;     /* -1 unset */
+	struct rs_acl acl;      /* who may send to it */
 	struct rs_props props; /* librdkafka topic properties */
 };
 
@@ -67,6 +70,7 @@ struct rs_config {
 	uint64_t spool_max_bytes;
 	uint64_t spool_segment_bytes;
 	int spool_drop_oldest;
+	struct rs_acl acl; /* who may open a session */
 
 	/* [kafka] */
 	struct rs_props kafka;
@@ -84,6 +88,7 @@ struct rs_topic_policy {
 	int write_ahead;
 	uint64_t backlog_bytes;
 	uint32_t backlog_ms;
+	const struct rs_acl *acl; /* NULL: anyone with a session */
 	const struct rs_topic_config *defaults; /* may be NULL */
 	const struct rs_topic_config *section;	/* may be NULL */
 };

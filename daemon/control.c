@@ -73,21 +73,36 @@ fail:
 	return err;
 }
 
-int rs_control_accept(int lfd, struct ucred *cred)
+int rs_control_accept(int lfd, struct rs_peer *peer)
 {
-	socklen_t len = sizeof(*cred);
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	gid_t groups[RS_PEER_GROUPS_MAX];
 	int fd;
 
 	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) < 0 ||
-	    len != sizeof(*cred)) {
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+	    len != sizeof(cred)) {
 		int err = -errno;
 
 		close(fd);
 		return err ? err : -EPROTO;
 	}
+	memset(peer, 0, sizeof(*peer));
+	peer->pid = cred.pid;
+	peer->uid = cred.uid;
+	peer->gid = cred.gid;
+	/* the supplementary groups the peer had when it connected; a peer
+	 * with more than fit gets only those (ERANGE): fewer rights, never
+	 * more */
+	len = sizeof(groups);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
+		peer->ngroups = (int)(len / sizeof(gid_t));
+	else if (errno == ERANGE)
+		peer->ngroups = 0;
+	memcpy(peer->groups, groups, (size_t)peer->ngroups * sizeof(gid_t));
 	return fd;
 }
 

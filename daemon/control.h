@@ -9,13 +9,16 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "acl.h"
+
 /* Binds path (replacing a stale socket), sets mode and group, listens.
  * Returns the fd or -errno; *what names the step that failed. */
 int rs_control_listen(const char *path, unsigned int mode, gid_t gid,
 		      int set_group, const char **what);
 
-/* Accepts one connection, non-blocking, with its SO_PEERCRED. */
-int rs_control_accept(int lfd, struct ucred *cred);
+/* Accepts one connection, non-blocking, with its SO_PEERCRED and
+ * SO_PEERGROUPS. */
+int rs_control_accept(int lfd, struct rs_peer *peer);
 
 /* Sends one message with nfds descriptors; never blocks. Returns 0 or
  * -errno. */

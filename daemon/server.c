@@ -286,8 +286,8 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 
 	(void)what;
 	for (int i = 0; i < 64; i++) {
-		struct ucred cred;
-		int cfd = rs_control_accept(fd, &cred);
+		struct rs_peer peer;
+		int cfd = rs_control_accept(fd, &peer);
 
 		if (cfd == -EAGAIN || cfd == -EWOULDBLOCK)
 			return;
@@ -296,9 +296,9 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 			log_warn("accept");
 			return;
 		}
-		if (rs_session_new(srv, cfd, &cred) == NULL) {
+		if (rs_session_new(srv, cfd, &peer) == NULL) {
 			log_warnx("cannot allocate a session for pid %d",
-				  (int)cred.pid);
+				  (int)peer.pid);
 			close(cfd);
 		}
 	}

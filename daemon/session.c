@@ -40,8 +40,8 @@ static void log_session(int level, const struct rs_session *s, const char *fmt,
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_msg(level, "session %llu (pid %d uid %u%s%s): %s",
-		(unsigned long long)s->id, (int)s->cred.pid,
-		(unsigned int)s->cred.uid, s->name[0] ? " name " : "", s->name,
+		(unsigned long long)s->id, (int)s->peer.pid,
+		(unsigned int)s->peer.uid, s->name[0] ? " name " : "", s->name,
 		msg);
 }
 
@@ -57,7 +57,7 @@ static void on_handshake_timeout(evutil_socket_t fd, short what, void *arg)
 }
 
 struct rs_session *rs_session_new(struct rs_server *srv, int fd,
-				  const struct ucred *cred)
+				  const struct rs_peer *peer)
 {
 	struct timeval tv = { .tv_sec = HANDSHAKE_TIMEOUT_S };
 	struct rs_session *s = calloc(1, sizeof(*s));
@@ -67,7 +67,7 @@ struct rs_session *rs_session_new(struct rs_server *srv, int fd,
 	s->srv = srv;
 	s->id = ++srv->next_session_id;
 	s->state = RS_SESSION_HANDSHAKE;
-	s->cred = *cred;
+	s->peer = *peer;
 	s->sock = fd;
 	s->doorbell_fd = s->reply_fd = -1;
 	s->shm.fd = -1;
@@ -293,6 +293,22 @@ static void hello(struct rs_session *s, const void *buf, size_t len, int memfd)
 		disconnect(s);
 		return;
 	}
+	if (!rs_acl_allows(&s->srv->cfg->acl, &s->peer)) {
+		if (memfd >= 0)
+			close(memfd);
+		log_session(RS_LOG_NOTICE, s,
+			    "denied: uid %u gid %u is not in [ringside] "
+			    "allow_users or allow_groups",
+			    (unsigned int)s->peer.uid,
+			    (unsigned int)s->peer.gid);
+		send_error(s, RINGSIDE_EDENIED,
+			   "uid %u may not use ringsided (allow_users, "
+			   "allow_groups)",
+			   (unsigned int)s->peer.uid);
+		s->state = RS_SESSION_DEAD;
+		disconnect(s);
+		return;
+	}
 	if ((h.flags & RINGSIDE_HELLO_F_RESUME) && !s->srv->stopping) {
 		if (resume_shm(s, &h, memfd, &why) < 0) {
 			send_error(s, RINGSIDE_EPROTO, "%s", why);
@@ -381,6 +397,7 @@ static void topic(struct rs_session *s, const void *buf, size_t len)
 	struct ringside_msg_topic_ok ok;
 	struct rs_topic *t, **v;
 	char name[RINGSIDE_TOPIC_NAME_MAX + 1], err[300];
+	struct rs_topic_policy pol;
 	uint32_t id;
 	int rc;
 
@@ -396,6 +413,18 @@ static void topic(struct rs_session *s, const void *buf, size_t len)
 	}
 	memcpy(name, m.name, m.name_len);
 	name[m.name_len] = '\0';
+	if (rs_config_topic(s->srv->cfg, name, &pol) == 0 &&
+	    !rs_acl_allows(pol.acl, &s->peer)) {
+		log_session(RS_LOG_NOTICE, s,
+			    "denied topic %s: uid %u is not in its allow_users "
+			    "or allow_groups",
+			    name, (unsigned int)s->peer.uid);
+		send_error(s, RINGSIDE_EDENIED,
+			   "uid %u may not send to topic %s (allow_users, "
+			   "allow_groups)",
+			   (unsigned int)s->peer.uid, name);
+		return;
+	}
 	for (id = 0; id < s->ntopics; id++)
 		if (strcmp(s->topics[id]->name, name) == 0)
 			break;

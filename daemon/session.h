@@ -11,6 +11,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include "acl.h"
 #include "record.h"
 #include "reply.h"
 #include "ring.h"
@@ -32,7 +33,7 @@ struct rs_session {
 	struct rs_server *srv;
 	uint64_t id;
 	enum rs_session_state state;
-	struct ucred cred;
+	struct rs_peer peer;
 	char name[RINGSIDE_SESSION_NAME_MAX];
 
 	int sock;
@@ -69,7 +70,7 @@ struct rs_session {
 };
 
 struct rs_session *rs_session_new(struct rs_server *srv, int fd,
-				  const struct ucred *cred);
+				  const struct rs_peer *peer);
 void rs_session_free(struct rs_session *s);
 
 /* Reads up to budget frames and hands them to librdkafka. Returns how many

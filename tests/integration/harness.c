@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -292,6 +293,35 @@ pid_t h_spawn(const char *const argv[], const char *stdout_path)
 				close(fd);
 			}
 		}
+		execv(argv[0], (char *const *)(uintptr_t)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+pid_t h_spawn_as(uid_t uid, gid_t gid, const gid_t *groups, int ngroups,
+		 const char *const argv[], const char *out_path)
+{
+	pid_t pid = fork();
+
+	CHECK(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		char err_path[512];
+		int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			close(fd);
+		}
+		snprintf(err_path, sizeof(err_path), "%s.err", out_path);
+		fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd >= 0) {
+			dup2(fd, 2);
+			close(fd);
+		}
+		if (setgroups((size_t)ngroups, groups) < 0 || setgid(gid) < 0 ||
+		    setuid(uid) < 0)
+			_exit(126);
 		execv(argv[0], (char *const *)(uintptr_t)argv);
 		_exit(127);
 	}

@@ -80,6 +80,10 @@ long long h_log_number(const struct h_env *e, const char *needle);
 long long h_log_sum(const struct h_env *e, const char *needle);
 
 pid_t h_spawn(const char *const argv[], const char *stdout_path);
+/* As another user (needs root); stdout to out_path, stderr to
+ * out_path.err. */
+pid_t h_spawn_as(uid_t uid, gid_t gid, const gid_t *groups, int ngroups,
+		 const char *const argv[], const char *out_path);
 int h_wait(pid_t pid, int timeout_ms);
 
 /* Reads every record of topic back from offset 0. */
