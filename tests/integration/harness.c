@@ -71,8 +71,21 @@ static void dump_log(const struct h_env *e)
 		fprintf(stderr, "(no log)\n");
 }
 
+/* Children still running when a test fails would outlive it: a client
+ * that reconnects never stops by itself. */
+static pid_t spawned[64];
+static unsigned int nspawned;
+
+static void remember(pid_t pid)
+{
+	if (nspawned < sizeof(spawned) / sizeof(spawned[0]))
+		spawned[nspawned++] = pid;
+}
+
 void h_fail(void)
 {
+	for (unsigned int i = 0; i < nspawned; i++)
+		kill(spawned[i], SIGKILL);
 	if (h_current != NULL) {
 		dump_log(h_current);
 		if (h_current->daemon > 0)
@@ -296,6 +309,7 @@ pid_t h_spawn(const char *const argv[], const char *stdout_path)
 		execv(argv[0], (char *const *)(uintptr_t)argv);
 		_exit(127);
 	}
+	remember(pid);
 	return pid;
 }
 
@@ -325,6 +339,7 @@ pid_t h_spawn_as(uid_t uid, gid_t gid, const gid_t *groups, int ngroups,
 		execv(argv[0], (char *const *)(uintptr_t)argv);
 		_exit(127);
 	}
+	remember(pid);
 	return pid;
 }
 
