@@ -151,9 +151,11 @@ struct ringside_wire_header {
 
 _Static_assert(sizeof(struct ringside_wire_header) == 8, "wire header");
 
-static inline uint32_t ringside_align8(uint64_t n)
+/* 64 bits in and out: a sum of hostile 32-bit lengths must not wrap into
+ * a small, plausible size (fuzz_frame found that it did). */
+static inline uint64_t ringside_align8(uint64_t n)
 {
-	return (uint32_t)((n + 7U) & ~(uint64_t)7U);
+	return (n + 7U) & ~(uint64_t)7U;
 }
 
 /* One report, daemon -> client. */

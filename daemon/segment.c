@@ -19,9 +19,9 @@ static uint64_t opt_len(uint32_t len)
 
 uint32_t rs_srec_size(const struct rs_srec_in *in)
 {
-	return ringside_align8(sizeof(struct rs_srec_hdr) + in->topic_len +
-			       in->header_bytes + opt_len(in->key_len) +
-			       opt_len(in->value_len));
+	return (uint32_t)ringside_align8(
+		sizeof(struct rs_srec_hdr) + in->topic_len + in->header_bytes +
+		opt_len(in->key_len) + opt_len(in->value_len));
 }
 
 void rs_srec_encode(const struct rs_srec_in *in, uint64_t seq, void *dst)

@@ -164,6 +164,13 @@ static void test_size_rules(void **state)
 	b.h.size = 56;
 	b_build(&b);
 	expect_refused(&b, 56, "do not add up");
+	/* and one whose wrapped, aligned sum is exactly the frame's size:
+	 * 48 + 0xfffffffe rounds up to 2^32 + 48 (found by fuzz_frame) */
+	b_init(&b);
+	b.h.value_len = 0xfffffffeU;
+	b.h.size = 48;
+	b_build(&b);
+	expect_refused(&b, 48, "do not add up");
 }
 
 static void test_field_rules(void **state)

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "client/ringside_proto.h"
+#include "daemon/crc32c.h"
 #include "daemon/segment.h"
 #include "daemon/spool.h"
 
@@ -224,6 +225,32 @@ static void test_record_damage(void **state)
 	/* larger than the caller allows */
 	assert_true(rs_srec_decode(buf, size, 64, &r, &why) < 0);
 	free(buf);
+
+	/* a value length whose sum wraps 32 bits to exactly the record's
+	 * size, CRC made valid: still refused */
+	{
+		struct rs_srec_in in = plain;
+		struct rs_srec_hdr hh;
+		uint8_t rec[80];
+
+		in.topic = "0123456789abcdef";
+		in.topic_len = 16;
+		in.key = NULL;
+		in.key_len = RINGSIDE_NULL_LEN;
+		in.value = NULL;
+		in.value_len = RINGSIDE_NULL_LEN;
+		rs_srec_encode(&in, 9, rec); /* 64 + 16: 80 bytes */
+		memcpy(&hh, rec, sizeof(hh));
+		assert_int_equal(hh.size, 80);
+		hh.value_len = 0xfffffffeU; /* 80 + it rounds to 2^32 + 80 */
+		memcpy(rec, &hh, sizeof(hh));
+		hh.crc = rs_crc32c(0, rec + 8, sizeof(rec) - 8);
+		memcpy(rec + 4, &hh.crc, sizeof(hh.crc));
+		why = NULL;
+		assert_int_equal(
+			rs_srec_decode(rec, sizeof(rec), MAX_RECORD, &r, &why),
+			RS_SREC_BAD);
+	}
 }
 
 static void test_segment_header(void **state)
