@@ -310,11 +310,14 @@ int ringside_topic(ringside_t *rs, const char *name, ringside_topic_t **topicp)
 			      sizeof(errbuf));
 	if (err == 0 && resp.topic != rs->ntopics)
 		err = RINGSIDE_EPROTO; /* ids are handed out in order */
-	if (err == 0 && (t = calloc(1, sizeof(*t))) == NULL)
-		err = -ENOMEM;
 	if (err < 0) {
 		pthread_mutex_unlock(&rs->topic_lock);
 		return err;
+	}
+	t = calloc(1, sizeof(*t));
+	if (t == NULL) {
+		pthread_mutex_unlock(&rs->topic_lock);
+		return -ENOMEM;
 	}
 	t->id = resp.topic;
 	memcpy(t->name, name, len + 1);

@@ -112,6 +112,11 @@ static unsigned int drain_all(struct rs_server *srv, int *hit_budget)
 		if (n >= DRAIN_BUDGET)
 			*hit_budget = 1;
 	}
+	/* delivery reports come through an eventfd; looking at the queues
+	 * here too costs a lock per class and makes a missed wake-up
+	 * harmless while records are in motion */
+	if (rs_flow_busy(srv->flow))
+		rs_producer_serve(srv->producer);
 	moved = rs_flow_pass(srv->flow);
 	rs_flow_tick(srv->flow);
 	flush_and_reap(srv);

@@ -1424,7 +1424,7 @@ int rs_spool_open(const struct rs_spool_config *cfg, rs_spool_found_fn found,
 		   (long long)(mono_ms() - t0), rc.torn, rc.corrupt, rc.holes,
 		   rc.dups);
 	for (uint32_t t = 0; t < sp->ntopics; t++)
-		if (sp->topics[t].pending > 0 && t < rc.nfirst)
+		if (t < rc.nfirst && sp->topics[t].pending > 0)
 			found(arg, t, sp->topics[t].name, sp->topics[t].pending,
 			      &rc.first[t]);
 	free(rc.first);

@@ -1,7 +1,7 @@
 #!/bin/sh
-# Builds ringside twice, out of tree, and runs the whole test suite on each:
-# a normal build with warnings as errors (plus make distcheck), and an
-# ASan+UBSan build. Exits non-zero on the first failure.
+# Runs cppcheck, then builds ringside twice, out of tree, and runs the whole
+# test suite on each: a normal build with warnings as errors (plus make
+# distcheck), and an ASan+UBSan build. Exits non-zero on the first failure.
 set -eu
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -31,6 +31,8 @@ run_suite() {
 }
 
 start=$(date +%s)
+echo "== cppcheck"
+sh tests/cppcheck.sh
 run_suite normal
 # ASan makes ringsided several times slower: the outage test sends a
 # fifth of its million records there, at a fifth of the rate

@@ -23,8 +23,8 @@
 #include "records.h"
 #include "verify.h"
 
-#define WRITERS 3
-#define THREADS 2
+#define WRITERS 3U
+#define THREADS 2U
 #define KEYS 7
 
 static const struct v_topic topics[] = { { "crash", 12, -1 } };

@@ -418,9 +418,12 @@ size_t h_consume(struct h_env *e, const char *topic, int partitions,
 			CHECK(m->err == 0, "consume %s: %s", topic,
 			      rd_kafka_message_errstr(m));
 			if (n == cap) {
+				struct h_msg *more =
+					realloc(msgs, 2 * cap * sizeof(*msgs));
+
+				CHECK(more != NULL, "realloc"); /* exits */
+				msgs = more;
 				cap *= 2;
-				msgs = realloc(msgs, cap * sizeof(*msgs));
-				CHECK(msgs != NULL, "realloc");
 			}
 			memset(&msgs[n], 0, sizeof(msgs[n]));
 			snprintf(msgs[n].topic, sizeof(msgs[n].topic), "%s",

@@ -18,9 +18,9 @@
 #include "harness.h"
 #include "verify.h"
 
-#define WRITERS 2
-#define THREADS 2
-#define PER_THREAD 10000
+#define WRITERS 2U
+#define THREADS 2U
+#define PER_THREAD 10000U
 
 static const struct v_topic topics[] = { { "honest", 6, -1 } };
 

@@ -266,8 +266,14 @@ int main(void)
 					  "message.timeout.ms = 2000\n", 0 };
 	const struct scenario restart = { "outage-restart", total / 4, "", 1 };
 
-	run(&def);
-	run(&timeout);
-	run(&restart);
+	/* RS_OUTAGE_ONLY=NAME runs one scenario */
+	const char *only = getenv("RS_OUTAGE_ONLY");
+
+	if (only == NULL || strcmp(only, def.name) == 0)
+		run(&def);
+	if (only == NULL || strcmp(only, timeout.name) == 0)
+		run(&timeout);
+	if (only == NULL || strcmp(only, restart.name) == 0)
+		run(&restart);
 	return 0;
 }

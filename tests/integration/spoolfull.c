@@ -24,9 +24,9 @@
 #include "harness.h"
 #include "verify.h"
 
-#define WRITERS 2
-#define THREADS 2
-#define PER_THREAD 20000
+#define WRITERS 2U
+#define THREADS 2U
+#define PER_THREAD 20000U
 #define DOWN_S 5
 
 static const struct v_topic topics[] = { { "spoolfull", 6, -1 } };
