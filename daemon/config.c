@@ -259,6 +259,8 @@ static const struct ringside_key {
 	  0, 1U << 24, 0 },
 	{ "max_sessions", K_UINT, offsetof(struct rs_config, max_sessions), 1,
 	  65536, 0 },
+	{ "max_sessions_per_uid", K_UINT,
+	  offsetof(struct rs_config, max_sessions_per_uid), 1, 65536, 0 },
 	{ "max_topics", K_UINT, offsetof(struct rs_config, max_topics), 1,
 	  1000000, 0 },
 	{ "drain_interval_us", K_UINT,
@@ -666,6 +668,7 @@ static void defaults(struct rs_config *cfg)
 	cfg->max_record_bytes = 1000000;
 	cfg->report_backlog = 65536;
 	cfg->max_sessions = 1024;
+	cfg->max_sessions_per_uid = 64;
 	cfg->max_topics = 10000;
 	cfg->drain_interval_us = 200;
 	cfg->idle_linger_ms = 20;

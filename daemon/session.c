@@ -262,6 +262,18 @@ static int resume_shm(struct rs_session *s, const struct ringside_msg_hello *h,
 	return 0;
 }
 
+/* Other sessions of the same uid that hold memory: one user cannot take
+ * every slot (max_sessions) from the others. */
+static uint32_t sessions_of(const struct rs_session *s)
+{
+	const struct rs_session *o;
+	uint32_t n = 0;
+
+	TAILQ_FOREACH (o, &s->srv->sessions, entry)
+		n += o != s && o->shm_ready && o->peer.uid == s->peer.uid;
+	return n;
+}
+
 static void hello(struct rs_session *s, const void *buf, size_t len, int memfd)
 {
 	struct ringside_msg_hello h;
@@ -305,6 +317,18 @@ static void hello(struct rs_session *s, const void *buf, size_t len, int memfd)
 			   "uid %u may not use ringsided (allow_users, "
 			   "allow_groups)",
 			   (unsigned int)s->peer.uid);
+		s->state = RS_SESSION_DEAD;
+		disconnect(s);
+		return;
+	}
+	if (sessions_of(s) >= s->srv->cfg->max_sessions_per_uid) {
+		if (memfd >= 0)
+			close(memfd);
+		send_error(s, RINGSIDE_ELIMIT,
+			   "uid %u already has %u sessions "
+			   "(max_sessions_per_uid)",
+			   (unsigned int)s->peer.uid,
+			   s->srv->cfg->max_sessions_per_uid);
 		s->state = RS_SESSION_DEAD;
 		disconnect(s);
 		return;

@@ -1373,6 +1373,35 @@ static int recover(struct rs_spool *sp, struct recovery *rc)
 	return 0;
 }
 
+/* Records other users could write, or swap, are not records to send to
+ * Kafka: the directory must be this process's and closed to others. */
+static int check_owner(struct rs_spool *sp, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (fstat(sp->dirfd, &st) < 0) {
+		snprintf(err, errlen, "spool_dir %s: %s", sp->dir,
+			 strerror(errno));
+		return -1;
+	}
+	if (st.st_uid != geteuid()) {
+		snprintf(err, errlen,
+			 "spool_dir %s belongs to uid %u, not to ringsided's "
+			 "uid %u",
+			 sp->dir, (unsigned int)st.st_uid,
+			 (unsigned int)geteuid());
+		return -1;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(err, errlen,
+			 "spool_dir %s is writable by its group or others "
+			 "(mode %04o); chmod go-w it",
+			 sp->dir, (unsigned int)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
 int rs_spool_open(const struct rs_spool_config *cfg, rs_spool_found_fn found,
 		  void *arg, struct rs_spool **spp, char *err, size_t errlen)
 {
@@ -1402,6 +1431,8 @@ int rs_spool_open(const struct rs_spool_config *cfg, rs_spool_found_fn found,
 			 strerror(errno));
 		goto fail;
 	}
+	if (check_owner(sp, err, errlen) < 0)
+		goto fail;
 	if (read_checkpoint(sp) < 0)
 		log_warnx("spool: %s/%s is unreadable or corrupt: replaying "
 			  "every record in the spool (duplicates possible)",

@@ -105,7 +105,7 @@ int main(void)
 	h_topic(&e, "secret", 2);
 	h_write_config(&e,
 		       "socket_mode = 0666\nallow_users = 61001\n"
-		       "allow_groups = 61100\n",
+		       "allow_groups = 61100\nmax_sessions_per_uid = 1\n",
 		       "[topic:*]\nacks = all\n"
 		       "[topic:secret]\nallow_users = 61001\n");
 	h_daemon_start(&e);
@@ -118,6 +118,28 @@ int main(void)
 	for (size_t i = 0; i < c.nreports; i++)
 		CHECK(c.reports[i].status == 0, "uid 61001: a record failed");
 	h_client_free(&c);
+
+	/* one session per uid: a second one at the same time is refused */
+	{
+		const char *client = h_env_or(
+			"RS_TEST_CLIENT", "tests/integration/rs_test_client");
+		const char *argv[] = { client, "--socket",  e.sock, "--id",
+				       "0",    "--records", "2000", "--rate",
+				       "1000", "--topics",  "open", NULL };
+		char out2[400];
+		pid_t first;
+
+		snprintf(out2, sizeof(out2), "%s/first.out", e.dir);
+		first = h_spawn_as(61001, 61001, NULL, 0, argv, out2);
+		usleep(500 * 1000);
+		rc = run_as(&e, 61001, NULL, 0, "open", 0, out, sizeof(out));
+		CHECK(rc != 0, "a second session of uid 61001 was let in");
+		strncat(out, ".err", sizeof(out) - strlen(out) - 1);
+		CHECK(file_has(out, "uid 61001 already has 1 sessions "
+				    "(max_sessions_per_uid)"),
+		      "the second session was refused without the reason");
+		CHECK(h_wait(first, 30000) == 0, "the first session failed");
+	}
 
 	rc = run_as(&e, 61002, NULL, 0, "open", 1, out, sizeof(out));
 	CHECK(rc != 0, "uid 61002 (not listed) was let in");
@@ -146,9 +168,10 @@ int main(void)
 	CHECK(h_daemon_stop(&e, SIGTERM, 30000) == 0, "ringsided exit status");
 
 	/* what the allowed clients sent is there, and nothing else: uid
-	 * 61001's 200 records over both topics, uid 61003's 200 in open */
+	 * 61001's 200 records over both topics and 2,000 more in open, uid
+	 * 61003's 200 in open */
 	{
-		size_t want[2][3] = { { 100, 0, 200 }, { 100, 0, 0 } };
+		size_t want[2][3] = { { 2100, 0, 200 }, { 100, 0, 0 } };
 
 		for (int t = 0; t < 2; t++) {
 			size_t got[3] = { 0, 0, 0 };

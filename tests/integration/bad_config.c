@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "harness.h"
 
@@ -99,6 +100,29 @@ int main(void)
 	run(want, errf, &rc);
 	CHECK(rc != 0 && strstr(slurp(errf), "No such file") != NULL,
 	      "missing file: %s", slurp(errf));
+
+	/* a spool directory others could write into: refused at start */
+	{
+		char dir[400], cmd[1200];
+
+		snprintf(dir, sizeof(dir), "%s/open-spool", e.dir);
+		CHECK(mkdir(dir, 0700) == 0 && chmod(dir, 0777) == 0, "%s",
+		      dir);
+		f = fopen(conf, "w");
+		fprintf(f,
+			"[ringside]\nsocket = %s/s.sock\nspool_dir = %s\n"
+			"[kafka]\ntest.mock.num.brokers = 1\n"
+			"[topic:*]\nacks = 1\n",
+			e.dir, dir);
+		fclose(f);
+		snprintf(cmd, sizeof(cmd),
+			 "timeout 10 '%s' --config '%s' 2>'%s' >/dev/null",
+			 h_env_or("RINGSIDED", "daemon/ringsided"), conf, errf);
+		rc = system(cmd);
+		CHECK(rc != 0 && strstr(slurp(errf), "is writable by its "
+						     "group or others") != NULL,
+		      "a world-writable spool_dir: %s", slurp(errf));
+	}
 
 	/* the shipped example works as shipped */
 	snprintf(want, sizeof(want), "%s/conf/ringside.ini",
