@@ -93,7 +93,7 @@ static void vlog(int level, int errnum, const char *fmt, va_list ap)
 		int saved = errno;                                             \
 		va_list ap;                                                    \
 		va_start(ap, fmt);                                             \
-		vlog(level, with_errno ? saved : 0, fmt, ap);                  \
+		vlog((level), (with_errno) ? saved : 0, fmt, ap);              \
 		va_end(ap);                                                    \
 		errno = saved;                                                 \
 	}

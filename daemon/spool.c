@@ -987,8 +987,8 @@ static void note_first(struct recovery *rc, uint32_t topic,
 		uint32_t n = topic + 8;
 
 		rc->first = xrealloc(rc->first, n * sizeof(*rc->first));
-		memset(rc->first + rc->nfirst, 0,
-		       (n - rc->nfirst) * sizeof(*rc->first));
+		for (uint32_t i = rc->nfirst; i < n; i++)
+			rc->first[i] = (struct rs_spool_pos){ 0, 0 };
 		rc->nfirst = n;
 	}
 	if (rc->first[topic].seg == 0)
@@ -1193,7 +1193,6 @@ static void scan_segment(struct rs_spool *sp, struct recovery *rc,
 				  (off_t)off);
 			if (n <= 0) {
 				why = "read error";
-				k = RS_SREC_BAD;
 				break;
 			}
 			boff = off;
@@ -1203,8 +1202,6 @@ static void scan_segment(struct rs_spool *sp, struct recovery *rc,
 		if (k == RS_SREC_BAD &&
 		    (hole = bridge(sp, s, name, off, end, why, &kept)) > 0) {
 			rc->holes++;
-			k = RS_SREC_HOLE;
-			r.size = hole;
 			blen = 0; /* the window holds the damaged bytes */
 			boff = off + hole;
 			off += hole;

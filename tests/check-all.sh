@@ -31,8 +31,9 @@ run_suite() {
 }
 
 start=$(date +%s)
-echo "== cppcheck"
+echo "== cppcheck, clang-tidy"
 sh tests/cppcheck.sh
+sh tests/clang-tidy.sh
 run_suite normal
 # ASan makes ringsided several times slower: the outage test sends a
 # fifth of its million records there, at a fifth of the rate
