@@ -24,9 +24,33 @@
 
 static const struct v_topic topics[] = { { "honest", 6, -1 } };
 
+/* 1 if the socket inode is a Unix socket (what a client connects with). */
+static int unix_socket(pid_t pid, unsigned long inode)
+{
+	char path[64], line[512];
+	FILE *f;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/net/unix", (int)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 1;
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		unsigned long ino;
+
+		/* Num RefCount Protocol Flags Type St Inode Path */
+		if (sscanf(line, "%*s %*s %*s %*s %*s %*s %lu", &ino) == 1)
+			found = ino == inode;
+	}
+	fclose(f);
+	return found;
+}
+
+/* The daemon's descriptors, but not its TCP connections to brokers, which
+ * librdkafka opens and closes as it likes. */
 static int count_fds(pid_t pid)
 {
-	char path[64];
+	char path[64], fdpath[320], target[256];
 	struct dirent *de;
 	DIR *d;
 	int n = 0;
@@ -35,8 +59,22 @@ static int count_fds(pid_t pid)
 	d = opendir(path);
 	if (d == NULL)
 		return -1;
-	while ((de = readdir(d)) != NULL)
-		n += de->d_name[0] != '.';
+	while ((de = readdir(d)) != NULL) {
+		unsigned long inode;
+		ssize_t len;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, de->d_name);
+		len = readlink(fdpath, target, sizeof(target) - 1);
+		if (len < 0)
+			continue;
+		target[len] = '\0';
+		if (sscanf(target, "socket:[%lu]", &inode) == 1 &&
+		    !unix_socket(pid, inode))
+			continue;
+		n++;
+	}
 	closedir(d);
 	return n;
 }
