@@ -25,7 +25,8 @@ static int64_t frame_bytes(const ringside_record_t *rec, uint32_t *hbytes)
 		if (hd->name == NULL)
 			return RINGSIDE_EINVAL;
 		nlen = strnlen(hd->name, RINGSIDE_HEADER_NAME_MAX + 1);
-		if (nlen == 0 || nlen > RINGSIDE_HEADER_NAME_MAX)
+		if (nlen == 0 || nlen > RINGSIDE_HEADER_NAME_MAX ||
+		    !ringside_utf8_valid(hd->name, nlen))
 			return RINGSIDE_EINVAL;
 		if (hd->value == NULL && hd->value_len != 0)
 			return RINGSIDE_EINVAL;

@@ -41,6 +41,8 @@ int rs_headers_check(const uint8_t *p, uint32_t bytes, uint32_t count,
 			return fail(why, "header runs past header_bytes");
 		if (memchr(p + pos, '\0', wh.name_len) != NULL)
 			return fail(why, "header name contains NUL");
+		if (!ringside_utf8_valid((const char *)p + pos, wh.name_len))
+			return fail(why, "header name is not UTF-8");
 		pos += wh.name_len + opt_len(wh.value_len);
 	}
 	if (pos != bytes)

@@ -236,6 +236,11 @@ static void test_header_rules(void **state)
 	b.headers[sizeof(struct ringside_wire_header)] = '\0';
 	size = b_build(&b);
 	expect_refused(&b, size, "NUL");
+	/* a name that is not UTF-8 (an overlong '/') */
+	b_init(&b);
+	b_header(&b, "a\xc0\xaf", "1");
+	size = b_build(&b);
+	expect_refused(&b, size, "not UTF-8");
 	/* a value claiming more than header_bytes */
 	b_init(&b);
 	b_header(&b, "a", "1");

@@ -254,6 +254,19 @@ static void test_limits(void **state)
 	many[0].name = "";
 	assert_int_equal(ringside_sendv(f->rs, &f->topic, &rec),
 			 RINGSIDE_EINVAL);
+	/* header names are UTF-8: an overlong NUL, a lone continuation byte
+	 * and a surrogate are refused; a real accent is not */
+	many[0].name = "a\xc0\x80";
+	assert_int_equal(ringside_sendv(f->rs, &f->topic, &rec),
+			 RINGSIDE_EINVAL);
+	many[0].name = "\x80x";
+	assert_int_equal(ringside_sendv(f->rs, &f->topic, &rec),
+			 RINGSIDE_EINVAL);
+	many[0].name = "\xed\xa0\x80";
+	assert_int_equal(ringside_sendv(f->rs, &f->topic, &rec),
+			 RINGSIDE_EINVAL);
+	many[0].name = "caf\xc3\xa9";
+	assert_int_equal(ringside_sendv(f->rs, &f->topic, &rec), 0);
 	rec.header_count = 0;
 	rec.flags = RINGSIDE_REC_PARTITION;
 	rec.partition = -2;
