@@ -261,6 +261,8 @@ static const struct ringside_key {
 	  65536, 0 },
 	{ "max_sessions_per_uid", K_UINT,
 	  offsetof(struct rs_config, max_sessions_per_uid), 1, 65536, 0 },
+	{ "max_records_per_second", K_UINT,
+	  offsetof(struct rs_config, max_records_per_second), 0, 100000000, 0 },
 	{ "max_topics", K_UINT, offsetof(struct rs_config, max_topics), 1,
 	  1000000, 0 },
 	{ "drain_interval_us", K_UINT,

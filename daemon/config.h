@@ -60,6 +60,7 @@ struct rs_config {
 	uint32_t report_backlog;
 	uint32_t max_sessions;
 	uint32_t max_sessions_per_uid;
+	uint32_t max_records_per_second; /* per session; 0: no limit */
 	uint32_t max_topics;
 	uint32_t drain_interval_us;
 	uint32_t idle_linger_ms;

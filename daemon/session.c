@@ -747,12 +747,34 @@ static int read_one(struct rs_session *s)
 	return 0;
 }
 
+/* max_records_per_second, a token bucket holding a second's worth: a
+ * client over its rate finds its ring full, and the others still get
+ * read. Not while stopping: shutdown reads what is there at once. */
+static unsigned int rate_budget(struct rs_session *s, unsigned int budget)
+{
+	uint32_t rate = s->srv->cfg->max_records_per_second;
+	int64_t now;
+
+	if (rate == 0 || s->stopping)
+		return budget;
+	now = rs_now_us();
+	if (s->tokens_us == 0)
+		s->tokens = rate;
+	else
+		s->tokens += (double)(now - s->tokens_us) * rate / 1e6;
+	if (s->tokens > rate)
+		s->tokens = rate;
+	s->tokens_us = now;
+	return s->tokens < (double)budget ? (unsigned int)s->tokens : budget;
+}
+
 unsigned int rs_session_drain(struct rs_session *s, unsigned int budget)
 {
 	unsigned int n = 0;
 
 	if (!s->shm_ready || s->state == RS_SESSION_HANDSHAKE || s->resuming)
 		return 0;
+	budget = rate_budget(s, budget);
 	while (n < budget && s->state != RS_SESSION_DEAD) {
 		if (s->stopping && s->ring.head >= s->stop_at)
 			break;
@@ -760,6 +782,8 @@ unsigned int rs_session_drain(struct rs_session *s, unsigned int budget)
 			break;
 		n++;
 	}
+	if (s->srv->cfg->max_records_per_second > 0 && !s->stopping)
+		s->tokens -= n;
 	return n;
 }
 

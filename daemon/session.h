@@ -47,7 +47,9 @@ struct rs_session {
 	struct rs_ring ring;
 	struct rs_reply reply;
 	int shm_ready;
-	int resuming; /* handed back: read nothing until RESUME */
+	int resuming;	   /* handed back: read nothing until RESUME */
+	double tokens;	   /* max_records_per_second: what may be read now */
+	int64_t tokens_us; /* when tokens were last topped up */
 
 	struct rs_record_list records; /* read, not finished, ring order */
 	struct rs_topic **topics;      /* session-local id -> topic */
