@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "notify.h"
 #include "server.h"
 
 #ifndef RS_CONFIG_PATH
@@ -44,6 +45,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	log_notice("%s received", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	rs_notify("STOPPING=1\nSTATUS=stopping: delivering what is held");
 	rs_server_stop(srv);
 }
 
@@ -122,9 +124,13 @@ int main(int argc, char **argv)
 		if (sigev[i] == NULL || event_add(sigev[i], NULL) < 0)
 			fatalx("libevent: cannot watch signals");
 	}
+	rs_notify_init(base);
 	log_notice("ringsided %s started (pid %d)", PACKAGE_VERSION,
 		   (int)getpid());
+	rs_notify("READY=1\nSTATUS=listening on %s\nMAINPID=%d",
+		  cfg->socket_path, (int)getpid());
 	event_base_dispatch(base);
+	rs_notify_free();
 	for (int i = 0; i < 3; i++)
 		event_free(sigev[i]);
 	rs_server_free(&srv);

@@ -35,6 +35,8 @@ echo "== cppcheck, clang-tidy"
 sh tests/cppcheck.sh
 sh tests/clang-tidy.sh
 run_suite normal
+echo "== systemd unit"
+(cd build/normal && sh ../../tests/systemd-check.sh)
 # ASan makes ringsided several times slower: the outage test sends a
 # fifth of its million records there, at a fifth of the rate
 RS_OUTAGE_RECORDS=${RS_OUTAGE_RECORDS:-200000} run_suite sanitizers \

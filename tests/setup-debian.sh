@@ -6,4 +6,4 @@ apt-get update
 apt-get install -y --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config \
 	librdkafka-dev libevent-dev libinih-dev libcmocka-dev \
-	kcat cppcheck clang-tidy
+	kcat cppcheck clang-tidy systemd
