@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,9 +24,26 @@ static const struct {
 	{ "debug", RS_LOG_DEBUG },
 };
 
+/* Under systemd, with stderr going to the journal: "<N>" priority
+ * prefixes, and no timestamp (the journal has its own). */
+static int to_journal;
+
+static int stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	return js != NULL && sscanf(js, "%llu:%llu", &dev, &ino) == 2 &&
+	       fstat(STDERR_FILENO, &st) == 0 &&
+	       (unsigned long long)st.st_dev == dev &&
+	       (unsigned long long)st.st_ino == ino;
+}
+
 void log_init(int level)
 {
 	log_level = level;
+	to_journal = stderr_is_journal();
 }
 
 void log_setlevel(int level)
@@ -66,12 +84,18 @@ static void vlog(int level, int errnum, const char *fmt, va_list ap)
 
 	if (level > log_getlevel())
 		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	localtime_r(&ts.tv_sec, &tm);
-	n = (int)strftime(line, sizeof(line), "%H:%M:%S", &tm);
-	n += snprintf(line + n, sizeof(line) - (size_t)n,
-		      ".%03ld ringsided: %s: ", ts.tv_nsec / 1000000,
-		      log_level_name(level));
+	if (to_journal) {
+		/* the levels are syslog's, as sd-daemon(3) wants them */
+		n = snprintf(line, sizeof(line), "<%d>%s: ", level,
+			     log_level_name(level));
+	} else {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		localtime_r(&ts.tv_sec, &tm);
+		n = (int)strftime(line, sizeof(line), "%H:%M:%S", &tm);
+		n += snprintf(line + n, sizeof(line) - (size_t)n,
+			      ".%03ld ringsided: %s: ", ts.tv_nsec / 1000000,
+			      log_level_name(level));
+	}
 	m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	if (m < 0)
 		return;
