@@ -130,6 +130,10 @@ int main(int argc, char **argv)
 	rs_notify("READY=1\nSTATUS=listening on %s\nMAINPID=%d",
 		  cfg->socket_path, (int)getpid());
 	event_base_dispatch(base);
+	/* stopped: a second SIGTERM during teardown must not turn a clean
+	 * exit into death by signal */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
 	rs_notify_free();
 	for (int i = 0; i < 3; i++)
 		event_free(sigev[i]);
