@@ -195,8 +195,14 @@ enum ringside_msg_type {
 	RINGSIDE_MSG_TOPIC = 3,
 	RINGSIDE_MSG_TOPIC_OK = 4,
 	RINGSIDE_MSG_ERROR = 5,
-	RINGSIDE_MSG_RESUME = 6, /* client: topics re-resolved, read on */
+	RINGSIDE_MSG_RESUME = 6,      /* client: topics re-resolved, read on */
+	RINGSIDE_MSG_STATUS = 7,      /* ringsidectl, instead of HELLO */
+	RINGSIDE_MSG_STATUS_DATA = 8, /* daemon: a piece of the report */
+	RINGSIDE_MSG_STATUS_END = 9,  /* daemon: the report is complete */
 };
+
+#define RINGSIDE_STATUS_F_JSON 0x1U
+#define RINGSIDE_STATUS_CHUNK 8192U
 
 #define RINGSIDE_HELLO_F_RESUME 0x1U
 
@@ -214,6 +220,12 @@ struct ringside_msg_hello {
 	uint64_t session_id;		      /* with RINGSIDE_HELLO_F_RESUME */
 	uint64_t map_size;		      /* with RINGSIDE_HELLO_F_RESUME */
 	char name[RINGSIDE_SESSION_NAME_MAX]; /* NUL padded, may be empty */
+};
+
+struct ringside_msg_status {
+	struct ringside_msg hdr;
+	uint32_t flags; /* RINGSIDE_STATUS_F_* */
+	uint32_t reserved;
 };
 
 struct ringside_msg_welcome {

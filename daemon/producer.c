@@ -307,8 +307,7 @@ static int apply_props(rd_kafka_topic_conf_t *tconf,
 	return 0;
 }
 
-void rs_producer_on_topic(struct rs_producer *p, rs_topic_new_fn fn,
-			  void *arg)
+void rs_producer_on_topic(struct rs_producer *p, rs_topic_new_fn fn, void *arg)
 {
 	p->on_topic = fn;
 	p->on_topic_arg = arg;
@@ -322,21 +321,19 @@ static struct rs_topic *find_topic(struct rs_producer *p, const char *name)
 	return NULL;
 }
 
-static uint32_t conf_uint(const rd_kafka_topic_conf_t *tconf,
-			  const char *name)
+static uint32_t conf_uint(const rd_kafka_topic_conf_t *tconf, const char *name)
 {
 	char buf[32];
 	size_t len = sizeof(buf);
 
-	if (rd_kafka_topic_conf_get(tconf, name, buf, &len) !=
-	    RD_KAFKA_CONF_OK)
+	if (rd_kafka_topic_conf_get(tconf, name, buf, &len) != RD_KAFKA_CONF_OK)
 		return 0;
 	return (uint32_t)strtoul(buf, NULL, 10);
 }
 
 static int topic_create(struct rs_producer *p, const char *name,
-			const struct rs_topic_policy *pol,
-			struct rs_topic **tp, char *err, size_t errlen)
+			const struct rs_topic_policy *pol, struct rs_topic **tp,
+			char *err, size_t errlen)
 {
 	struct rs_class *c = &p->cls[pol->acks];
 	rd_kafka_topic_conf_t *tconf;
@@ -359,8 +356,8 @@ static int topic_create(struct rs_producer *p, const char *name,
 	if (apply_props(tconf, pol->defaults, err, errlen) < 0 ||
 	    apply_props(tconf, pol->section, err, errlen) < 0 ||
 	    rd_kafka_topic_conf_set(tconf, "acks", rs_acks_name(pol->acks),
-				    errstr, sizeof(errstr)) !=
-		    RD_KAFKA_CONF_OK) {
+				    errstr,
+				    sizeof(errstr)) != RD_KAFKA_CONF_OK) {
 		rd_kafka_topic_conf_destroy(tconf);
 		return RS_TOPIC_ERROR;
 	}
@@ -390,8 +387,8 @@ static int topic_create(struct rs_producer *p, const char *name,
 		return RS_TOPIC_ERROR;
 	}
 	p->topics[p->ntopics++] = t;
-	log_info("topic %s: acks=%s reports=%s%s", name,
-		 rs_acks_name(t->acks), rs_reports_name(t->reports),
+	log_info("topic %s: acks=%s reports=%s%s", name, rs_acks_name(t->acks),
+		 rs_reports_name(t->reports),
 		 t->write_ahead ? " write_ahead" : "");
 	if (p->on_topic != NULL)
 		p->on_topic(t, p->on_topic_arg);
@@ -623,4 +620,14 @@ void rs_producer_purge(struct rs_producer *p)
 			(void)rd_kafka_purge(p->cls[i].rk,
 					     RD_KAFKA_PURGE_F_QUEUE |
 						     RD_KAFKA_PURGE_F_INFLIGHT);
+}
+
+size_t rs_producer_ntopics(const struct rs_producer *p)
+{
+	return p->ntopics;
+}
+
+struct rs_topic *rs_producer_topic_at(const struct rs_producer *p, size_t i)
+{
+	return i < p->ntopics ? p->topics[i] : NULL;
 }

@@ -39,8 +39,7 @@ int rs_producer_topic_force(struct rs_producer *p, const char *name,
 			    struct rs_topic **tp, char *err, size_t errlen);
 
 typedef void (*rs_topic_new_fn)(struct rs_topic *t, void *arg);
-void rs_producer_on_topic(struct rs_producer *p, rs_topic_new_fn fn,
-			  void *arg);
+void rs_producer_on_topic(struct rs_producer *p, rs_topic_new_fn fn, void *arg);
 
 enum { RS_SEND_OK = 0, RS_SEND_FULL = 1, RS_SEND_FAILED = 2 };
 
@@ -67,5 +66,9 @@ void rs_producer_purge_class(struct rs_producer *p, enum rs_acks acks);
 void rs_outcome_from_kafka(rd_kafka_resp_err_t err,
 			   rd_kafka_msg_status_t status, enum rs_acks acks,
 			   struct rs_outcome *o);
+
+/* The topics in use, for status reports: 0 <= i < rs_producer_ntopics(). */
+size_t rs_producer_ntopics(const struct rs_producer *p);
+struct rs_topic *rs_producer_topic_at(const struct rs_producer *p, size_t i);
 
 #endif

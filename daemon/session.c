@@ -21,6 +21,7 @@
 #include "flow.h"
 #include "server.h"
 #include "session.h"
+#include "status.h"
 
 #define HANDSHAKE_TIMEOUT_S 5
 #define SESSION_TOPICS_MAX 1024U
@@ -405,6 +406,54 @@ welcome:
 	rs_server_kick(s->srv); /* let the scheduler arm the new ring */
 }
 
+/* ringsidectl status: the report in chunks, then the connection ends.
+ * Who may open a session may read it. */
+static void status(struct rs_session *s, const void *buf, size_t len)
+{
+	struct ringside_msg_status m;
+	char *text = NULL;
+	size_t tlen = 0;
+
+	if (len != sizeof(m)) {
+		violation(s, "STATUS of the wrong size");
+		return;
+	}
+	memcpy(&m, buf, sizeof(m));
+	if (!rs_acl_allows(&s->srv->cfg->acl, &s->peer)) {
+		send_error(s, RINGSIDE_EDENIED,
+			   "uid %u may not use ringsided (allow_users, "
+			   "allow_groups)",
+			   (unsigned int)s->peer.uid);
+	} else if (rs_status_render(s->srv, m.flags & RINGSIDE_STATUS_F_JSON,
+				    &text, &tlen) == 0) {
+		char chunk[sizeof(struct ringside_msg) + RINGSIDE_STATUS_CHUNK];
+		struct ringside_msg end = { RINGSIDE_MSG_STATUS_END,
+					    sizeof(end) };
+
+		for (size_t off = 0; off < tlen;) {
+			size_t n = tlen - off < RINGSIDE_STATUS_CHUNK
+					   ? tlen - off
+					   : RINGSIDE_STATUS_CHUNK;
+			struct ringside_msg h = {
+				RINGSIDE_MSG_STATUS_DATA,
+				(uint32_t)(sizeof(h) + n),
+			};
+
+			memcpy(chunk, &h, sizeof(h));
+			memcpy(chunk + sizeof(h), text + off, n);
+			if (rs_control_send(s->sock, chunk, sizeof(h) + n, NULL,
+					    0) < 0)
+				break; /* the reader is gone or too slow */
+			off += n;
+		}
+		(void)rs_control_send(s->sock, &end, sizeof(end), NULL, 0);
+	}
+	free(text);
+	s->state = RS_SESSION_DEAD;
+	disconnect(s);
+	rs_server_kick(s->srv);
+}
+
 static void resume(struct rs_session *s, size_t len)
 {
 	if (!s->resuming || len != sizeof(struct ringside_msg)) {
@@ -543,6 +592,13 @@ static void on_sock(evutil_socket_t fd, short what, void *arg)
 		if (memfd >= 0)
 			close(memfd);
 		violation(s, "control message length mismatch");
+		return;
+	}
+	if (s->state == RS_SESSION_HANDSHAKE &&
+	    hdr.type == RINGSIDE_MSG_STATUS) {
+		if (memfd >= 0)
+			close(memfd);
+		status(s, buf, (size_t)n);
 		return;
 	}
 	if (s->state == RS_SESSION_HANDSHAKE &&

@@ -1,0 +1,226 @@
+/*
+ * status.c: renders the status report from the daemon's own counters (no
+ * value is read from shared memory a client could have written, except
+ * the ring fill, which is clamped).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "flow.h"
+#include "producer.h"
+#include "server.h"
+#include "session.h"
+#include "spool.h"
+#include "status.h"
+#include "topic.h"
+
+static const char *state_name(const struct rs_session *s)
+{
+	switch (s->state) {
+	case RS_SESSION_HANDSHAKE:
+		return "handshake";
+	case RS_SESSION_OPEN:
+		return s->resuming ? "resuming" : "open";
+	case RS_SESSION_CLOSING:
+		return "closing";
+	default:
+		return "dead";
+	}
+}
+
+static unsigned long long ring_used(const struct rs_session *s)
+{
+	uint64_t used;
+
+	if (!s->shm_ready)
+		return 0;
+	used = s->ring.tail - s->ring.release;
+	return used > s->shm.ring_size ? s->shm.ring_size : used;
+}
+
+/* A JSON string of a name the daemon already checked: topic names are
+ * [a-zA-Z0-9._-], session names printable ASCII; quote and backslash are
+ * the only characters to escape. */
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void sessions_json(FILE *f, struct rs_server *srv)
+{
+	const struct rs_session *s;
+	int first = 1;
+
+	fputs("  \"sessions\": [", f);
+	TAILQ_FOREACH (s, &srv->sessions, entry) {
+		if (s->state == RS_SESSION_HANDSHAKE)
+			continue;
+		fprintf(f,
+			"%s\n    {\"id\": %llu, \"pid\": %d, \"uid\": %u, "
+			"\"name\": ",
+			first ? "" : ",", (unsigned long long)s->id,
+			(int)s->peer.pid, (unsigned int)s->peer.uid);
+		json_str(f, s->name);
+		fprintf(f,
+			", \"state\": \"%s\", \"ring_size\": %u, "
+			"\"ring_used\": %llu, \"records_in\": %llu, "
+			"\"delivered\": %llu, \"failed\": %llu, \"spooled\": "
+			"%llu, \"finished\": %llu, \"reports_dropped\": %llu}",
+			state_name(s), s->shm.ring_size, ring_used(s),
+			(unsigned long long)s->records_in,
+			(unsigned long long)s->delivered,
+			(unsigned long long)s->failed,
+			(unsigned long long)s->spilled,
+			(unsigned long long)s->finished,
+			(unsigned long long)(s->shm_ready ? s->reply.dropped
+							  : 0));
+		first = 0;
+	}
+	fputs(first ? "],\n" : "\n  ],\n", f);
+}
+
+static void topics_json(FILE *f, struct rs_server *srv)
+{
+	size_t n = rs_producer_ntopics(srv->producer);
+
+	fputs("  \"topics\": [", f);
+	for (size_t i = 0; i < n; i++) {
+		const struct rs_topic *t =
+			rs_producer_topic_at(srv->producer, i);
+
+		fprintf(f, "%s\n    {\"name\": ", i ? "," : "");
+		json_str(f, t->name);
+		fprintf(f,
+			", \"acks\": \"%s\", \"mode\": \"%s\", "
+			"\"in_flight\": %llu, \"delivered\": %llu, "
+			"\"failed\": %llu, \"spooled\": %llu, \"replayed\": "
+			"%llu, \"possible_duplicates\": %llu}",
+			rs_acks_name(t->acks),
+			t->mode == RS_MODE_SPOOLED ? "spooled" : "direct",
+			(unsigned long long)t->inflight,
+			(unsigned long long)t->delivered,
+			(unsigned long long)t->failed,
+			(unsigned long long)t->spilled,
+			(unsigned long long)t->replayed,
+			(unsigned long long)t->possible_dups);
+	}
+	fputs(n ? "\n  ],\n" : "],\n", f);
+}
+
+static long long oldest_age_s(const struct rs_spool_stats *ss)
+{
+	return ss->oldest_ms > 0 ? (long long)time(NULL) - ss->oldest_ms / 1000
+				 : 0;
+}
+
+/* Sessions past their handshake (not, say, the one asking). */
+static unsigned int count_sessions(struct rs_server *srv)
+{
+	const struct rs_session *s;
+	unsigned int n = 0;
+
+	TAILQ_FOREACH (s, &srv->sessions, entry)
+		n += s->state != RS_SESSION_HANDSHAKE;
+	return n;
+}
+
+static void render_json(FILE *f, struct rs_server *srv)
+{
+	struct rs_spool_stats ss;
+
+	rs_spool_stats(srv->spool, &ss);
+	fprintf(f,
+		"{\n  \"daemon\": {\"version\": \"%s\", \"pid\": %d, "
+		"\"sessions\": %u, \"stopping\": %s},\n",
+		PACKAGE_VERSION, (int)getpid(), count_sessions(srv),
+		srv->stopping ? "true" : "false");
+	sessions_json(f, srv);
+	topics_json(f, srv);
+	fputs("  \"spool\": {\"dir\": ", f);
+	json_str(f, srv->cfg->spool_dir);
+	fprintf(f,
+		", \"segments\": %llu, \"bytes\": %llu, \"records\": %llu, "
+		"\"oldest_segment_age_s\": %lld, \"dropped\": %llu, "
+		"\"full\": %s, \"writes_failing\": %s}\n}\n",
+		(unsigned long long)ss.segments, (unsigned long long)ss.bytes,
+		(unsigned long long)ss.records, oldest_age_s(&ss),
+		(unsigned long long)ss.dropped, ss.full ? "true" : "false",
+		ss.broken ? "true" : "false");
+}
+
+static void render_text(FILE *f, struct rs_server *srv)
+{
+	const struct rs_session *s;
+	struct rs_spool_stats ss;
+	size_t n = rs_producer_ntopics(srv->producer);
+
+	rs_spool_stats(srv->spool, &ss);
+	fprintf(f, "ringsided %s, pid %d, %u sessions%s\n\n", PACKAGE_VERSION,
+		(int)getpid(), count_sessions(srv),
+		srv->stopping ? ", stopping" : "");
+	fprintf(f, "%-18s %7s %6s %-16s %-9s %6s %10s %10s %8s %8s\n",
+		"SESSION", "PID", "UID", "NAME", "STATE", "RING%", "IN",
+		"DELIVERED", "FAILED", "SPOOLED");
+	TAILQ_FOREACH (s, &srv->sessions, entry) {
+		if (s->state == RS_SESSION_HANDSHAKE)
+			continue;
+		fprintf(f,
+			"%-18llu %7d %6u %-16.16s %-9s %5llu%% %10llu %10llu "
+			"%8llu %8llu\n",
+			(unsigned long long)s->id, (int)s->peer.pid,
+			(unsigned int)s->peer.uid, s->name[0] ? s->name : "-",
+			state_name(s),
+			s->shm_ready ? ring_used(s) * 100 / s->shm.ring_size
+				     : 0ULL,
+			(unsigned long long)s->records_in,
+			(unsigned long long)s->delivered,
+			(unsigned long long)s->failed,
+			(unsigned long long)s->spilled);
+	}
+	fprintf(f, "\n%-24s %-4s %-8s %9s %10s %8s %8s %8s\n", "TOPIC", "ACKS",
+		"MODE", "IN-FLIGHT", "DELIVERED", "FAILED", "SPOOLED",
+		"REPLAYED");
+	for (size_t i = 0; i < n; i++) {
+		const struct rs_topic *t =
+			rs_producer_topic_at(srv->producer, i);
+
+		fprintf(f,
+			"%-24.24s %-4s %-8s %9llu %10llu %8llu %8llu %8llu\n",
+			t->name, rs_acks_name(t->acks),
+			t->mode == RS_MODE_SPOOLED ? "spooled" : "direct",
+			(unsigned long long)t->inflight,
+			(unsigned long long)t->delivered,
+			(unsigned long long)t->failed,
+			(unsigned long long)t->spilled,
+			(unsigned long long)t->replayed);
+	}
+	fprintf(f,
+		"\nspool %s: %llu records to deliver, %llu bytes in %llu "
+		"segments, oldest segment %llds old, %llu dropped%s%s\n",
+		srv->cfg->spool_dir, (unsigned long long)ss.records,
+		(unsigned long long)ss.bytes, (unsigned long long)ss.segments,
+		oldest_age_s(&ss), (unsigned long long)ss.dropped,
+		ss.full ? ", FULL" : "", ss.broken ? ", WRITES FAILING" : "");
+}
+
+int rs_status_render(struct rs_server *srv, int json, char **out, size_t *len)
+{
+	FILE *f = open_memstream(out, len);
+
+	if (f == NULL)
+		return -1;
+	if (json)
+		render_json(f, srv);
+	else
+		render_text(f, srv);
+	return fclose(f) == 0 ? 0 : -1;
+}

@@ -1,0 +1,15 @@
+/*
+ * status.h: what ringsidectl status shows: the daemon, each client
+ * session, each topic, the spool. As text for people or JSON for tools.
+ */
+#ifndef RS_STATUS_H
+#define RS_STATUS_H
+
+#include <stddef.h>
+
+struct rs_server;
+
+/* Writes the report into a malloc'd buffer (*out, *len). 0 or -1. */
+int rs_status_render(struct rs_server *srv, int json, char **out, size_t *len);
+
+#endif
