@@ -3,6 +3,8 @@
  * from librdkafka's threads never interleave mid-line. Exits only in fatal().
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,27 +77,85 @@ const char *log_level_name(int level)
 	return "?";
 }
 
-static void vlog(int level, int errnum, const char *fmt, va_list ap)
+/*
+ * The same message again and again (a disk that stays full, a broker that
+ * stays down) is written once per REPEAT_WINDOW_S; the next different
+ * message is preceded by how many were left out. Threads (librdkafka's
+ * log callback) share this state, hence the lock.
+ */
+#define REPEAT_WINDOW_S 10
+
+static pthread_mutex_t repeat_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t last_hash;
+static time_t last_time;
+static unsigned long suppressed;
+
+static uint64_t fnv1a(const char *s, size_t n, int level)
 {
-	char line[2048];
+	uint64_t h = 1469598103934665603ULL ^ (uint64_t)level;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+	return h;
+}
+
+static int prefix(char *line, size_t len, int level)
+{
 	struct timespec ts;
 	struct tm tm;
-	int n, m;
+	int n;
+
+	if (to_journal) /* the levels are syslog's, as sd-daemon(3) wants */
+		return snprintf(line, len, "<%d>%s: ", level,
+				log_level_name(level));
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	n = (int)strftime(line, len, "%H:%M:%S", &tm);
+	return n + snprintf(line + n, len - (size_t)n,
+			    ".%03ld ringsided: %s: ", ts.tv_nsec / 1000000,
+			    log_level_name(level));
+}
+
+/* 1 if this message is a repeat to leave out; otherwise writes the count
+ * of the ones left out before it, if any. */
+static int repeated(int level, const char *body, size_t n)
+{
+	uint64_t h = fnv1a(body, n, level);
+	time_t now = time(NULL);
+	unsigned long count;
+
+	pthread_mutex_lock(&repeat_lock);
+	if (h == last_hash && now - last_time < REPEAT_WINDOW_S) {
+		suppressed++;
+		pthread_mutex_unlock(&repeat_lock);
+		return 1;
+	}
+	count = suppressed;
+	last_hash = h;
+	last_time = now;
+	suppressed = 0;
+	pthread_mutex_unlock(&repeat_lock);
+	if (count > 0) {
+		char line[256];
+		int k = prefix(line, sizeof(line), RS_LOG_NOTICE);
+
+		k += snprintf(line + k, sizeof(line) - (size_t)k,
+			      "last message repeated %lu more times\n", count);
+		(void)!write(STDERR_FILENO, line, (size_t)k);
+	}
+	return 0;
+}
+
+static void vlog_to(int level, int errnum, int dedupe, const char *fmt,
+		    va_list ap)
+{
+	char line[2048];
+	int n, m, body;
 
 	if (level > log_getlevel())
 		return;
-	if (to_journal) {
-		/* the levels are syslog's, as sd-daemon(3) wants them */
-		n = snprintf(line, sizeof(line), "<%d>%s: ", level,
-			     log_level_name(level));
-	} else {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		localtime_r(&ts.tv_sec, &tm);
-		n = (int)strftime(line, sizeof(line), "%H:%M:%S", &tm);
-		n += snprintf(line + n, sizeof(line) - (size_t)n,
-			      ".%03ld ringsided: %s: ", ts.tv_nsec / 1000000,
-			      log_level_name(level));
-	}
+	n = prefix(line, sizeof(line), level);
+	body = n;
 	m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	if (m < 0)
 		return;
@@ -107,8 +167,15 @@ static void vlog(int level, int errnum, const char *fmt, va_list ap)
 			      strerror(errnum));
 	if (n >= (int)sizeof(line) - 1)
 		n = (int)sizeof(line) - 2;
+	if (dedupe && repeated(level, line + body, (size_t)(n - body)))
+		return;
 	line[n++] = '\n';
 	(void)write(STDERR_FILENO, line, (size_t)n);
+}
+
+static void vlog(int level, int errnum, const char *fmt, va_list ap)
+{
+	vlog_to(level, errnum, 1, fmt, ap);
 }
 
 #define LOGFN(name, level, with_errno)                                         \
@@ -143,7 +210,7 @@ void fatal(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(RS_LOG_ERR, saved, fmt, ap);
+	vlog_to(RS_LOG_ERR, saved, 0, fmt, ap); /* always heard */
 	va_end(ap);
 	exit(1);
 }
@@ -153,7 +220,7 @@ void fatalx(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(RS_LOG_ERR, 0, fmt, ap);
+	vlog_to(RS_LOG_ERR, 0, 0, fmt, ap); /* always heard */
 	va_end(ap);
 	exit(1);
 }
