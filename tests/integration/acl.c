@@ -24,27 +24,6 @@
 static const struct v_topic topics[] = { { "open", 2, -1 },
 					 { "secret", 2, -1 } };
 
-static int file_has(const char *path, const char *needle)
-{
-	char buf[8192];
-	FILE *f = fopen(path, "r");
-
-	if (f == NULL) {
-		char err[512];
-
-		snprintf(err, sizeof(err), "%s.err", path);
-		f = fopen(err, "r");
-	}
-	size_t n;
-
-	if (f == NULL)
-		return 0;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return strstr(buf, needle) != NULL;
-}
-
 static int run_as(struct h_env *e, unsigned int uid, const gid_t *groups,
 		  int ngroups, const char *topic_list, unsigned int id,
 		  char *out, size_t outlen)
@@ -79,8 +58,8 @@ static void bad_name(struct h_env *e)
 	snprintf(cmd, sizeof(cmd), "'%s' --check --config '%s' >'%s' 2>&1", bin,
 		 conf, out);
 	CHECK(system(cmd) != 0, "a config naming a missing user was accepted");
-	CHECK(file_has(out, "bad.ini:2: allow_users: no user named "
-			    "'no-such-user-ringside'"),
+	CHECK(h_file_has(out, "bad.ini:2: allow_users: no user named "
+			      "'no-such-user-ringside'"),
 	      "no file:line error for a missing user");
 }
 
@@ -135,8 +114,8 @@ int main(void)
 		rc = run_as(&e, 61001, NULL, 0, "open", 0, out, sizeof(out));
 		CHECK(rc != 0, "a second session of uid 61001 was let in");
 		strncat(out, ".err", sizeof(out) - strlen(out) - 1);
-		CHECK(file_has(out, "uid 61001 already has 1 sessions "
-				    "(max_sessions_per_uid)"),
+		CHECK(h_file_has(out, "uid 61001 already has 1 sessions "
+				      "(max_sessions_per_uid)"),
 		      "the second session was refused without the reason");
 		CHECK(h_wait(first, 30000) == 0, "the first session failed");
 	}
@@ -144,7 +123,7 @@ int main(void)
 	rc = run_as(&e, 61002, NULL, 0, "open", 1, out, sizeof(out));
 	CHECK(rc != 0, "uid 61002 (not listed) was let in");
 	strncat(out, ".err", sizeof(out) - strlen(out) - 1);
-	CHECK(file_has(out, "uid 61002 may not use ringsided"),
+	CHECK(h_file_has(out, "uid 61002 may not use ringsided"),
 	      "uid 61002 was refused without the reason");
 
 	rc = run_as(&e, 61003, group61100, 1, "open", 2, out, sizeof(out));
@@ -152,7 +131,7 @@ int main(void)
 	rc = run_as(&e, 61003, group61100, 1, "secret", 2, out, sizeof(out));
 	CHECK(rc != 0, "uid 61003 resolved topic secret");
 	strncat(out, ".err", sizeof(out) - strlen(out) - 1);
-	CHECK(file_has(out, "topic secret: not allowed"),
+	CHECK(h_file_has(out, "topic secret: not allowed"),
 	      "uid 61003 was refused topic secret without the reason");
 
 	rs = ringside_open(e.sock, err, sizeof(err));

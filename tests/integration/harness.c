@@ -273,6 +273,20 @@ int h_log_count(const struct h_env *e, const char *needle)
 	return n;
 }
 
+int h_file_has(const char *path, const char *needle)
+{
+	char buf[8192];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (f == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return strstr(buf, needle) != NULL;
+}
+
 static long long log_numbers(const struct h_env *e, const char *needle, int sum)
 {
 	FILE *f = fopen(e->log, "r");

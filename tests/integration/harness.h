@@ -72,6 +72,8 @@ pid_t h_daemon_start(struct h_env *e);
 /* Sends sig and waits up to timeout_ms. Returns the exit status, or 128 +
  * signal number if it died of one. */
 int h_daemon_stop(struct h_env *e, int sig, int timeout_ms);
+/* 1 if the file at path (its first 8 KiB) contains needle. */
+int h_file_has(const char *path, const char *needle);
 /* Counts occurrences of needle in the daemon's log. */
 int h_log_count(const struct h_env *e, const char *needle);
 /* The number right after the last occurrence of needle, or -1. */

@@ -79,20 +79,6 @@ static int count_fds(pid_t pid)
 	return n;
 }
 
-static int file_has(const char *path, const char *needle)
-{
-	char buf[4096];
-	FILE *f = fopen(path, "r");
-	size_t n;
-
-	if (f == NULL)
-		return 0;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return strstr(buf, needle) != NULL;
-}
-
 int main(void)
 {
 	static const struct {
@@ -181,9 +167,9 @@ int main(void)
 		       attacks[i].reason ? attacks[i].reason : "");
 	}
 	snprintf(hout, sizeof(hout), "%s/hostile-truncate.out", e.dir);
-	CHECK(file_has(hout, "shrink: Operation not permitted; grow: "
-			     "Operation not permitted; new seal: Operation "
-			     "not permitted"),
+	CHECK(h_file_has(hout, "shrink: Operation not permitted; grow: "
+			       "Operation not permitted; new seal: Operation "
+			       "not permitted"),
 	      "the memfd could be truncated, grown or resealed");
 
 	for (unsigned int w = 0; w < WRITERS; w++) {

@@ -26,20 +26,6 @@ static int send_lines(struct h_env *e, const char *topic, const char *lines,
 	return system(cmd);
 }
 
-static int file_has(const char *path, const char *needle)
-{
-	char buf[8192];
-	FILE *f = fopen(path, "r");
-	size_t n;
-
-	if (f == NULL)
-		return 0;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return strstr(buf, needle) != NULL;
-}
-
 int main(void)
 {
 	char out[400];
@@ -59,14 +45,14 @@ int main(void)
 	snprintf(out, sizeof(out), "%s/send.out", e.dir);
 
 	rc = send_lines(&e, "lines", "a:1\\nb:2\\nc:3\\n", out);
-	CHECK(rc == 0 && file_has(out, "sent 3, delivered 3, failed 0"),
+	CHECK(rc == 0 && h_file_has(out, "sent 3, delivered 3, failed 0"),
 	      "healthy: exit %d", rc);
 
 	CHECK(rd_kafka_mock_broker_set_down(e.mc, -1) == 0, "brokers down");
 	rc = send_lines(&e, "lines", "d:4\\ne:5\\nf:6\\ng:7\\nh:8\\n", out);
 	CHECK(rc == 0, "with the brokers down: exit %d", rc);
-	CHECK(file_has(out, "sent 5, delivered 0, failed 0, in ringsided's "
-			    "spool 5"),
+	CHECK(h_file_has(out, "sent 5, delivered 0, failed 0, in ringsided's "
+			      "spool 5"),
 	      "with the brokers down, ringside-send did not say the records "
 	      "are spooled");
 	CHECK(rd_kafka_mock_broker_set_up(e.mc, -1) == 0, "brokers up");
