@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/un.h>
 
 #include "client/ringside_proto.h"
@@ -234,6 +236,7 @@ enum key_kind {
 	K_SIZE64,
 	K_FSYNC,
 	K_FULL,
+	K_LISTEN,
 };
 
 static const struct ringside_key {
@@ -282,7 +285,39 @@ static const struct ringside_key {
 	  offsetof(struct rs_config, spool_segment_bytes), 1U << 20, 1ULL << 32,
 	  0 },
 	{ "spool_full", K_FULL, 0, 0, 0, 0 },
+	{ "metrics_listen", K_LISTEN, 0, 0, 0, 0 },
 };
+
+/* "127.0.0.1:9464" or "[::1]:9464": a literal address (no name lookup at
+ * start-up) and a port. 0, or -1. */
+static int parse_listen(const char *value, char **host, uint16_t *port)
+{
+	const char *colon = strrchr(value, ':');
+	char addr[INET6_ADDRSTRLEN + 2];
+	unsigned char bin[sizeof(struct in6_addr)];
+	uint64_t v;
+	size_t len;
+
+	if (colon == NULL || parse_uint(colon + 1, &v) < 0 || v == 0 ||
+	    v > 65535)
+		return -1;
+	len = (size_t)(colon - value);
+	if (len >= 2 && value[0] == '[' && value[len - 1] == ']') {
+		value++;
+		len -= 2;
+	}
+	if (len == 0 || len >= sizeof(addr))
+		return -1;
+	memcpy(addr, value, len);
+	addr[len] = '\0';
+	if (inet_pton(AF_INET, addr, bin) != 1 &&
+	    inet_pton(AF_INET6, addr, bin) != 1)
+		return -1;
+	free(*host);
+	*host = xstrdup(addr);
+	*port = (uint16_t)v;
+	return 0;
+}
 
 /* allow_users / allow_groups, in [ringside] or a topic section. 1 if name
  * was one of them. */
@@ -383,6 +418,14 @@ static void ringside_key(struct parser *p, const char *name, const char *value)
 			     "number of milliseconds (1..3600000)",
 			     value);
 		}
+		return;
+	case K_LISTEN:
+		if (parse_listen(value, &cfg->metrics_host,
+				 &cfg->metrics_port) < 0)
+			perr(p, p->line,
+			     "metrics_listen: '%s' is not ADDRESS:PORT (e.g. "
+			     "127.0.0.1:9464 or [::1]:9464)",
+			     value);
 		return;
 	case K_FULL:
 		if (strcmp(value, "block") == 0)
@@ -787,6 +830,7 @@ void rs_config_free(struct rs_config *cfg)
 	free(cfg->socket_path);
 	free(cfg->socket_group);
 	free(cfg->spool_dir);
+	free(cfg->metrics_host);
 	rs_acl_free(&cfg->acl);
 	props_free(&cfg->kafka);
 	if (cfg->defaults != NULL) {

@@ -73,6 +73,8 @@ struct rs_config {
 	uint64_t spool_segment_bytes;
 	int spool_drop_oldest;
 	struct rs_acl acl; /* who may open a session */
+	char *metrics_host; /* NULL: no metrics endpoint */
+	uint16_t metrics_port;
 
 	/* [kafka] */
 	struct rs_props kafka;

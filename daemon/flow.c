@@ -391,6 +391,8 @@ static int route(struct rs_flow *f, struct rs_topic *t, struct rs_record *rec)
 
 	if (t->mode == RS_MODE_DIRECT && over_backlog(f, t, &why))
 		(void)to_spooled(f, t, why);
+	if (t->mode == RS_MODE_DIRECT && t->acks_next >= 0)
+		return 0; /* waits for the acks switch */
 	if (t->mode == RS_MODE_DIRECT) {
 		switch (rs_producer_send(f->producer, rec, &o)) {
 		case RS_SEND_OK:
@@ -657,7 +659,7 @@ static unsigned int replay(struct rs_flow *f, struct rs_topic *t)
 	int k = 1;
 
 	if (t->mode != RS_MODE_SPOOLED || f->stopping ||
-	    !TAILQ_EMPTY(&t->direct))
+	    !TAILQ_EMPTY(&t->direct) || t->acks_next >= 0)
 		return 0; /* shadows still in librdkafka come first */
 	if (t->rewind) {
 		if (t->replay_inflight > 0)
@@ -728,10 +730,31 @@ static unsigned int replay(struct rs_flow *f, struct rs_topic *t)
 	return n;
 }
 
+/* A reload changed the topic's acks. Its records in librdkafka were sent
+ * under the old acks (their reports read it) and per-key order holds only
+ * within one producer, so the switch waits until none is left; records
+ * meanwhile wait in the hold list, or in the spool. */
+static void switch_acks(struct rs_flow *f, struct rs_topic *t)
+{
+	enum rs_acks from = t->acks, to = (enum rs_acks)t->acks_next;
+	char err[300];
+
+	t->acks_next = -1;
+	if (rs_producer_topic_acks(f->producer, t, to, err, sizeof(err)) < 0) {
+		log_warnx("topic %s: cannot change acks to %s (%s); it stays "
+			  "acks=%s",
+			  t->name, rs_acks_name(to), err, rs_acks_name(from));
+		return;
+	}
+	log_notice("topic %s: acks=%s now (was %s)", t->name, rs_acks_name(to),
+		   rs_acks_name(from));
+}
+
 static int topic_idle(const struct rs_topic *t)
 {
-	return t->mode == RS_MODE_DIRECT && TAILQ_EMPTY(&t->direct) &&
-	       TAILQ_EMPTY(&t->hold) && TAILQ_EMPTY(&t->replaying);
+	return t->mode == RS_MODE_DIRECT && t->acks_next < 0 &&
+	       TAILQ_EMPTY(&t->direct) && TAILQ_EMPTY(&t->hold) &&
+	       TAILQ_EMPTY(&t->replaying);
 }
 
 unsigned int rs_flow_pass(struct rs_flow *f)
@@ -753,6 +776,8 @@ unsigned int rs_flow_pass(struct rs_flow *f)
 		}
 		if (t->mode == RS_MODE_DIRECT && over_backlog(f, t, &why))
 			(void)to_spooled(f, t, why);
+		if (t->acks_next >= 0 && t->inflight == 0)
+			switch_acks(f, t);
 		work += drain_hold(f, t);
 		work += replay(f, t);
 		if (t->mode == RS_MODE_SPOOLED)
@@ -781,6 +806,36 @@ void rs_flow_recovered(struct rs_flow *f, struct rs_topic *t,
 	t->scan = 0;
 	t->mode = RS_MODE_SPOOLED;
 	mark_busy(f, t);
+}
+
+void rs_flow_topic_changed(struct rs_flow *f, struct rs_topic *t,
+			   int was_write_ahead)
+{
+	mark_busy(f, t);
+	if (t->write_ahead && !was_write_ahead &&
+	    to_spooled(f, t, "write_ahead set by a reload") < 0) {
+		log_warnx("topic %s: write_ahead not applied: the spool "
+			  "cannot take records now",
+			  t->name);
+		t->write_ahead = 0;
+	}
+	if (t->acks_next >= 0 && t->inflight == 0)
+		switch_acks(f, t);
+}
+
+void rs_flow_refuse(struct rs_flow *f, struct rs_record *rec, int status)
+{
+	struct rs_outcome o = {
+		.status = status,
+		.stage = RINGSIDE_STAGE_FAILED,
+		.partition = -1,
+		.offset = -1,
+		.timestamp = rec->frame.timestamp,
+	};
+
+	rec->rseq = ++f->rseq;
+	finish(f, rec, &o);
+	rs_record_release(rec);
 }
 
 void rs_flow_stop(struct rs_flow *f)

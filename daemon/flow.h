@@ -61,6 +61,14 @@ void rs_flow_tick(struct rs_flow *f);
 void rs_flow_recovered(struct rs_flow *f, struct rs_topic *t,
 		       const struct rs_spool_pos *first);
 
+/* A reload set t's new policy (acks in t->acks_next). */
+void rs_flow_topic_changed(struct rs_flow *f, struct rs_topic *t,
+			   int was_write_ahead);
+
+/* A record read for a topic its session may no longer use (a reload took
+ * the topic or the permission away): reported failed with status. */
+void rs_flow_refuse(struct rs_flow *f, struct rs_record *rec, int status);
+
 /* Shutdown: no more replay. */
 void rs_flow_stop(struct rs_flow *f);
 /* Shutdown deadline: every record still in librdkafka from a ring is put

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -40,8 +41,23 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	if (sig == SIGHUP) {
-		log_notice("SIGHUP: this version does not reload its "
-			   "configuration; restart to apply changes");
+		struct timespec ts;
+
+		if (srv->stopping)
+			return;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		log_notice("SIGHUP: reloading %s", srv->cfg->path);
+		rs_notify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
+			  (unsigned long long)ts.tv_sec * 1000000ULL +
+				  (unsigned long long)ts.tv_nsec / 1000);
+		if (rs_server_reload(srv) == 0)
+			rs_notify("READY=1\nSTATUS=listening on %s; config "
+				  "reloaded",
+				  srv->cfg->socket_path);
+		else
+			rs_notify("READY=1\nSTATUS=listening on %s; reload "
+				  "failed, previous config in force",
+				  srv->cfg->socket_path);
 		return;
 	}
 	log_notice("%s received", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -114,9 +130,8 @@ int main(int argc, char **argv)
 		fatalx("libevent: cannot create the event base");
 	if (rs_server_start(&srv, base, cfg, err, sizeof(err)) < 0) {
 		log_msg(RS_LOG_ERR, "%s", err);
-		rs_server_free(&srv);
+		rs_server_free(&srv); /* and cfg */
 		event_base_free(base);
-		rs_config_free(cfg);
 		return 1;
 	}
 	for (int i = 0; i < 3; i++) {
@@ -128,7 +143,7 @@ int main(int argc, char **argv)
 	log_notice("ringsided %s started (pid %d)", PACKAGE_VERSION,
 		   (int)getpid());
 	rs_notify("READY=1\nSTATUS=listening on %s\nMAINPID=%d",
-		  cfg->socket_path, (int)getpid());
+		  srv.cfg->socket_path, (int)getpid());
 	event_base_dispatch(base);
 	/* stopped: a second SIGTERM during teardown must not turn a clean
 	 * exit into death by signal */
@@ -137,8 +152,7 @@ int main(int argc, char **argv)
 	rs_notify_free();
 	for (int i = 0; i < 3; i++)
 		event_free(sigev[i]);
-	rs_server_free(&srv);
+	rs_server_free(&srv); /* and the config in force */
 	event_base_free(base);
-	rs_config_free(cfg);
 	return 0;
 }

@@ -17,6 +17,8 @@
 
 #include <librdkafka/rdkafka_mock.h> /* after rdkafka.h, as it requires */
 
+#define RS_STATS_MS "1000"
+
 struct rs_class {
 	struct rs_producer *p;
 	enum rs_acks acks;
@@ -24,6 +26,7 @@ struct rs_class {
 	rd_kafka_queue_t *queue; /* owned reference to rk's main queue */
 	int efd;		 /* owned; librdkafka writes it */
 	struct event *ev;	 /* owned */
+	struct rs_kstats stats;	 /* the last statistics event */
 };
 
 /* Owns the classes, the topics and their librdkafka handles. */
@@ -70,6 +73,10 @@ static rd_kafka_conf_t *class_conf(struct rs_producer *p, enum rs_acks acks,
 	 * may still set one: its timeouts then go to the spool. */
 	rd_kafka_conf_set(conf, "message.timeout.ms", "0", errstr,
 			  sizeof(errstr));
+	/* broker state and round-trip times for status and metrics; an
+	 * operator's own statistics.interval.ms (0: off) wins */
+	rd_kafka_conf_set(conf, "statistics.interval.ms", RS_STATS_MS, errstr,
+			  sizeof(errstr));
 
 	for (size_t i = 0; i < p->cfg->kafka.n; i++) {
 		const struct rs_prop *pr = &p->cfg->kafka.v[i];
@@ -94,8 +101,9 @@ static rd_kafka_conf_t *class_conf(struct rs_producer *p, enum rs_acks acks,
 				  errstr, sizeof(errstr));
 	rd_kafka_conf_set(conf, "acks", rs_acks_name(acks), errstr,
 			  sizeof(errstr));
-	rd_kafka_conf_set_events(conf,
-				 RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR);
+	rd_kafka_conf_set_events(conf, RD_KAFKA_EVENT_DR |
+					       RD_KAFKA_EVENT_ERROR |
+					       RD_KAFKA_EVENT_STATS);
 	rd_kafka_conf_set_log_cb(conf, kafka_log);
 	return conf;
 }
@@ -331,27 +339,21 @@ static uint32_t conf_uint(const rd_kafka_topic_conf_t *tconf, const char *name)
 	return (uint32_t)strtoul(buf, NULL, 10);
 }
 
-static int topic_create(struct rs_producer *p, const char *name,
-			const struct rs_topic_policy *pol, struct rs_topic **tp,
-			char *err, size_t errlen)
+/* The librdkafka topic config for pol in class c: the producer's defaults
+ * (so topic properties set in [kafka] apply), then [topic:*], then the
+ * topic's section. */
+static rd_kafka_topic_conf_t *topic_conf(struct rs_class *c,
+					 const struct rs_topic_policy *pol,
+					 char *err, size_t errlen)
 {
-	struct rs_class *c = &p->cls[pol->acks];
 	rd_kafka_topic_conf_t *tconf;
-	struct rs_topic *t, **v;
 	char errstr[512];
 
 	if (c->rk == NULL) {
 		snprintf(err, errlen, "no producer for acks=%s",
 			 rs_acks_name(pol->acks));
-		return RS_TOPIC_ERROR;
+		return NULL;
 	}
-	if (p->ntopics >= p->cfg->max_topics) {
-		snprintf(err, errlen, "max_topics (%u) reached",
-			 p->cfg->max_topics);
-		return RS_TOPIC_LIMIT;
-	}
-	/* start from the producer's defaults, so topic properties set in
-	 * [kafka] apply, then the topic's sections */
 	tconf = rd_kafka_default_topic_conf_dup(c->rk);
 	if (apply_props(tconf, pol->defaults, err, errlen) < 0 ||
 	    apply_props(tconf, pol->section, err, errlen) < 0 ||
@@ -359,8 +361,27 @@ static int topic_create(struct rs_producer *p, const char *name,
 				    errstr,
 				    sizeof(errstr)) != RD_KAFKA_CONF_OK) {
 		rd_kafka_topic_conf_destroy(tconf);
-		return RS_TOPIC_ERROR;
+		return NULL;
 	}
+	return tconf;
+}
+
+static int topic_create(struct rs_producer *p, const char *name,
+			const struct rs_topic_policy *pol, struct rs_topic **tp,
+			char *err, size_t errlen)
+{
+	struct rs_class *c = &p->cls[pol->acks];
+	rd_kafka_topic_conf_t *tconf;
+	struct rs_topic *t, **v;
+
+	if (p->ntopics >= p->cfg->max_topics) {
+		snprintf(err, errlen, "max_topics (%u) reached",
+			 p->cfg->max_topics);
+		return RS_TOPIC_LIMIT;
+	}
+	tconf = topic_conf(c, pol, err, errlen);
+	if (tconf == NULL)
+		return RS_TOPIC_ERROR;
 	t = calloc(1, sizeof(*t));
 	v = realloc(p->topics, (p->ntopics + 1) * sizeof(*v));
 	if (t != NULL)
@@ -372,6 +393,7 @@ static int topic_create(struct rs_producer *p, const char *name,
 	if (t->name == NULL)
 		fatal("strdup");
 	t->acks = pol->acks;
+	t->acks_next = -1;
 	t->reports = pol->reports;
 	t->write_ahead = pol->write_ahead;
 	t->backlog_bytes = pol->backlog_bytes;
@@ -401,8 +423,7 @@ int rs_producer_topic(struct rs_producer *p, const char *name,
 {
 	struct rs_topic_policy pol;
 
-	if ((*tp = find_topic(p, name)) != NULL)
-		return 0;
+	/* the config first: a reload may have removed a topic in use */
 	if (rs_config_topic(p->cfg, name, &pol) < 0) {
 		snprintf(err, errlen,
 			 "topic '%s' is not configured (no [topic:%s] and no "
@@ -410,6 +431,8 @@ int rs_producer_topic(struct rs_producer *p, const char *name,
 			 name, name);
 		return RS_TOPIC_DENIED;
 	}
+	if ((*tp = find_topic(p, name)) != NULL)
+		return 0;
 	return topic_create(p, name, &pol, tp, err, errlen);
 }
 
@@ -575,6 +598,12 @@ static void serve_class(struct rs_producer *p, struct rs_class *c)
 		case RD_KAFKA_EVENT_DR:
 			deliver(p, ev);
 			break;
+		case RD_KAFKA_EVENT_STATS:
+			if (rs_kstats_parse(rd_kafka_event_stats(ev),
+					    &c->stats) < 0)
+				log_debug("kafka %s: unreadable statistics",
+					  rd_kafka_name(c->rk));
+			break;
 		case RD_KAFKA_EVENT_ERROR:
 			log_msg(rd_kafka_event_error_is_fatal(ev) ? RS_LOG_ERR
 								  : RS_LOG_WARN,
@@ -630,4 +659,62 @@ size_t rs_producer_ntopics(const struct rs_producer *p)
 struct rs_topic *rs_producer_topic_at(const struct rs_producer *p, size_t i)
 {
 	return i < p->ntopics ? p->topics[i] : NULL;
+}
+
+int rs_producer_reconfigure(struct rs_producer *p, const struct rs_config *cfg,
+			    char *err, size_t errlen)
+{
+	const struct rs_config *old = p->cfg;
+	int need[RS_ACKS_N];
+
+	p->cfg = cfg;
+	classes_needed(cfg, need);
+	for (int i = 0; i < RS_ACKS_N; i++) {
+		if (!need[i] || p->cls[i].rk != NULL)
+			continue;
+		if (class_start(p, (enum rs_acks)i, err, errlen) < 0) {
+			class_free(&p->cls[i]);
+			p->cfg = old;
+			return -1;
+		}
+		if (p->first < 0)
+			p->first = i;
+	}
+	return 0;
+}
+
+int rs_producer_topic_acks(struct rs_producer *p, struct rs_topic *t,
+			   enum rs_acks acks, char *err, size_t errlen)
+{
+	struct rs_topic_policy pol = { .acks = acks };
+	rd_kafka_topic_conf_t *tconf;
+	rd_kafka_topic_t *rkt;
+
+	if (rs_config_topic(p->cfg, t->name, &pol) < 0)
+		pol.defaults = pol.section = NULL;
+	pol.acks = acks;
+	tconf = topic_conf(&p->cls[acks], &pol, err, errlen);
+	if (tconf == NULL)
+		return -1;
+	rkt = rd_kafka_topic_new(p->cls[acks].rk, t->name, tconf);
+	if (rkt == NULL) {
+		snprintf(err, errlen, "librdkafka: %s",
+			 rd_kafka_err2str(rd_kafka_last_error()));
+		return -1;
+	}
+	rd_kafka_topic_destroy(t->rkt);
+	t->rkt = rkt;
+	t->acks = acks;
+	return 0;
+}
+
+const struct rs_kstats *rs_producer_kstats(const struct rs_producer *p,
+					   enum rs_acks acks, const char **name)
+{
+	const struct rs_class *c = &p->cls[acks];
+
+	if (c->rk == NULL)
+		return NULL;
+	*name = rd_kafka_name(c->rk);
+	return &c->stats;
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "kstats.h"
 #include "record.h"
 #include "topic.h"
 
@@ -70,5 +71,21 @@ void rs_outcome_from_kafka(rd_kafka_resp_err_t err,
 /* The topics in use, for status reports: 0 <= i < rs_producer_ntopics(). */
 size_t rs_producer_ntopics(const struct rs_producer *p);
 struct rs_topic *rs_producer_topic_at(const struct rs_producer *p, size_t i);
+
+/* Reload: the producer reads cfg from now on and starts the acks classes
+ * cfg can reach. -1 if one cannot start (the old cfg stays). */
+int rs_producer_reconfigure(struct rs_producer *p, const struct rs_config *cfg,
+			    char *err, size_t errlen);
+
+/* Moves t to the acks class acks. Only while none of t's records is in
+ * librdkafka: a delivery report is read with its topic's acks. */
+int rs_producer_topic_acks(struct rs_producer *p, struct rs_topic *t,
+			   enum rs_acks acks, char *err, size_t errlen);
+
+/* The last statistics of one acks class's producer (and its name), or
+ * NULL if that class is not running. */
+const struct rs_kstats *rs_producer_kstats(const struct rs_producer *p,
+					   enum rs_acks acks,
+					   const char **name);
 
 #endif

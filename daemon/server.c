@@ -15,6 +15,7 @@
 #include "control.h"
 #include "flow.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 #include "session.h"
 #include "spool.h"
@@ -246,26 +247,30 @@ static void on_found(void *arg, uint32_t topic, const char *name,
 		   (unsigned long long)records);
 }
 
+void rs_server_spool_config(const struct rs_config *cfg,
+			    struct rs_spool_config *sc)
+{
+	memset(sc, 0, sizeof(*sc));
+	sc->dir = cfg->spool_dir;
+	sc->fsync = cfg->spool_fsync == RS_SYNC_ALWAYS	? RS_FSYNC_ALWAYS
+		    : cfg->spool_fsync == RS_SYNC_NEVER ? RS_FSYNC_NEVER
+							: RS_FSYNC_INTERVAL;
+	sc->fsync_interval_ms = cfg->spool_fsync_ms;
+	sc->max_bytes = cfg->spool_max_bytes;
+	sc->segment_bytes = cfg->spool_segment_bytes;
+	sc->drop_oldest = cfg->spool_drop_oldest;
+	/* a ring frame, plus the topic name and the record header */
+	sc->max_record =
+		ringside_align8((uint64_t)cfg->max_record_bytes + 1024);
+}
+
 static int open_spool(struct rs_server *srv, char *err, size_t errlen)
 {
-	const struct rs_config *cfg = srv->cfg;
-	struct rs_spool_config sc = {
-		.dir = cfg->spool_dir,
-		.fsync = cfg->spool_fsync == RS_SYNC_ALWAYS ? RS_FSYNC_ALWAYS
-			 : cfg->spool_fsync == RS_SYNC_NEVER
-				 ? RS_FSYNC_NEVER
-				 : RS_FSYNC_INTERVAL,
-		.fsync_interval_ms = cfg->spool_fsync_ms,
-		.max_bytes = cfg->spool_max_bytes,
-		.segment_bytes = cfg->spool_segment_bytes,
-		.drop_oldest = cfg->spool_drop_oldest,
-		/* a ring frame, plus the topic name and the record header */
-		.max_record =
-			ringside_align8((uint64_t)cfg->max_record_bytes + 1024),
-	};
+	struct rs_spool_config sc;
 	struct found_list fl = { 0 };
 	int rc = 0;
 
+	rs_server_spool_config(srv->cfg, &sc);
 	if (rs_spool_open(&sc, on_found, &fl, &srv->spool, err, errlen) < 0)
 		return -1;
 	srv->flow = rs_flow_new(srv, srv->producer, srv->spool);
@@ -310,7 +315,7 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 }
 
 int rs_server_start(struct rs_server *srv, struct event_base *base,
-		    const struct rs_config *cfg, char *err, size_t errlen)
+		    struct rs_config *cfg, char *err, size_t errlen)
 {
 	const char *what;
 
@@ -349,6 +354,9 @@ int rs_server_start(struct rs_server *srv, struct event_base *base,
 		snprintf(err, errlen, "libevent: cannot watch the socket");
 		return -1;
 	}
+	if (cfg->metrics_host != NULL &&
+	    (srv->metrics = rs_metrics_new(srv, err, errlen)) == NULL)
+		return -1;
 	srv->last_work_us = rs_now_us();
 	timer_us(srv->drain_ev, cfg->drain_interval_us);
 	log_notice("listening on %s (ring %u bytes, %u reply slots)",
@@ -491,6 +499,8 @@ void rs_server_free(struct rs_server *srv)
 	struct rs_session *s;
 
 	close_listener(srv);
+	rs_metrics_free(srv->metrics);
+	srv->metrics = NULL;
 	/* the flow's lists first (it walks topics the producer owns), then
 	 * librdkafka (it may read values of records the sessions own), then
 	 * the sessions, then the spool's last checkpoint */
@@ -507,4 +517,6 @@ void rs_server_free(struct rs_server *srv)
 		event_free(srv->drain_ev);
 	if (srv->stop_ev != NULL)
 		event_free(srv->stop_ev);
+	rs_config_free(srv->cfg);
+	srv->cfg = NULL;
 }

@@ -14,13 +14,15 @@
 
 struct rs_session;
 struct rs_spool;
+struct rs_spool_config;
+struct rs_metrics;
 struct rs_flow;
 TAILQ_HEAD(rs_session_list, rs_session);
 
 /* Owns the listener, the producer and every session. */
 struct rs_server {
 	struct event_base *base;
-	const struct rs_config *cfg;
+	struct rs_config *cfg; /* owned; a reload replaces it */
 	struct rs_producer *producer;
 	struct rs_spool *spool;
 	struct rs_flow *flow;
@@ -37,13 +39,24 @@ struct rs_server {
 	int64_t stop_deadline_ms;
 	int purged;
 	struct rs_session *last_lookup; /* rs_server_session()'s cache */
-	uint64_t reports_orphaned;      /* records whose session was gone */
-	int64_t spool_logged_ms; /* the last periodic spool line */
-	int spool_logged_busy;   /* it said the spool held records */
+	uint64_t reports_orphaned;	/* records whose session was gone */
+	uint64_t sessions_opened;
+	uint64_t records_read;
+	uint64_t reloads;
+	uint64_t reload_failures;
+	struct rs_metrics *metrics; /* NULL: no metrics_listen */
+	int64_t spool_logged_ms;    /* the last periodic spool line */
+	int spool_logged_busy;	    /* it said the spool held records */
 };
 
+/* Takes cfg: rs_server_free() frees it, even when the start failed. */
 int rs_server_start(struct rs_server *srv, struct event_base *base,
-		    const struct rs_config *cfg, char *err, size_t errlen);
+		    struct rs_config *cfg, char *err, size_t errlen);
+
+/* SIGHUP: re-reads the config file. 0, or -1 when it has errors (logged)
+ * and the running config stays. What cannot change while running is
+ * named in the log and keeps its old value. (reload.c) */
+int rs_server_reload(struct rs_server *srv);
 
 /* Wakes the drain now (a doorbell rang). */
 void rs_server_kick(struct rs_server *srv);
@@ -58,6 +71,10 @@ void rs_server_free(struct rs_server *srv);
 void rs_server_log_totals(struct rs_server *srv);
 
 int64_t rs_now_us(void);
+
+/* The spool's settings in cfg. */
+void rs_server_spool_config(const struct rs_config *cfg,
+			    struct rs_spool_config *sc);
 
 /* The open or closing session with this id, or NULL. */
 struct rs_session *rs_server_session(struct rs_server *srv, uint64_t id);

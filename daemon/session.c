@@ -124,6 +124,7 @@ void rs_session_free(struct rs_session *s)
 	if (s->reply_fd >= 0)
 		close(s->reply_fd);
 	free(s->topics);
+	free(s->denied);
 	TAILQ_REMOVE(&s->srv->sessions, s, entry);
 	s->srv->nsessions--;
 	if (s->srv->last_lookup == s)
@@ -368,6 +369,7 @@ static void hello(struct rs_session *s, const void *buf, size_t len, int memfd)
 		return;
 	}
 welcome:
+	s->srv->sessions_opened++;
 	memset(&w, 0, sizeof(w));
 	w.hdr.type = RINGSIDE_MSG_WELCOME;
 	w.hdr.len = sizeof(w);
@@ -469,6 +471,7 @@ static void topic(struct rs_session *s, const void *buf, size_t len)
 	struct ringside_msg_topic m;
 	struct ringside_msg_topic_ok ok;
 	struct rs_topic *t, **v;
+	uint8_t *d;
 	char name[RINGSIDE_TOPIC_NAME_MAX + 1], err[300];
 	struct rs_topic_policy pol;
 	uint32_t id;
@@ -521,8 +524,13 @@ static void topic(struct rs_session *s, const void *buf, size_t len)
 		if (v == NULL)
 			fatal("realloc");
 		s->topics = v;
+		d = realloc(s->denied, s->ntopics + 1);
+		if (d == NULL)
+			fatal("realloc");
+		s->denied = d;
 		s->topics[s->ntopics++] = t;
 	}
+	s->denied[id] = 0; /* allowed again, by the checks above */
 	memset(&ok, 0, sizeof(ok));
 	ok.hdr.type = RINGSIDE_MSG_TOPIC_OK;
 	ok.hdr.len = sizeof(ok);
@@ -761,6 +769,7 @@ static struct rs_record *take_record(struct rs_session *s, uint32_t size,
 	rs_ring_advance(&s->ring, size);
 	TAILQ_INSERT_TAIL(&s->records, rec, entry);
 	s->records_in++;
+	s->srv->records_read++;
 	__atomic_store_n(&s->shm.hdr->records_read, s->records_in,
 			 __ATOMIC_RELAXED);
 	return rec;
@@ -786,7 +795,10 @@ static int read_one(struct rs_session *s)
 				violation(s, why);
 			return 0;
 		}
-		rs_flow_dispatch(s->srv->flow, rec);
+		if (s->denied[rec->frame.topic])
+			rs_flow_refuse(s->srv->flow, rec, RINGSIDE_EDENIED);
+		else
+			rs_flow_dispatch(s->srv->flow, rec);
 		return 1;
 	default:
 		break;
@@ -936,4 +948,28 @@ int rs_session_done(struct rs_session *s)
 int rs_session_backlogged(const struct rs_session *s)
 {
 	return s->state == RS_SESSION_OPEN && s->reply.backlog_len > 0;
+}
+
+uint32_t rs_session_recheck(struct rs_session *s, int *acl_refused)
+{
+	const struct rs_config *cfg = s->srv->cfg;
+	struct rs_topic_policy pol;
+	uint32_t n = 0;
+
+	*acl_refused = s->state == RS_SESSION_OPEN &&
+		       !rs_acl_allows(&cfg->acl, &s->peer);
+	for (uint32_t i = 0; i < s->ntopics; i++) {
+		const char *name = s->topics[i]->name;
+		int was = s->denied[i];
+
+		s->denied[i] = rs_config_topic(cfg, name, &pol) < 0 ||
+			       !rs_acl_allows(pol.acl, &s->peer);
+		if (s->denied[i] && !was)
+			log_session(RS_LOG_NOTICE, s,
+				    "topic %s is no longer allowed: its "
+				    "records are refused (RINGSIDE_EDENIED)",
+				    name);
+		n += s->denied[i];
+	}
+	return n;
 }

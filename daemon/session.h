@@ -53,6 +53,7 @@ struct rs_session {
 
 	struct rs_record_list records; /* read, not finished, ring order */
 	struct rs_topic **topics;      /* session-local id -> topic */
+	uint8_t *denied;	       /* id -> a reload refused it since */
 	uint32_t ntopics;
 
 	int reply_dirty;
@@ -112,6 +113,13 @@ int rs_session_read_all(struct rs_session *s);
 
 /* 1 when the session holds nothing more and can be freed. */
 int rs_session_done(struct rs_session *s);
+
+/* After a reload: re-checks the session's topics against the new config
+ * (records for one no longer allowed are reported RINGSIDE_EDENIED).
+ * Returns how many topics it may no longer use; *acl_refused is 1 when the
+ * new [ringside] ACL would refuse the session (it keeps running: a resume
+ * is checked again). */
+uint32_t rs_session_recheck(struct rs_session *s, int *acl_refused);
 
 /* 1 while reports wait in the backlog. */
 int rs_session_backlogged(const struct rs_session *s);

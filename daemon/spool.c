@@ -1492,3 +1492,12 @@ void rs_spool_close(struct rs_spool *sp)
 	free(sp->dir);
 	free(sp);
 }
+
+void rs_spool_reconfigure(struct rs_spool *sp,
+			  const struct rs_spool_config *cfg)
+{
+	sp->cfg.fsync = cfg->fsync;
+	sp->cfg.fsync_interval_ms = cfg->fsync_interval_ms;
+	sp->cfg.max_bytes = cfg->max_bytes;
+	sp->cfg.drop_oldest = cfg->drop_oldest;
+}

@@ -21,17 +21,17 @@
 enum rs_fsync_mode {
 	RS_FSYNC_ALWAYS,   /* fdatasync before a record counts as spooled */
 	RS_FSYNC_INTERVAL, /* fdatasync every fsync_interval_ms */
-	RS_FSYNC_NEVER,    /* leave it to the kernel */
+	RS_FSYNC_NEVER,	   /* leave it to the kernel */
 };
 
 struct rs_spool_config {
 	const char *dir;
 	enum rs_fsync_mode fsync;
 	uint32_t fsync_interval_ms;
-	uint64_t max_bytes;     /* segments' preallocated sizes, summed */
+	uint64_t max_bytes;	/* segments' preallocated sizes, summed */
 	uint64_t segment_bytes; /* one segment's size */
-	int drop_oldest;        /* when full: drop the oldest segment */
-	uint32_t max_record;    /* largest encoded record accepted */
+	int drop_oldest;	/* when full: drop the oldest segment */
+	uint32_t max_record;	/* largest encoded record accepted */
 };
 
 struct rs_spool_pos {
@@ -44,8 +44,8 @@ struct rs_spool_pos {
 struct rs_spool_cursor {
 	uint32_t topic;
 	struct rs_spool_pos pos; /* where to look next */
-	uint64_t last_seq;       /* the last sequence returned */
-	uint8_t *buf;            /* read-ahead, owned */
+	uint64_t last_seq;	 /* the last sequence returned */
+	uint8_t *buf;		 /* read-ahead, owned */
 	size_t cap;
 	size_t len;
 	struct rs_spool_pos buf_pos;
@@ -53,7 +53,7 @@ struct rs_spool_cursor {
 
 struct rs_spool_stats {
 	uint64_t segments;
-	uint64_t bytes;    /* data in segment files */
+	uint64_t bytes;	   /* data in segment files */
 	uint64_t records;  /* not yet retired */
 	int64_t oldest_ms; /* creation of the oldest segment, 0 if none */
 	uint64_t appended;
@@ -67,8 +67,8 @@ struct rs_spool_stats {
 struct rs_spool;
 
 /* Called at start-up for each topic with records not yet retired. */
-typedef void (*rs_spool_found_fn)(void *arg, uint32_t topic,
-				  const char *name, uint64_t records,
+typedef void (*rs_spool_found_fn)(void *arg, uint32_t topic, const char *name,
+				  uint64_t records,
 				  const struct rs_spool_pos *first);
 
 /*
@@ -95,6 +95,11 @@ enum {
 
 /* 0 if an append would be accepted now, else RS_SPOOL_E*. */
 int rs_spool_usable(struct rs_spool *sp);
+
+/* Reload: takes cfg's fsync policy, max_bytes and drop_oldest (the
+ * directory, segment and record sizes stay). */
+void rs_spool_reconfigure(struct rs_spool *sp,
+			  const struct rs_spool_config *cfg);
 
 /* Buffers one record; it reaches the file at the next commit. */
 int rs_spool_append(struct rs_spool *sp, uint32_t topic,

@@ -116,6 +116,90 @@ static void topics_json(FILE *f, struct rs_server *srv)
 	fputs(n ? "\n  ],\n" : "],\n", f);
 }
 
+static void brokers_json(FILE *f, const struct rs_kstats *ks)
+{
+	fputs(", \"brokers\": [", f);
+	for (uint32_t i = 0; i < ks->nbrokers; i++) {
+		const struct rs_kbroker *b = &ks->broker[i];
+
+		fprintf(f, "%s\n      {\"name\": ", i ? "," : "");
+		json_str(f, b->name);
+		fprintf(f,
+			", \"nodeid\": %d, \"state\": \"%s\", "
+			"\"rtt_avg_us\": %lld, \"rtt_p99_us\": %lld, "
+			"\"outbuf\": %lld, \"waitresp\": %lld, "
+			"\"requests\": %lld, \"request_errors\": %lld, "
+			"\"connects\": %lld, \"disconnects\": %lld}",
+			(int)b->nodeid, b->state, (long long)b->rtt_avg_us,
+			(long long)b->rtt_p99_us, (long long)b->outbuf_cnt,
+			(long long)b->waitresp_cnt, (long long)b->tx,
+			(long long)b->txerrs, (long long)b->connects,
+			(long long)b->disconnects);
+	}
+	fputs(ks->nbrokers ? "\n    ]}" : "]}", f);
+}
+
+/* Each librdkafka producer (one per acks class in use) and its brokers,
+ * as of its last statistics (every second). */
+static void kafka_json(FILE *f, struct rs_server *srv)
+{
+	int first = 1;
+
+	fputs("  \"kafka\": [", f);
+	for (int a = 0; a < RS_ACKS_N; a++) {
+		const char *name;
+		const struct rs_kstats *ks = rs_producer_kstats(
+			srv->producer, (enum rs_acks)a, &name);
+
+		if (ks == NULL)
+			continue;
+		fprintf(f, "%s\n    {\"producer\": ", first ? "" : ",");
+		json_str(f, name);
+		fprintf(f,
+			", \"acks\": \"%s\", \"stats\": %s, "
+			"\"queued\": %lld, \"brokers_up\": %u",
+			rs_acks_name((enum rs_acks)a),
+			ks->valid ? "true" : "false", (long long)ks->msg_cnt,
+			rs_kstats_up(ks));
+		brokers_json(f, ks);
+		first = 0;
+	}
+	fputs(first ? "],\n" : "\n  ],\n", f);
+}
+
+static void kafka_text(FILE *f, struct rs_server *srv)
+{
+	fprintf(f, "\n%-22s %-4s %-32s %-8s %9s %9s %7s %8s\n", "PRODUCER",
+		"ACKS", "BROKER", "STATE", "RTT-AVG", "RTT-P99", "OUTBUF",
+		"WAITRESP");
+	for (int a = 0; a < RS_ACKS_N; a++) {
+		const char *name;
+		const struct rs_kstats *ks = rs_producer_kstats(
+			srv->producer, (enum rs_acks)a, &name);
+
+		if (ks == NULL)
+			continue;
+		if (ks->nbrokers == 0)
+			fprintf(f, "%-22s %-4s %s\n", name,
+				rs_acks_name((enum rs_acks)a),
+				ks->valid ? "(no brokers known)"
+					  : "(no statistics yet)");
+		for (uint32_t i = 0; i < ks->nbrokers; i++) {
+			const struct rs_kbroker *b = &ks->broker[i];
+
+			fprintf(f,
+				"%-22s %-4s %-32.32s %-8s %7.1fms %7.1fms "
+				"%7lld "
+				"%8lld\n",
+				name, rs_acks_name((enum rs_acks)a), b->name,
+				b->state, (double)b->rtt_avg_us / 1000.0,
+				(double)b->rtt_p99_us / 1000.0,
+				(long long)b->outbuf_cnt,
+				(long long)b->waitresp_cnt);
+		}
+	}
+}
+
 static long long oldest_age_s(const struct rs_spool_stats *ss)
 {
 	return ss->oldest_ms > 0 ? (long long)time(NULL) - ss->oldest_ms / 1000
@@ -145,6 +229,7 @@ static void render_json(FILE *f, struct rs_server *srv)
 		srv->stopping ? "true" : "false");
 	sessions_json(f, srv);
 	topics_json(f, srv);
+	kafka_json(f, srv);
 	fputs("  \"spool\": {\"dir\": ", f);
 	json_str(f, srv->cfg->spool_dir);
 	fprintf(f,
@@ -203,6 +288,7 @@ static void render_text(FILE *f, struct rs_server *srv)
 			(unsigned long long)t->spilled,
 			(unsigned long long)t->replayed);
 	}
+	kafka_text(f, srv);
 	fprintf(f,
 		"\nspool %s: %llu records to deliver, %llu bytes in %llu "
 		"segments, oldest segment %llds old, %llu dropped%s%s\n",

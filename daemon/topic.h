@@ -15,7 +15,7 @@
 #include "spool.h"
 
 enum rs_topic_mode {
-	RS_MODE_DIRECT,  /* ring -> librdkafka */
+	RS_MODE_DIRECT,	 /* ring -> librdkafka */
 	RS_MODE_SPOOLED, /* ring -> spool -> librdkafka, in order */
 };
 
@@ -44,11 +44,14 @@ struct rs_pending_q {
 struct rs_topic {
 	char *name;
 	enum rs_acks acks;
+	int acks_next; /* -1, or the acks a reload set: applied once none of
+			* the topic's records is in librdkafka */
 	enum rs_reports reports;
 	int write_ahead;
 	uint64_t backlog_bytes;
 	uint32_t backlog_ms;
-	uint32_t kafka_timeout_ms; /* librdkafka's message.timeout.ms; 0: none */
+	uint32_t
+		kafka_timeout_ms; /* librdkafka's message.timeout.ms; 0: none */
 	rd_kafka_topic_t *rkt;
 
 	uint64_t inflight; /* in librdkafka */
@@ -62,7 +65,7 @@ struct rs_topic {
 	uint32_t spool_topic;
 	struct rs_record_list direct; /* read order */
 	uint64_t direct_bytes;
-	uint64_t unshadowed; /* direct records not yet in the spool */
+	uint64_t unshadowed;	    /* direct records not yet in the spool */
 	struct rs_record_list hold; /* read order */
 	struct rs_spool_cursor cursor;
 	struct rs_pending_q pending;

@@ -1,8 +1,9 @@
 /*
  * notify: this test plays systemd. It binds a datagram socket, passes it
  * as NOTIFY_SOCKET with WATCHDOG_USEC = 200 ms, starts ringsided and
- * expects READY=1 (with a STATUS), WATCHDOG=1 about every 100 ms, and
- * STOPPING=1 after SIGTERM, then exit status 0.
+ * expects READY=1 (with a STATUS), WATCHDOG=1 about every 100 ms,
+ * RELOADING=1 then READY=1 on SIGHUP (for a good config and for a broken
+ * one, which must say so), and STOPPING=1 after SIGTERM, then exit 0.
  */
 #include <errno.h>
 #include <poll.h>
@@ -71,12 +72,31 @@ int main(void)
 	CHECK(pings >= 7 && pings <= 13,
 	      "%d WATCHDOG=1 in %lld ms with WATCHDOG_USEC = 200 ms", pings,
 	      (long long)(h_now_ms() - t0));
+
+	/* a good reload: RELOADING=1 with MONOTONIC_USEC, then READY=1 */
+	h_write_config(&e, NULL, "[topic:*]\nacks = all\n");
+	CHECK(kill(e.daemon, SIGHUP) == 0, "kill");
+	CHECK(wait_for(fd, "RELOADING=1", 5000, &pings), "no RELOADING=1");
+	CHECK(wait_for(fd, "READY=1", 5000, &pings),
+	      "no READY=1 after RELOADING=1");
+	CHECK(h_log_count(&e, "reloaded ") == 1, "no 'reloaded' log line");
+
+	/* a broken one: READY=1 again, the status says it failed */
+	h_write_config(&e, NULL, "[topic:*]\nacks = most\n");
+	CHECK(kill(e.daemon, SIGHUP) == 0, "kill");
+	CHECK(wait_for(fd, "RELOADING=1", 5000, &pings), "no RELOADING=1");
+	CHECK(wait_for(fd, "reload failed", 5000, &pings),
+	      "no READY=1 with 'reload failed' after a broken config");
+	CHECK(h_log_count(&e, "ringside.ini:") >= 1,
+	      "the log does not name the broken line");
+
 	rc = h_daemon_stop(&e, SIGTERM, 30000);
 	CHECK(rc == 0, "ringsided exit status %d", rc);
 	/* the datagram waits in the socket after the sender has gone */
 	CHECK(wait_for(fd, "STOPPING=1", 1000, &pings), "no STOPPING=1");
 	printf("notify: READY=1, %d WATCHDOG=1 a second at WATCHDOG_USEC = "
-	       "200 ms, STOPPING=1 on SIGTERM, exit 0\n",
+	       "200 ms, RELOADING=1/READY=1 on SIGHUP, STOPPING=1 on "
+	       "SIGTERM, exit 0\n",
 	       pings);
 	close(fd);
 	h_cleanup(&e);

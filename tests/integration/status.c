@@ -1,8 +1,10 @@
 /*
  * status: ringsidectl status, text and JSON, against a daemon with a
  * client sending: the session is listed with its pid, uid, name and
- * state while it sends; afterwards the topic shows exactly the records
- * delivered, nothing in flight, and the spool is empty.
+ * state while it sends; afterwards the session and the topic show exactly
+ * the records sent and delivered, nothing in flight, the spool is empty
+ * and the one mock broker is UP with a round-trip time. The JSON is parsed
+ * (json-c), not searched.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -10,7 +12,47 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "harness.h"
+
+/* The value at a path of object keys and array indexes ("topics.0.name"). */
+static struct json_object *at(struct json_object *o, const char *path)
+{
+	char buf[200], *tok, *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (tok = strtok_r(buf, ".", &save); tok != NULL && o != NULL;
+	     tok = strtok_r(NULL, ".", &save)) {
+		struct json_object *next = NULL;
+
+		if (json_object_is_type(o, json_type_array))
+			next = json_object_array_get_idx(o, (size_t)atoi(tok));
+		else if (!json_object_object_get_ex(o, tok, &next))
+			next = NULL;
+		o = next;
+	}
+	CHECK(o != NULL, "no %s in the status JSON", path);
+	return o;
+}
+
+static long long num(struct json_object *o, const char *path)
+{
+	return (long long)json_object_get_int64(at(o, path));
+}
+
+static const char *str(struct json_object *o, const char *path)
+{
+	return json_object_get_string(at(o, path));
+}
+
+static struct json_object *parse(const char *s)
+{
+	struct json_object *o = json_tokener_parse(s);
+
+	CHECK(o != NULL, "ringsidectl status --json is not JSON: %s", s);
+	return o;
+}
 
 static char *run_ctl(struct h_env *e, const char *args)
 {
@@ -36,10 +78,12 @@ int main(void)
 	const char *argv[] = { client, "--socket",  NULL,   "--id",
 			       "0",    "--records", "1000", "--rate",
 			       "400",  "--topics",  "st",   NULL };
-	char out[400], want[300];
+	char out[400];
+	struct json_object *j, *k;
 	struct h_env e;
 	char *s;
 	pid_t pid;
+	int up = 0;
 
 	h_init(&e, "status");
 	h_mock_start(&e, 1);
@@ -51,24 +95,50 @@ int main(void)
 	pid = h_spawn(argv, out);
 	usleep(1000 * 1000);
 
-	s = run_ctl(&e, "status --json");
-	snprintf(want, sizeof(want),
-		 "\"pid\": %d, \"uid\": %u, \"name\": \"test-client-0\", "
-		 "\"state\": \"open\"",
-		 (int)pid, (unsigned int)getuid());
-	CHECK(strstr(s, want) != NULL, "no %s in %s", want, s);
-	CHECK(strstr(s, "\"sessions\": 1,") != NULL, "session count: %s", s);
+	j = parse(run_ctl(&e, "status --json"));
+	CHECK(num(j, "daemon.sessions") == 1, "sessions");
+	CHECK(num(j, "sessions.0.pid") == pid &&
+		      num(j, "sessions.0.uid") == getuid() &&
+		      strcmp(str(j, "sessions.0.name"), "test-client-0") == 0 &&
+		      strcmp(str(j, "sessions.0.state"), "open") == 0,
+	      "session: %s", json_object_to_json_string(at(j, "sessions")));
+	CHECK(num(j, "sessions.0.records_in") > 0 &&
+		      num(j, "sessions.0.records_in") < 1000,
+	      "records_in %lld while sending", num(j, "sessions.0.records_in"));
+	json_object_put(j);
 	s = run_ctl(&e, "status");
 	CHECK(strstr(s, "test-client-0") != NULL && strstr(s, "open") != NULL,
 	      "text status without the session: %s", s);
 
 	CHECK(h_wait(pid, 30000) == 0, "client failed");
-	s = run_ctl(&e, "status --json");
-	CHECK(strstr(s, "{\"name\": \"st\", \"acks\": \"all\", \"mode\": "
-			"\"direct\", \"in_flight\": 0, \"delivered\": 1000, "
-			"\"failed\": 0, \"spooled\": 0") != NULL,
-	      "topic counters: %s", s);
-	CHECK(strstr(s, "\"records\": 0,") != NULL, "spool: %s", s);
+	usleep(1200 * 1000); /* a fresh librdkafka statistics event */
+	j = parse(run_ctl(&e, "status --json"));
+	CHECK(strcmp(str(j, "topics.0.name"), "st") == 0 &&
+		      strcmp(str(j, "topics.0.acks"), "all") == 0 &&
+		      strcmp(str(j, "topics.0.mode"), "direct") == 0 &&
+		      num(j, "topics.0.in_flight") == 0 &&
+		      num(j, "topics.0.delivered") == 1000 &&
+		      num(j, "topics.0.failed") == 0 &&
+		      num(j, "topics.0.spooled") == 0,
+	      "topic: %s", json_object_to_json_string(at(j, "topics")));
+	CHECK(num(j, "spool.records") == 0, "spool records");
+	CHECK(json_object_array_length(at(j, "kafka")) == 1 &&
+		      strcmp(str(j, "kafka.0.acks"), "all") == 0 &&
+		      json_object_get_boolean(at(j, "kafka.0.stats")),
+	      "kafka: %s", json_object_to_json_string(at(j, "kafka")));
+	k = at(j, "kafka.0.brokers");
+	for (size_t i = 0; i < json_object_array_length(k); i++) {
+		struct json_object *b = json_object_array_get_idx(k, i);
+
+		if (num(b, "nodeid") == 1 &&
+		    strcmp(str(b, "state"), "UP") == 0 &&
+		    num(b, "requests") > 0 && num(b, "rtt_avg_us") > 0)
+			up++;
+	}
+	CHECK(up == 1 && num(j, "kafka.0.brokers_up") >= 1,
+	      "the mock broker is not UP with requests and an RTT: %s",
+	      json_object_to_json_string(k));
+	json_object_put(j);
 	printf("%s", run_ctl(&e, "status"));
 	CHECK(h_daemon_stop(&e, SIGTERM, 30000) == 0, "ringsided exit status");
 	h_cleanup(&e);

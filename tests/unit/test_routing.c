@@ -93,7 +93,6 @@ static void stop(struct inproc *p)
 	event_free(p->quit_ev);
 	rs_server_free(&p->srv);
 	event_base_free(p->base);
-	rs_config_free(p->cfg);
 	close(p->quit[0]);
 	close(p->quit[1]);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", p->dir);

@@ -1,0 +1,95 @@
+/*
+ * kstats.c: reads librdkafka's statistics JSON with json-c. The document
+ * is large (every partition of every topic) and only a few fields matter;
+ * a real parser is used because its layout is librdkafka's, not ours.
+ */
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kstats.h"
+
+static int64_t get_int(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v))
+		return 0;
+	return json_object_get_int64(v);
+}
+
+static void get_str(struct json_object *o, const char *key, char *buf,
+		    size_t size)
+{
+	struct json_object *v;
+	const char *s = NULL;
+
+	if (json_object_object_get_ex(o, key, &v))
+		s = json_object_get_string(v);
+	snprintf(buf, size, "%s", s != NULL ? s : "");
+}
+
+static void broker(struct json_object *o, struct rs_kbroker *b)
+{
+	struct json_object *rtt;
+
+	memset(b, 0, sizeof(*b));
+	get_str(o, "name", b->name, sizeof(b->name));
+	get_str(o, "state", b->state, sizeof(b->state));
+	b->nodeid = (int32_t)get_int(o, "nodeid");
+	b->outbuf_cnt = get_int(o, "outbuf_cnt");
+	b->waitresp_cnt = get_int(o, "waitresp_cnt");
+	b->tx = get_int(o, "tx");
+	b->txerrs = get_int(o, "txerrs");
+	b->connects = get_int(o, "connects");
+	b->disconnects = get_int(o, "disconnects");
+	if (json_object_object_get_ex(o, "rtt", &rtt)) {
+		b->rtt_avg_us = get_int(rtt, "avg");
+		b->rtt_p99_us = get_int(rtt, "p99");
+	}
+}
+
+int rs_kstats_parse(const char *json, struct rs_kstats *st)
+{
+	struct json_object *root = json_tokener_parse(json), *brokers;
+	struct rs_kstats n;
+
+	if (root == NULL)
+		return -1;
+	if (!json_object_is_type(root, json_type_object) ||
+	    !json_object_object_get_ex(root, "brokers", &brokers) ||
+	    !json_object_is_type(brokers, json_type_object)) {
+		json_object_put(root);
+		return -1;
+	}
+	memset(&n, 0, sizeof(n));
+	n.valid = 1;
+	n.ts_us = get_int(root, "ts");
+	n.msg_cnt = get_int(root, "msg_cnt");
+	n.msg_size = get_int(root, "msg_size");
+	json_object_object_foreach(brokers, key, val)
+	{
+		struct json_object *src;
+
+		(void)key;
+		/* librdkafka's internal pseudo-broker is not a connection */
+		if (json_object_object_get_ex(val, "source", &src) &&
+		    strcmp(json_object_get_string(src), "internal") == 0)
+			continue;
+		n.nbrokers_seen++;
+		if (n.nbrokers < RS_KSTATS_BROKERS)
+			broker(val, &n.broker[n.nbrokers++]);
+	}
+	json_object_put(root);
+	*st = n;
+	return 0;
+}
+
+uint32_t rs_kstats_up(const struct rs_kstats *st)
+{
+	uint32_t up = 0;
+
+	for (uint32_t i = 0; i < st->nbrokers; i++)
+		up += strcmp(st->broker[i].state, "UP") == 0;
+	return up;
+}

@@ -1,0 +1,312 @@
+/*
+ * metrics.c: Prometheus text exposition of the daemon's counters: per
+ * topic (topics live as long as the daemon, so their counters never go
+ * back), the spool, sessions, reloads, and each librdkafka producer's
+ * brokers from its statistics. Per-session figures are left to
+ * ringsidectl status: sessions come and go, and a label per pid would make
+ * a time series per process ever started.
+ */
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flow.h"
+#include "log.h"
+#include "metrics.h"
+#include "producer.h"
+#include "server.h"
+#include "session.h"
+#include "spool.h"
+#include "topic.h"
+
+struct rs_metrics {
+	struct rs_server *srv;
+	struct evhttp *http;
+};
+
+/* A label value: backslash, quote and newline escaped. */
+static void label(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s != '\0'; s++) {
+		if (*s == '\\' || *s == '"')
+			fputc('\\', f);
+		if (*s == '\n') {
+			fputs("\\n", f);
+			continue;
+		}
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void help(FILE *f, const char *name, const char *type, const char *text)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+}
+
+/* One line per topic of a per-topic counter or gauge. */
+#define TOPIC_METRIC(f, srv, mname, type, text, expr)                          \
+	do {                                                                   \
+		help(f, mname, type, text);                                    \
+		for (size_t i_ = 0; i_ < rs_producer_ntopics((srv)->producer); \
+		     i_++) {                                                   \
+			const struct rs_topic *t =                             \
+				rs_producer_topic_at((srv)->producer, i_);     \
+			fputs(mname "{topic=", f);                             \
+			label(f, t->name);                                     \
+			fprintf(f, "} %llu\n", (unsigned long long)(expr));    \
+		}                                                              \
+	} while (0)
+
+static void topics(FILE *f, struct rs_server *srv)
+{
+	TOPIC_METRIC(f, srv, "ringside_topic_delivered_total", "counter",
+		     "Records delivered (acks=0: sent).", t->delivered);
+	TOPIC_METRIC(f, srv, "ringside_topic_failed_total", "counter",
+		     "Records reported failed.", t->failed);
+	TOPIC_METRIC(f, srv, "ringside_topic_spilled_total", "counter",
+		     "Records written to the spool.", t->spilled);
+	TOPIC_METRIC(f, srv, "ringside_topic_replayed_total", "counter",
+		     "Records produced from the spool.", t->replayed);
+	TOPIC_METRIC(f, srv, "ringside_topic_possible_duplicates_total",
+		     "counter",
+		     "Records sent again after a possibly "
+		     "persisted failure.",
+		     t->possible_dups);
+	TOPIC_METRIC(f, srv, "ringside_topic_in_flight", "gauge",
+		     "Records inside librdkafka.", t->inflight);
+	TOPIC_METRIC(f, srv, "ringside_topic_spooling", "gauge",
+		     "1 while the topic's records go through the spool.",
+		     t->mode == RS_MODE_SPOOLED);
+}
+
+static void daemon_counters(FILE *f, struct rs_server *srv)
+{
+	const struct rs_session *s;
+	struct rs_spool_stats ss;
+	unsigned int n = 0;
+
+	TAILQ_FOREACH (s, &srv->sessions, entry)
+		n += s->state != RS_SESSION_HANDSHAKE;
+	rs_spool_stats(srv->spool, &ss);
+	help(f, "ringside_build_info", "gauge", "The ringsided version.");
+	fprintf(f, "ringside_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
+	help(f, "ringside_sessions", "gauge", "Client sessions open.");
+	fprintf(f, "ringside_sessions %u\n", n);
+	help(f, "ringside_sessions_opened_total", "counter",
+	     "Client sessions opened since start.");
+	fprintf(f, "ringside_sessions_opened_total %llu\n",
+		(unsigned long long)srv->sessions_opened);
+	help(f, "ringside_records_read_total", "counter",
+	     "Records read from client rings.");
+	fprintf(f, "ringside_records_read_total %llu\n",
+		(unsigned long long)srv->records_read);
+	help(f, "ringside_reports_orphaned_total", "counter",
+	     "Final reports for sessions already gone.");
+	fprintf(f, "ringside_reports_orphaned_total %llu\n",
+		(unsigned long long)srv->reports_orphaned);
+	help(f, "ringside_config_reloads_total", "counter",
+	     "Configuration reloads, by result.");
+	fprintf(f,
+		"ringside_config_reloads_total{result=\"ok\"} %llu\n"
+		"ringside_config_reloads_total{result=\"failed\"} %llu\n",
+		(unsigned long long)srv->reloads,
+		(unsigned long long)srv->reload_failures);
+	help(f, "ringside_spool_records", "gauge",
+	     "Records in the spool not yet delivered.");
+	fprintf(f, "ringside_spool_records %llu\n",
+		(unsigned long long)ss.records);
+	help(f, "ringside_spool_bytes", "gauge", "Bytes of spool segments.");
+	fprintf(f, "ringside_spool_bytes %llu\n", (unsigned long long)ss.bytes);
+	help(f, "ringside_spool_segments", "gauge", "Spool segment files.");
+	fprintf(f, "ringside_spool_segments %llu\n",
+		(unsigned long long)ss.segments);
+	help(f, "ringside_spool_dropped_total", "counter",
+	     "Records dropped by spool_full = drop_oldest.");
+	fprintf(f, "ringside_spool_dropped_total %llu\n",
+		(unsigned long long)ss.dropped);
+	help(f, "ringside_spool_full", "gauge", "1 while the spool is full.");
+	fprintf(f, "ringside_spool_full %d\n", ss.full ? 1 : 0);
+	help(f, "ringside_spool_writes_failing", "gauge",
+	     "1 while spool writes fail.");
+	fprintf(f, "ringside_spool_writes_failing %d\n", ss.broken ? 1 : 0);
+}
+
+/* {producer="...",acks="...",broker="...",nodeid="..."} */
+static void broker_labels(FILE *f, const char *prod, int acks,
+			  const struct rs_kbroker *b)
+{
+	fputs("{producer=", f);
+	label(f, prod);
+	fprintf(f, ",acks=\"%s\",broker=", rs_acks_name((enum rs_acks)acks));
+	label(f, b->name);
+	fprintf(f, ",nodeid=\"%d\"}", (int)b->nodeid);
+}
+
+struct broker_metric {
+	const char *name;
+	const char *type;
+	const char *help;
+};
+
+static double broker_value(const struct rs_kbroker *b, int which)
+{
+	switch (which) {
+	case 0:
+		return strcmp(b->state, "UP") == 0;
+	case 1:
+		return (double)b->rtt_avg_us / 1e6;
+	case 2:
+		return (double)b->rtt_p99_us / 1e6;
+	case 3:
+		return (double)b->outbuf_cnt;
+	case 4:
+		return (double)b->waitresp_cnt;
+	case 5:
+		return (double)b->tx;
+	case 6:
+		return (double)b->txerrs;
+	default:
+		return (double)b->disconnects;
+	}
+}
+
+static void kafka(FILE *f, struct rs_server *srv)
+{
+	static const struct broker_metric bm[] = {
+		{ "ringside_kafka_broker_up", "gauge",
+		  "1 if librdkafka's connection to the broker is UP." },
+		{ "ringside_kafka_broker_rtt_avg_seconds", "gauge",
+		  "Average request round trip, last statistics interval." },
+		{ "ringside_kafka_broker_rtt_p99_seconds", "gauge",
+		  "99th percentile request round trip, last interval." },
+		{ "ringside_kafka_broker_outbuf_requests", "gauge",
+		  "Requests waiting to be sent to the broker." },
+		{ "ringside_kafka_broker_waitresp_requests", "gauge",
+		  "Requests sent, waiting for the broker's response." },
+		{ "ringside_kafka_broker_requests_total", "counter",
+		  "Requests sent to the broker." },
+		{ "ringside_kafka_broker_request_errors_total", "counter",
+		  "Requests that failed to be sent." },
+		{ "ringside_kafka_broker_disconnects_total", "counter",
+		  "Connections to the broker lost." },
+	};
+
+	help(f, "ringside_kafka_queued_records", "gauge",
+	     "Records queued or in flight in a librdkafka producer.");
+	for (int a = 0; a < RS_ACKS_N; a++) {
+		const char *name;
+		const struct rs_kstats *ks = rs_producer_kstats(
+			srv->producer, (enum rs_acks)a, &name);
+
+		if (ks == NULL || !ks->valid)
+			continue;
+		fputs("ringside_kafka_queued_records{producer=", f);
+		label(f, name);
+		fprintf(f, ",acks=\"%s\"} %lld\n",
+			rs_acks_name((enum rs_acks)a), (long long)ks->msg_cnt);
+	}
+	for (size_t m = 0; m < sizeof(bm) / sizeof(bm[0]); m++) {
+		help(f, bm[m].name, bm[m].type, bm[m].help);
+		for (int a = 0; a < RS_ACKS_N; a++) {
+			const char *name;
+			const struct rs_kstats *ks = rs_producer_kstats(
+				srv->producer, (enum rs_acks)a, &name);
+
+			for (uint32_t i = 0; ks != NULL && i < ks->nbrokers;
+			     i++) {
+				fputs(bm[m].name, f);
+				broker_labels(f, name, a, &ks->broker[i]);
+				fprintf(f, " %.9g\n",
+					broker_value(&ks->broker[i], (int)m));
+			}
+		}
+	}
+}
+
+int rs_metrics_render(struct rs_server *srv, char **out, size_t *len)
+{
+	FILE *f = open_memstream(out, len);
+
+	if (f == NULL)
+		return -1;
+	daemon_counters(f, srv);
+	topics(f, srv);
+	kafka(f, srv);
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+static void on_metrics(struct evhttp_request *req, void *arg)
+{
+	struct rs_metrics *m = arg;
+	struct evbuffer *buf;
+	char *text = NULL;
+	size_t len = 0;
+
+	if (rs_metrics_render(m->srv, &text, &len) < 0 ||
+	    (buf = evbuffer_new()) == NULL) {
+		free(text);
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	evbuffer_add(buf, text, len);
+	free(text);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+			  "Content-Type", "text/plain; version=0.0.4");
+	evhttp_send_reply(req, HTTP_OK, "OK", buf);
+	evbuffer_free(buf);
+}
+
+static void on_other(struct evhttp_request *req, void *arg)
+{
+	(void)arg;
+	evhttp_send_error(req, HTTP_NOTFOUND, "only /metrics is served");
+}
+
+struct rs_metrics *rs_metrics_new(struct rs_server *srv, char *err,
+				  size_t errlen)
+{
+	const struct rs_config *cfg = srv->cfg;
+	struct rs_metrics *m = calloc(1, sizeof(*m));
+
+	if (m == NULL)
+		fatal("calloc");
+	m->srv = srv;
+	m->http = evhttp_new(srv->base);
+	if (m->http == NULL) {
+		snprintf(err, errlen, "libevent: cannot create an HTTP server");
+		free(m);
+		return NULL;
+	}
+	/* a scraper sends a small GET; anything bigger is not one */
+	evhttp_set_max_headers_size(m->http, 8192);
+	evhttp_set_max_body_size(m->http, 1024);
+	evhttp_set_timeout(m->http, 10);
+	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	evhttp_set_cb(m->http, "/metrics", on_metrics, m);
+	evhttp_set_gencb(m->http, on_other, m);
+	if (evhttp_bind_socket_with_handle(m->http, cfg->metrics_host,
+					   cfg->metrics_port) == NULL) {
+		snprintf(err, errlen, "metrics_listen %s:%u: cannot listen",
+			 cfg->metrics_host, (unsigned int)cfg->metrics_port);
+		rs_metrics_free(m);
+		return NULL;
+	}
+	log_notice("metrics on http://%s%s%s:%u/metrics",
+		   strchr(cfg->metrics_host, ':') ? "[" : "", cfg->metrics_host,
+		   strchr(cfg->metrics_host, ':') ? "]" : "",
+		   (unsigned int)cfg->metrics_port);
+	return m;
+}
+
+void rs_metrics_free(struct rs_metrics *m)
+{
+	if (m == NULL)
+		return;
+	if (m->http != NULL)
+		evhttp_free(m->http);
+	free(m);
+}

@@ -1,0 +1,155 @@
+/*
+ * metrics: the Prometheus endpoint (metrics_listen), scraped over TCP with
+ * plain HTTP/1.0 requests. After a client has sent 1000 records the
+ * per-topic and daemon counters say exactly that; the mock broker is UP
+ * with a round-trip time; a reload is counted; with the broker down the
+ * next statistics show it not UP. Other paths get 404, other methods 501.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static char page[1 << 20];
+
+/* A port nothing listens on right now. */
+static int free_port(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+		      getsockname(fd, (struct sockaddr *)&sin, &len) == 0,
+	      "a free port: %s", strerror(errno));
+	port = ntohs(sin.sin_port);
+	close(fd);
+	return port;
+}
+
+/* Sends one request; returns the HTTP status, the body in page. */
+static int http(int port, const char *method, const char *path)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM, 0), status = 0;
+	char req[256], *body;
+	size_t got = 0;
+	ssize_t n;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)port);
+	CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0,
+	      "connect to the metrics port: %s", strerror(errno));
+	snprintf(req, sizeof(req), "%s %s HTTP/1.0\r\nHost: localhost\r\n\r\n",
+		 method, path);
+	CHECK(write(fd, req, strlen(req)) == (ssize_t)strlen(req), "write");
+	while ((n = read(fd, page + got, sizeof(page) - 1 - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	page[got] = '\0';
+	CHECK(sscanf(page, "HTTP/1.%*d %d", &status) == 1, "no status line: %s",
+	      page);
+	body = strstr(page, "\r\n\r\n");
+	if (body != NULL)
+		memmove(page, body + 4, strlen(body + 4) + 1);
+	return status;
+}
+
+/* The value of the sample whose name and labels start with prefix. */
+static double sample(const char *prefix)
+{
+	const char *p = page;
+	size_t len = strlen(prefix);
+
+	while (p != NULL && *p != '\0') {
+		if (strncmp(p, prefix, len) == 0) {
+			const char *v = strchr(p + len, ' ');
+
+			CHECK(v != NULL, "malformed sample: %.80s", p);
+			return strtod(v + 1, NULL);
+		}
+		p = strchr(p, '\n');
+		if (p != NULL)
+			p++;
+	}
+	CHECK(0, "no sample %s in:\n%s", prefix, page);
+	return -1;
+}
+
+int main(void)
+{
+	const char *client =
+		h_env_or("RS_TEST_CLIENT", "tests/integration/rs_test_client");
+	const char *argv[] = { client,	 "--socket", NULL, "--records",
+			       "1000",	 "--rate",   "0",  "--topics",
+			       "m",	 "--final",  "30", NULL };
+	char keys[100], out[400];
+	struct h_env e;
+	int port = free_port();
+	pid_t pid;
+
+	h_init(&e, "metrics");
+	h_mock_start(&e, 1);
+	h_topic(&e, "m", 2);
+	snprintf(keys, sizeof(keys), "metrics_listen = 127.0.0.1:%d\n", port);
+	h_write_config(&e, keys, "[topic:m]\nacks = 1\n");
+	h_daemon_start(&e);
+	argv[2] = e.sock;
+	snprintf(out, sizeof(out), "%s/client.out", e.dir);
+	pid = h_spawn(argv, out);
+	CHECK(h_wait(pid, 30000) == 0, "client failed");
+	usleep(1200 * 1000); /* a fresh librdkafka statistics event */
+
+	CHECK(http(port, "GET", "/metrics") == 200, "GET /metrics");
+	CHECK(sample("ringside_topic_delivered_total{topic=\"m\"}") == 1000,
+	      "delivered");
+	CHECK(sample("ringside_topic_failed_total{topic=\"m\"}") == 0,
+	      "failed");
+	CHECK(sample("ringside_topic_in_flight{topic=\"m\"}") == 0,
+	      "in flight");
+	CHECK(sample("ringside_records_read_total") == 1000, "read");
+	CHECK(sample("ringside_sessions_opened_total") == 1, "sessions");
+	CHECK(sample("ringside_spool_records") == 0, "spool");
+	CHECK(sample("ringside_kafka_broker_up{producer=\"rdkafka#producer-1\","
+		     "acks=\"1\",broker=") == 1,
+	      "broker up");
+	CHECK(sample("ringside_kafka_broker_rtt_avg_seconds{") > 0,
+	      "broker rtt");
+	CHECK(sample("ringside_kafka_broker_requests_total{") > 0, "requests");
+	CHECK(strstr(page, "# TYPE ringside_topic_delivered_total counter") !=
+		      NULL,
+	      "TYPE line");
+
+	CHECK(kill(e.daemon, SIGHUP) == 0, "kill");
+	usleep(300 * 1000);
+	CHECK(http(port, "GET", "/metrics") == 200, "GET /metrics");
+	CHECK(sample("ringside_config_reloads_total{result=\"ok\"}") == 1,
+	      "reloads");
+
+	rd_kafka_mock_broker_set_down(e.mc, 1);
+	usleep(2500 * 1000);
+	CHECK(http(port, "GET", "/metrics") == 200, "GET /metrics");
+	CHECK(sample("ringside_kafka_broker_up{producer=\"rdkafka#producer-1\","
+		     "acks=\"1\",broker=") == 0,
+	      "broker still up after set_down");
+	rd_kafka_mock_broker_set_up(e.mc, 1);
+
+	CHECK(http(port, "GET", "/other") == 404, "GET /other");
+	/* libevent answers a method it is not allowed to serve with 501 */
+	CHECK(http(port, "POST", "/metrics") == 501, "POST /metrics");
+	CHECK(h_daemon_stop(&e, SIGTERM, 30000) == 0, "ringsided exit status");
+	printf("metrics: scraped http://127.0.0.1:%d/metrics: 1000 delivered, "
+	       "broker UP then down, a reload counted, 404 and 501 "
+	       "elsewhere\n",
+	       port);
+	h_cleanup(&e);
+	return 0;
+}
