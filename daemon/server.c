@@ -25,7 +25,8 @@
 #define BACKLOG_RETRY_MS 10  /* reports wait for reply ring space */
 #define STOP_TICK_MS 10
 #define PURGE_GRACE_MS 5000
-#define FLOW_TICK_US 10000 /* spooled topics waiting: backoff, window */
+#define STOP_READ_PASSES 4096 /* each reads DRAIN_BUDGET per session */
+#define FLOW_TICK_US 10000    /* spooled topics waiting: backoff, window */
 #define SPOOL_LOG_MS 10000
 
 int64_t rs_now_us(void)
@@ -441,6 +442,13 @@ static void on_stop_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	if (now >= srv->stop_deadline_ms) {
 		if (!srv->purged) {
+			/* what clients committed before the stop is read now,
+			 * whatever the timeout: a session that has closed
+			 * keeps no ring to read it from later (the drain
+			 * budget would otherwise leave it behind) */
+			for (int i = 0; i < STOP_READ_PASSES && !all_read(srv);
+			     i++)
+				drain_all(srv, &hit);
 			log_notice("shutdown timeout: %llu records not "
 				   "delivered; they stay in the spool",
 				   (unsigned long long)rs_producer_inflight(
