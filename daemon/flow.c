@@ -24,6 +24,7 @@
 #define PENDING_MAX 200000U
 #define BACKOFF_MIN_MS 100U
 #define BACKOFF_MAX_MS 5000U
+#define RELIEVE_AGE_MS 20 /* younger records are a burst, not an outage */
 
 /* Owns nothing but its lists' links: records belong to their holders. */
 struct rs_flow {
@@ -841,6 +842,18 @@ void rs_flow_refuse(struct rs_flow *f, struct rs_record *rec, int status)
 void rs_flow_stop(struct rs_flow *f)
 {
 	f->stopping = 1;
+}
+
+void rs_flow_relieve(struct rs_flow *f, struct rs_record *oldest)
+{
+	struct rs_topic *t = oldest->topic;
+
+	if (oldest->list != RS_LIST_DIRECT || t->mode == RS_MODE_SPOOLED ||
+	    f->now_ms - oldest->read_ms < RELIEVE_AGE_MS)
+		return;
+	(void)to_spooled(f, t,
+			 "a client's ring is half full of records "
+			 "waiting for Kafka");
 }
 
 void rs_flow_spill_inflight(struct rs_flow *f)

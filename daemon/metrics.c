@@ -178,7 +178,8 @@ static void kafka(FILE *f, struct rs_server *srv)
 {
 	static const struct broker_metric bm[] = {
 		{ "ringside_kafka_broker_up", "gauge",
-		  "1 if librdkafka's connection to the broker is UP." },
+		  "1 if librdkafka's connection to the broker is UP (it "
+		  "connects only to brokers it needs: an idle one may be 0)." },
 		{ "ringside_kafka_broker_rtt_avg_seconds", "gauge",
 		  "Average request round trip, last statistics interval." },
 		{ "ringside_kafka_broker_rtt_p99_seconds", "gauge",

@@ -125,7 +125,7 @@ static void retopic(struct rs_server *srv, const struct rs_config *oc,
 	t->backlog_ms = np.backlog_ms;
 	t->write_ahead = np.write_ahead;
 	t->acks_next = np.acks != t->acks ? (int)np.acks : -1;
-	if (t->acks_next >= 0)
+	if (t->acks_next >= 0 && t->inflight > 0)
 		log_notice("reload: topic %s: acks %s -> %s once its %llu "
 			   "records in librdkafka are delivered",
 			   t->name, rs_acks_name(t->acks),

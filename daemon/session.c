@@ -852,6 +852,9 @@ unsigned int rs_session_drain(struct rs_session *s, unsigned int budget)
 	}
 	if (s->srv->cfg->max_records_per_second > 0 && !s->stopping)
 		s->tokens -= n;
+	if (s->ring.tail - s->ring.release > s->shm.ring_size / 2 &&
+	    !TAILQ_EMPTY(&s->records))
+		rs_flow_relieve(s->srv->flow, TAILQ_FIRST(&s->records));
 	return n;
 }
 

@@ -2,7 +2,8 @@
 # Builds ringside, starts ringsided on librdkafka's embedded mock cluster
 # (the shipped conf/ringside.ini, with the socket and the spool moved to a
 # scratch directory), sends demo records through ringside-send showing each report,
-# reads them back from the cluster with kcat, and stops the daemon.
+# reads them back from the cluster with kcat, shows ringsidectl status,
+# reloads a changed config with SIGHUP, and stops the daemon.
 set -eu
 cd "$(dirname "$0")/.."
 src=$(pwd)
@@ -44,6 +45,19 @@ if command -v kcat >/dev/null; then
 	kcat -C -b "$boot" -t orders -o beginning -e -q \
 		-f '  orders [%p] @%o key=%k value=%s headers=%h\n'
 fi
+
+sleep 1 # librdkafka's first statistics: the brokers' state
+echo "== ringsidectl status:"
+"$top/client/ringsidectl" -s "$demo/ringside.sock" status | sed 's/^/  /'
+
+echo "== [topic:metrics] acks = all, then SIGHUP: the daemon reloads live"
+sed -i '/^\[topic:metrics\]/,/^acks/s/^acks = 1/acks = all/' "$demo/ringside.ini"
+kill -HUP $pid
+sleep 0.5
+printf 'cpu 0.40\n' |
+	"$top/client/ringside-send" -s "$demo/ringside.sock" -t metrics -q
+"$top/client/ringsidectl" -s "$demo/ringside.sock" status --json |
+	grep '"name": "metrics"' | sed 's/^/  /'
 
 kill -TERM $pid
 wait $pid && status=0 || status=$?
