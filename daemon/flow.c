@@ -24,7 +24,9 @@
 #define PENDING_MAX 200000U
 #define BACKOFF_MIN_MS 100U
 #define BACKOFF_MAX_MS 5000U
-#define RELIEVE_AGE_MS 20 /* younger records are a burst, not an outage */
+/* a ring half full of records this old, of a topic that delivered none
+ * for as long, is an outage, not a burst */
+#define RELIEVE_AGE_MS 100
 
 /* Owns nothing but its lists' links: records belong to their holders. */
 struct rs_flow {
@@ -472,8 +474,10 @@ void rs_flow_delivered(struct rs_flow *f, struct rs_record *rec,
 		direct_remove(t, rec);
 	if (rec->spool_seq != 0 && (e = pq_find(&t->pending, rec->spool_seq)))
 		e->state = RS_PENDING_DONE;
-	if (o->status == 0)
+	if (o->status == 0) {
 		t->backoff_ms = 0;
+		t->delivered_ms = f->now_ms;
+	}
 	finish(f, rec, o);
 	rs_record_release(rec);
 }
@@ -848,8 +852,11 @@ void rs_flow_relieve(struct rs_flow *f, struct rs_record *oldest)
 {
 	struct rs_topic *t = oldest->topic;
 
+	/* records still being delivered: Kafka is only slower than the
+	 * client; the ring's back-pressure is the answer, not the disk */
 	if (oldest->list != RS_LIST_DIRECT || t->mode == RS_MODE_SPOOLED ||
-	    f->now_ms - oldest->read_ms < RELIEVE_AGE_MS)
+	    f->now_ms - oldest->read_ms < RELIEVE_AGE_MS ||
+	    f->now_ms - t->delivered_ms < RELIEVE_AGE_MS)
 		return;
 	(void)to_spooled(f, t,
 			 "a client's ring is half full of records "

@@ -70,10 +70,11 @@ void rs_flow_topic_changed(struct rs_flow *f, struct rs_topic *t,
 void rs_flow_refuse(struct rs_flow *f, struct rs_record *rec, int status);
 
 /* A session's ring is half full and oldest is its first unfinished record:
- * if that has waited in librdkafka RELIEVE_AGE_MS or more, its topic spills
- * (the spool frees ring space; librdkafka would free it only on delivery),
- * so the application does not get RINGSIDE_EFULL while the spool has
- * room. */
+ * if that has waited in librdkafka RELIEVE_AGE_MS or more and its topic
+ * has delivered nothing for as long (an outage, not a client faster than
+ * Kafka), the topic spills (the spool frees ring space; librdkafka would
+ * free it only on delivery), so the application does not get
+ * RINGSIDE_EFULL while the spool has room. */
 void rs_flow_relieve(struct rs_flow *f, struct rs_record *oldest);
 
 /* Shutdown: no more replay. */

@@ -4,7 +4,6 @@
  * exits.
  */
 #include <getopt.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,12 +120,6 @@ int main(int argc, char **argv)
 	}
 	log_setlevel(cfg->log_level);
 	signal(SIGPIPE, SIG_IGN);
-	/* records are allocated and freed by the million: keep up to 64 MiB
-	 * of freed heap instead of trimming it and faulting it back in (perf
-	 * showed page faults and clear_page at about a sixth of the main
-	 * thread's time under load) */
-	mallopt(M_TRIM_THRESHOLD, 64 << 20);
-	mallopt(M_TOP_PAD, 4 << 20);
 
 	evcfg = event_config_new();
 	/* sub-millisecond drain intervals need timerfd, not epoll's ms */

@@ -60,6 +60,7 @@ struct rs_topic {
 	uint64_t spilled;  /* records written to the spool */
 	uint64_t replayed; /* records produced from the spool */
 	uint64_t possible_dups;
+	int64_t delivered_ms; /* when a record of it was last delivered */
 
 	enum rs_topic_mode mode;
 	uint32_t spool_topic;

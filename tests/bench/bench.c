@@ -426,6 +426,7 @@ static void bench_outage(struct cluster *c)
 /* ------------------------------------------------ 3. end-to-end rates */
 
 struct tp {
+	int spilled; /* ringsided spilled to its spool during the run */
 	double rps, mbps, cpu_s, daemon_cpu_s;
 	long rss_kb, daemon_rss_kb;
 	uint64_t delivered;
@@ -467,6 +468,7 @@ static void tp_run(struct cluster *c, const char *acks, size_t size,
 	if (side == SIDE_RINGSIDE) {
 		t->daemon_cpu_s = daemon_cpu(&d) - cpu0;
 		t->daemon_rss_kb = daemon_peak_rss_kb(&d);
+		t->spilled = daemon_log_has(&d, ": spooling (");
 		daemon_stop(&d);
 		rmdir_tree(d.dir);
 	}
@@ -541,10 +543,13 @@ static void bench_throughput(struct cluster *c)
 			struct resources *rv = &resv[nres++];
 
 			tp_median(c, acks[a], sizes[si], total, &k, &r1, &r4);
-			out("| %s | %zu B | %.0f | %.0f | %.2f× (%s) | %.0f | "
+			out("| %s | %zu B | %.0f | %.0f%s | %.2f× (%s) | "
+			    "%.0f%s | "
 			    "%.2f× (%s) | %.1f / %.1f / %.1f |\n",
-			    acks[a], sizes[si], k.rps, r1.rps, r1.rps / k.rps,
-			    goal(r1.rps / k.rps >= 1.0), r4.rps, r4.rps / k.rps,
+			    acks[a], sizes[si], k.rps, r1.rps,
+			    r1.spilled ? " (spilled)" : "", r1.rps / k.rps,
+			    goal(r1.rps / k.rps >= 1.0), r4.rps,
+			    r4.spilled ? " (spilled)" : "", r4.rps / k.rps,
 			    goal(r4.rps / k.rps >= 1.0), k.mbps, r1.mbps,
 			    r4.mbps);
 			snprintf(rv->what, sizeof(rv->what), "acks=%s, %zu B",

@@ -112,22 +112,33 @@ struct spsc {
 	size_t slot;
 	uint64_t nslots;
 	uint64_t n;
+	uint64_t sum; /* what the reader read, checked by the writer */
 };
 
 static void *spsc_reader(void *arg)
 {
 	struct spsc *q = arg;
 	uint8_t *buf = malloc(q->slot);
-	uint64_t head = 0;
+	uint64_t head = 0, sum = 0;
 
 	while (head < q->n) {
 		uint64_t tail = __atomic_load_n(&q->tail, __ATOMIC_ACQUIRE);
 
-		for (; head < tail; head++)
+		for (; head < tail; head++) {
+			uint64_t len;
+
 			memcpy(buf, q->slots + (head % q->nslots) * q->slot,
 			       q->slot);
+			/* read what was copied, as a decoder would: the
+			 * copy cannot be optimized away */
+			memcpy(&len, buf, sizeof(len));
+			if (len > q->slot - 32)
+				die("spsc: a bad length");
+			sum += len + buf[31 + len]; /* the value's last byte */
+		}
 		__atomic_store_n(&q->head, head, __ATOMIC_RELEASE);
 	}
+	q->sum = sum;
 	free(buf);
 	return NULL;
 }
@@ -160,6 +171,8 @@ double stage_spsc(uint64_t n, size_t size)
 	}
 	pthread_join(th, NULL);
 	t0 = now_ns() - t0;
+	if (q.sum != n * (size + 'v'))
+		die("spsc: the reader read wrong bytes");
 	free(q.slots);
 	free(value);
 	return (double)n / ((double)t0 / 1e9);

@@ -11,7 +11,7 @@
  *
  * Three times: with the shipped defaults (librdkafka never times a record
  * out; 4 MiB rings fill before backlog_ms, so ringsided spills a topic
- * whose records have waited 20 ms once a ring is half full); with an
+ * that has delivered nothing for 100 ms once a ring is half full); with an
  * operator's
  * message.timeout.ms of 2 s, a third of the outage; and with ringsided
  * stopped (SIGTERM) and started again while the brokers are still down
