@@ -752,10 +752,12 @@ static void bench_resources(struct cluster *c)
 	waitpid(pid, NULL, 0);
 	daemon_stop(&d);
 	rmdir_tree(d.dir);
-	out("\nIdle ringsided with one session open: %.2f%% of a core over "
-	    "5 s (%s; goal ≤ 1%%).\nGoal: ringsided CPU ≤ 1.3× of the "
-	    "in-process producer's.\n",
-	    idle, goal(idle <= 1.0));
+	/* /proc counts CPU time in clock ticks (10 ms): 0.2 % over 5 s */
+	out("\nIdle ringsided with one session open: %s%.2f%% of a core over "
+	    "5 s (%s; goal ≤ 1%%; /proc counts 10 ms ticks).\nGoal: "
+	    "ringsided CPU ≤ 1.3× of the in-process producer's.\n",
+	    idle == 0 ? "under " : "", idle == 0 ? 0.2 : idle,
+	    goal(idle <= 1.0));
 }
 
 int main(int argc, char **argv)
