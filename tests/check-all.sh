@@ -37,6 +37,15 @@ sh tests/clang-tidy.sh
 run_suite normal
 echo "== systemd unit"
 (cd build/normal && sh ../../tests/systemd-check.sh)
+# make bench at a twentieth of its counts: it builds, runs every
+# comparison end to end, and its figures go to a scratch file
+echo "== bench smoke"
+(cd build/normal &&
+	RS_BENCH_SCALE=0.05 RS_BENCH_OUT="$(mktemp /tmp/rs-bench-XXXXXX.md)" \
+		make --quiet bench >/dev/null) || {
+	echo "check-all: make bench (smoke) failed" >&2
+	exit 1
+}
 # ASan makes ringsided several times slower: the outage test sends a
 # fifth of its million records there, at a fifth of the rate
 RS_OUTAGE_RECORDS=${RS_OUTAGE_RECORDS:-200000} run_suite sanitizers \

@@ -5,5 +5,5 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config \
-	librdkafka-dev libevent-dev libinih-dev libcmocka-dev libjson-c-dev \
+	librdkafka-dev libevent-dev libinih-dev libcmocka-dev libjson-c-dev strace \
 	kcat cppcheck clang-tidy systemd

@@ -1,7 +1,7 @@
 # latency.gp: comparison 1's send latency percentiles (latency.dat, written
 # by make bench) as latency.svg. gnuplot -e "dir='tests/bench'" latency.gp
 if (!exists("dir")) dir = "tests/bench"
-set terminal svg size 760,440 font "sans,11" background "white"
+set terminal svg size 760,440 font "sans,11" background "white" noenhanced
 set output dir."/latency.svg"
 set title "ringside_send() vs rd_kafka_producev(): one call, 100 B, 1 thread, healthy brokers"
 set xlabel "percentile"
