@@ -563,10 +563,21 @@ static void bench_throughput(struct cluster *c)
 			rv->kafka_rss = k.rss_kb;
 			rv->daemon_rss = r1.daemon_rss_kb;
 			rv->client_rss = r1.rss_kb;
+			/* the same rate for both: half of the lower
+			 * saturation rate, which both sustain */
 			if (a == 1 && si == 0)
-				half_rate = k.rps / 2;
+				half_rate =
+					(k.rps < r1.rps ? k.rps : r1.rps) / 2;
 		}
 	out("\nGoal: ringside ≥ 1.0× of in-process.\n");
+}
+
+static int by_p99(const void *a, const void *b)
+{
+	uint64_t x = hist_quantile(&((const struct summary *)a)->e2e, 0.99);
+	uint64_t y = hist_quantile(&((const struct summary *)b)->e2e, 0.99);
+
+	return x < y ? -1 : x > y;
 }
 
 static void bench_e2e(struct cluster *c)
@@ -583,37 +594,47 @@ static void bench_e2e(struct cluster *c)
 		.final_timeout_s = 60,
 		.bootstraps = c->bootstraps,
 	};
-	struct summary k, r;
+	static struct summary kv[TP_REPEATS], rv[TP_REPEATS];
+	struct summary *k, *r;
 	char a[32], b[32], e[32], f[32], g[32], h[32];
 
 	if (half_rate <= 0)
 		half_rate = w.rate = 20000;
-	w.records = (uint64_t)(half_rate * 3 * (scale < 1 ? scale : 1));
+	w.records = (uint64_t)(half_rate * 2 * (scale < 1 ? scale : 1));
 	cluster_topic(c, "e2e", 6);
-	w.side = SIDE_KAFKA;
-	workload_run(&w, res);
-	summarize(&w, res, &k);
 	daemon_start(&d, c, "all", NULL);
 	w.sock = d.sock;
-	w.side = SIDE_RINGSIDE;
-	workload_run(&w, res);
-	summarize(&w, res, &r);
+	for (int i = 0; i < TP_REPEATS; i++) {
+		w.side = SIDE_KAFKA;
+		workload_run(&w, res);
+		summarize(&w, res, &kv[i]);
+		w.side = SIDE_RINGSIDE;
+		workload_run(&w, res);
+		summarize(&w, res, &rv[i]);
+	}
 	daemon_stop(&d);
 	rmdir_tree(d.dir);
-	out("\n### Send to final report, at half of librdkafka's saturation "
-	    "rate (%.0f records/s, acks=all, 100 B)\n\n"
+	qsort(kv, TP_REPEATS, sizeof(kv[0]), by_p99);
+	qsort(rv, TP_REPEATS, sizeof(rv[0]), by_p99);
+	k = &kv[TP_REPEATS / 2];
+	r = &rv[TP_REPEATS / 2];
+	out("\n### Send to final report, at half of the saturation rate "
+	    "(the lower of the two sides': %.0f records/s for both, acks=all, "
+	    "100 B, one client process; of %d runs each, the one with the "
+	    "median p99)\n\n"
 	    "| side | p50 | p99 | p99.9 |\n|---|---|---|---|\n"
 	    "| librdkafka | %s | %s | %s |\n| ringside | %s | %s | %s |\n"
 	    "\nGoal: ringside p99 ≤ 1.2× of in-process: %.2f× (%s).\n",
-	    half_rate, dur(hist_quantile(&k.e2e, 0.5), a, sizeof(a)),
-	    dur(hist_quantile(&k.e2e, 0.99), b, sizeof(b)),
-	    dur(hist_quantile(&k.e2e, 0.999), e, sizeof(e)),
-	    dur(hist_quantile(&r.e2e, 0.5), f, sizeof(f)),
-	    dur(hist_quantile(&r.e2e, 0.99), g, sizeof(g)),
-	    dur(hist_quantile(&r.e2e, 0.999), h, sizeof(h)),
-	    ratio(hist_quantile(&r.e2e, 0.99), hist_quantile(&k.e2e, 0.99)),
-	    goal(ratio(hist_quantile(&r.e2e, 0.99),
-		       hist_quantile(&k.e2e, 0.99)) <= 1.2));
+	    half_rate, TP_REPEATS,
+	    dur(hist_quantile(&k->e2e, 0.5), a, sizeof(a)),
+	    dur(hist_quantile(&k->e2e, 0.99), b, sizeof(b)),
+	    dur(hist_quantile(&k->e2e, 0.999), e, sizeof(e)),
+	    dur(hist_quantile(&r->e2e, 0.5), f, sizeof(f)),
+	    dur(hist_quantile(&r->e2e, 0.99), g, sizeof(g)),
+	    dur(hist_quantile(&r->e2e, 0.999), h, sizeof(h)),
+	    ratio(hist_quantile(&r->e2e, 0.99), hist_quantile(&k->e2e, 0.99)),
+	    goal(ratio(hist_quantile(&r->e2e, 0.99),
+		       hist_quantile(&k->e2e, 0.99)) <= 1.2));
 }
 
 /* ------------------------------------------------------- 4. the ring */
