@@ -11,9 +11,13 @@
  * policy (a sync every 100 ms), against write(2) of the same bytes with an
  * fdatasync every 100 ms on the same filesystem.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* pthread_setaffinity_np */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -28,6 +32,29 @@
 #include "stages.h"
 
 #define RING_BYTES (4U << 20)
+
+/* The writer on CPU 0, the reader on CPU 1: a ring between two threads
+ * that share a CPU measures the scheduler. No-op on one CPU. */
+static void pin(pthread_t th, int cpu)
+{
+	cpu_set_t set;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	(void)pthread_setaffinity_np(th, sizeof(set), &set);
+}
+
+static void unpin(void)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	for (int i = 0; i < CPU_SETSIZE; i++)
+		CPU_SET(i, &set);
+	(void)pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
 #define MAX_FRAME (64U << 10)
 
 struct ring_run {
@@ -87,14 +114,17 @@ double stage_ring(uint64_t n, size_t size)
 	if (rs_client_attach(r.rs, r.shm.fd, r.shm.size) < 0)
 		die("rs_client_attach");
 	rs_ring_init(&r.ring, &r.shm);
+	pin(pthread_self(), 0);
 	t0 = now_ns();
 	pthread_create(&th, NULL, ring_reader, &r);
+	pin(th, 1);
 	for (uint64_t i = 0; i < n; i++)
 		while (ringside_send(r.rs, &r.topic, "key", 3, value, size,
 				     i) == RINGSIDE_EFULL)
 			;
 	pthread_join(th, NULL);
 	t0 = now_ns() - t0;
+	unpin();
 	rs_client_detach(r.rs);
 	close(r.rs->doorbell_fd);
 	free(r.rs);
@@ -155,8 +185,10 @@ double stage_spsc(uint64_t n, size_t size)
 	q.slot = (size + 32 + 7) & ~(size_t)7; /* a length and a key */
 	q.nslots = RING_BYTES / q.slot;
 	q.slots = malloc(q.nslots * q.slot);
+	pin(pthread_self(), 0);
 	t0 = now_ns();
 	pthread_create(&th, NULL, spsc_reader, &q);
+	pin(th, 1);
 	for (; tail < n; tail++) {
 		uint8_t *s;
 
@@ -171,6 +203,7 @@ double stage_spsc(uint64_t n, size_t size)
 	}
 	pthread_join(th, NULL);
 	t0 = now_ns() - t0;
+	unpin();
 	if (q.sum != n * (size + 'v'))
 		die("spsc: the reader read wrong bytes");
 	free(q.slots);
