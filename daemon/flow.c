@@ -42,6 +42,11 @@ struct rs_flow {
 	uint64_t spilled;
 	uint64_t replayed;
 	uint64_t possible_dups;
+	/* per acks class: records delivered, and that count + 1 at the last
+	 * purge (0: never purged) */
+	uint64_t delivered[RS_ACKS_N];
+	uint64_t purge_mark[RS_ACKS_N];
+	int stall_logged[RS_ACKS_N];
 };
 
 static int64_t mono_ms(void)
@@ -477,6 +482,7 @@ void rs_flow_delivered(struct rs_flow *f, struct rs_record *rec,
 	if (o->status == 0) {
 		t->backoff_ms = 0;
 		t->delivered_ms = f->now_ms;
+		f->delivered[t->acks]++;
 	}
 	finish(f, rec, o);
 	rs_record_release(rec);
@@ -526,8 +532,20 @@ static int near_timeout(const struct rs_flow *f, const struct rs_topic *t)
 	       f->now_ms - oldest >= (int64_t)t->kafka_timeout_ms * 3 / 4;
 }
 
+/*
+ * A purge of in-flight requests also takes them out of librdkafka's
+ * request timeouts: on a connection that is up but never answers (a
+ * network partition), socket.timeout.ms then never fires, and every replay
+ * goes to the dead connection and is purged again, for ever (seen under
+ * ASan, a stall of minutes). So when nothing of the class was delivered
+ * since its last purge, only the queue is purged: what is in flight stays,
+ * times out, librdkafka drops the connection and reconnects; records not
+ * yet sent still never overtake the older ones.
+ */
 static void purge_class(struct rs_flow *f, enum rs_acks acks)
 {
+	int stalled = f->purge_mark[acks] != 0 &&
+		      f->delivered[acks] + 1 == f->purge_mark[acks];
 	struct rs_topic *t;
 
 	TAILQ_FOREACH (t, &f->busy, busy_entry) {
@@ -535,11 +553,20 @@ static void purge_class(struct rs_flow *f, enum rs_acks acks)
 			(void)to_spooled(f, t, "message.timeout.ms near");
 	}
 	(void)rs_spool_commit(f->spool);
-	log_notice("records have waited 3/4 of message.timeout.ms in the "
-		   "acks=%s producer: purging them into the spool before "
-		   "librdkafka times any out",
-		   rs_acks_name(acks));
-	rs_producer_purge_class(f->producer, acks);
+	if (!stalled)
+		log_notice("records have waited 3/4 of message.timeout.ms in "
+			   "the acks=%s producer: purging them into the spool "
+			   "before librdkafka times any out",
+			   rs_acks_name(acks));
+	else if (!f->stall_logged[acks])
+		log_notice("acks=%s producer: nothing delivered since the last "
+			   "purge; purging only what is not yet sent, so that "
+			   "librdkafka's socket.timeout.ms can drop a dead "
+			   "connection",
+			   rs_acks_name(acks));
+	f->stall_logged[acks] = stalled;
+	rs_producer_purge_class(f->producer, acks, !stalled);
+	f->purge_mark[acks] = f->delivered[acks] + 1;
 }
 
 static unsigned int drain_hold(struct rs_flow *f, struct rs_topic *t)

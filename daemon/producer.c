@@ -634,12 +634,14 @@ void rs_producer_flush(struct rs_producer *p, int timeout_ms)
 			(void)rd_kafka_flush(p->cls[i].rk, timeout_ms);
 }
 
-void rs_producer_purge_class(struct rs_producer *p, enum rs_acks acks)
+void rs_producer_purge_class(struct rs_producer *p, enum rs_acks acks,
+			     int inflight)
 {
 	if (p->cls[acks].rk != NULL)
-		(void)rd_kafka_purge(p->cls[acks].rk,
-				     RD_KAFKA_PURGE_F_QUEUE |
-					     RD_KAFKA_PURGE_F_INFLIGHT);
+		(void)rd_kafka_purge(
+			p->cls[acks].rk,
+			RD_KAFKA_PURGE_F_QUEUE |
+				(inflight ? RD_KAFKA_PURGE_F_INFLIGHT : 0));
 }
 
 void rs_producer_purge(struct rs_producer *p)

@@ -60,8 +60,10 @@ void rs_producer_flush(struct rs_producer *p, int timeout_ms);
 /* Shutdown: fail everything still queued or in flight (reports follow). */
 void rs_producer_purge(struct rs_producer *p);
 
-/* The same for one acks class's producer. */
-void rs_producer_purge_class(struct rs_producer *p, enum rs_acks acks);
+/* The same for one acks class's producer; its queue only unless
+ * inflight. */
+void rs_producer_purge_class(struct rs_producer *p, enum rs_acks acks,
+			     int inflight);
 
 /* Maps a delivery result to a report outcome. */
 void rs_outcome_from_kafka(rd_kafka_resp_err_t err,
