@@ -51,8 +51,18 @@ echo "== bench smoke"
 RS_OUTAGE_RECORDS=${RS_OUTAGE_RECORDS:-200000} run_suite sanitizers \
 	--enable-sanitizers
 echo "== distcheck"
-(cd build/normal && make --quiet distcheck >/dev/null) || {
-	echo "check-all: make distcheck failed" >&2
+# its output goes to a file; on failure the failed tests' logs are shown
+(cd build/normal && make --quiet distcheck >distcheck.log 2>&1) || {
+	echo "check-all: make distcheck failed; build/normal/distcheck.log:" >&2
+	grep -E '^(FAIL|ERROR)' build/normal/distcheck.log >&2 || true
+	for f in $(find build/normal -path '*_build*' -name '*.log' \
+		-newer build/normal/Makefile 2>/dev/null); do
+		if grep -q '^FAIL' "$f" 2>/dev/null; then
+			echo "---- $f" >&2
+			tail -n 40 "$f" >&2
+		fi
+	done
+	tail -n 40 build/normal/distcheck.log >&2
 	exit 1
 }
 echo "check-all: all suites passed in $(($(date +%s) - start)) s"
