@@ -49,22 +49,6 @@ struct rs_flow {
 	int stall_logged[RS_ACKS_N];
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct rs_flow *rs_flow_new(struct rs_server *srv, struct rs_producer *p,
 			    struct rs_spool *sp)
 {
@@ -77,7 +61,7 @@ struct rs_flow *rs_flow_new(struct rs_server *srv, struct rs_producer *p,
 	f->spool = sp;
 	TAILQ_INIT(&f->wait);
 	TAILQ_INIT(&f->busy);
-	f->now_ms = mono_ms();
+	f->now_ms = rs_coarse_ms();
 	return f;
 }
 
@@ -428,7 +412,7 @@ void rs_flow_dispatch(struct rs_flow *f, struct rs_record *rec)
 	rec->read_ms = f->now_ms;
 	if (rec->frame.timestamp == 0)
 		rec->frame.timestamp =
-			wall_ms(); /* also what the spool keeps */
+			rs_wall_ms(); /* also what the spool keeps */
 	if (!TAILQ_EMPTY(&t->hold) || !route(f, t, rec))
 		hold_push(f, t, rec);
 }
@@ -795,7 +779,7 @@ unsigned int rs_flow_pass(struct rs_flow *f)
 	unsigned int work = 0;
 	int purged[RS_ACKS_N] = { 0 };
 
-	f->now_ms = mono_ms();
+	f->now_ms = rs_coarse_ms();
 	(void)rs_spool_commit(f->spool);
 	take_committed(f);
 	for (t = TAILQ_FIRST(&f->busy); t != NULL; t = next) {
@@ -827,7 +811,7 @@ unsigned int rs_flow_pass(struct rs_flow *f)
 
 void rs_flow_tick(struct rs_flow *f)
 {
-	rs_spool_tick(f->spool, mono_ms());
+	rs_spool_tick(f->spool, rs_coarse_ms());
 	take_committed(f); /* an interval sync, or a successful retry */
 }
 

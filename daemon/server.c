@@ -29,14 +29,6 @@
 #define FLOW_TICK_US 10000    /* spooled topics waiting: backoff, window */
 #define SPOOL_LOG_MS 10000
 
-int64_t rs_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void timer_us(struct event *ev, int64_t us)
 {
 	struct timeval tv = { .tv_sec = us / 1000000, .tv_usec = us % 1000000 };
@@ -67,7 +59,7 @@ static void flush_and_reap(struct rs_server *srv)
  * when it is empty again: an operator sees an outage come and go. */
 static void log_spool(struct rs_server *srv)
 {
-	int64_t now = rs_now_us() / 1000;
+	int64_t now = rs_now_ms();
 	struct rs_spool_stats ss;
 	struct rs_flow_stats fs;
 	struct timespec wall;
@@ -377,11 +369,6 @@ static void close_listener(struct rs_server *srv)
 	srv->listen_fd = -1;
 }
 
-static int64_t now_ms(void)
-{
-	return rs_now_us() / 1000;
-}
-
 void rs_server_log_totals(struct rs_server *srv)
 {
 	struct rs_flow_stats fs;
@@ -428,7 +415,7 @@ static int all_read(struct rs_server *srv)
 static void on_stop_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct rs_server *srv = arg;
-	int64_t now = now_ms();
+	int64_t now = rs_now_ms();
 	int hit;
 
 	(void)fd;
@@ -485,7 +472,7 @@ void rs_server_stop(struct rs_server *srv)
 		return;
 	}
 	srv->stopping = 1;
-	srv->stop_deadline_ms = now_ms() + srv->cfg->shutdown_timeout_ms;
+	srv->stop_deadline_ms = rs_now_ms() + srv->cfg->shutdown_timeout_ms;
 	rs_flow_stop(srv->flow);
 	close_listener(srv);
 	evtimer_del(srv->drain_ev);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "clock.h"
 #include "config.h"
 #include "producer.h"
 
@@ -69,8 +70,6 @@ void rs_server_free(struct rs_server *srv);
 
 /* One log line with the spool's and the flow's counters. */
 void rs_server_log_totals(struct rs_server *srv);
-
-int64_t rs_now_us(void);
 
 /* The spool's settings in cfg. */
 void rs_server_spool_config(const struct rs_config *cfg,

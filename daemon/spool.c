@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "client/ringside_proto.h"
+#include "clock.h"
 #include "crc32c.h"
 #include "log.h"
 #include "spool.h"
@@ -103,22 +104,6 @@ struct rs_spool {
 	uint64_t stat_fsyncs;
 	uint64_t stat_dropped;
 };
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void *xrealloc(void *p, size_t n)
 {
@@ -302,7 +287,7 @@ static struct rs_seg *create_segment(struct rs_spool *sp, int *full)
 			 sp->cfg.segment_bytes, name);
 		goto fail;
 	}
-	rs_seg_hdr_init(&h, sp->next_id, wall_ms());
+	rs_seg_hdr_init(&h, sp->next_id, rs_wall_ms());
 	if (write_all(fd, (const uint8_t *)&h, sizeof(h), 0) < 0 ||
 	    fdatasync(fd) < 0) {
 		*full = errno == ENOSPC || errno == EDQUOT;
@@ -330,7 +315,7 @@ static void set_failed(struct rs_spool *sp, int full)
 		sp->full = 1;
 	else
 		sp->broken = 1;
-	sp->next_retry_ms = mono_ms() + RETRY_EVERY_MS;
+	sp->next_retry_ms = rs_now_ms() + RETRY_EVERY_MS;
 }
 
 /* Indexes the records held in the buffer under segment s, so cursors look
@@ -404,7 +389,7 @@ static int do_sync(struct rs_spool *sp)
 	}
 	sp->stat_fsyncs++;
 	sp->synced_seq = sp->written_seq;
-	sp->last_sync_ms = mono_ms();
+	sp->last_sync_ms = rs_now_ms();
 	/* synced: the copy kept for a rewrite is no longer needed */
 	memmove(sp->buf, sp->buf + sp->wlen, sp->len - sp->wlen);
 	sp->buf_off += sp->wlen;
@@ -503,7 +488,7 @@ int rs_spool_append(struct rs_spool *sp, uint32_t topic,
 		return RS_SPOOL_ETOOBIG;
 	if (sp->active == NULL ||
 	    sp->buf_off + sp->len + size > sp->cfg.segment_bytes) {
-		if (sp->full && mono_ms() < sp->next_retry_ms)
+		if (sp->full && rs_now_ms() < sp->next_retry_ms)
 			return RS_SPOOL_EFULL;
 		err = rotate(sp);
 		if (err < 0)
@@ -789,7 +774,7 @@ static int write_checkpoint(struct rs_spool *sp)
 			log_warn("spool: cannot write %s/%s; retrying", sp->dir,
 				 CHECKPOINT_TMP);
 		sp->checkpoint_failing = 1;
-		sp->last_checkpoint_ms = mono_ms(); /* the next try, in 1 s */
+		sp->last_checkpoint_ms = rs_now_ms(); /* the next try, in 1 s */
 		return -1;
 	}
 	if (sp->checkpoint_failing)
@@ -805,7 +790,7 @@ static int write_checkpoint(struct rs_spool *sp)
 	for (uint32_t i = 0; i < sp->ntopics; i++)
 		sp->topics[i].durable = sp->topics[i].checkpoint;
 	sp->checkpoint_dirty = 0;
-	sp->last_checkpoint_ms = mono_ms();
+	sp->last_checkpoint_ms = rs_now_ms();
 	return 0;
 }
 
@@ -1405,7 +1390,7 @@ int rs_spool_open(const struct rs_spool_config *cfg, rs_spool_found_fn found,
 	struct rs_spool *sp = calloc(1, sizeof(*sp));
 	struct recovery rc = { 0 };
 	struct rs_spool_stats st;
-	int64_t t0 = mono_ms();
+	int64_t t0 = rs_now_ms();
 
 	if (sp == NULL)
 		fatal("calloc");
@@ -1449,7 +1434,7 @@ int rs_spool_open(const struct rs_spool_config *cfg, rs_spool_found_fn found,
 		   "ms (torn tails %u, corrupt segments %u, damaged "
 		   "records %u, duplicates skipped %" PRIu64 ")",
 		   sp->dir, st.segments, st.bytes, st.records,
-		   (long long)(mono_ms() - t0), rc.torn, rc.corrupt, rc.holes,
+		   (long long)(rs_now_ms() - t0), rc.torn, rc.corrupt, rc.holes,
 		   rc.dups);
 	for (uint32_t t = 0; t < sp->ntopics; t++)
 		if (t < rc.nfirst && sp->topics[t].pending > 0)
