@@ -21,7 +21,7 @@ sed -e "s#^socket = .*#socket = $demo/ringside.sock#" \
 	"$src/conf/ringside.ini" >"$demo/ringside.ini"
 "$top/daemon/ringsided" --config "$demo/ringside.ini" 2>"$demo/ringsided.log" &
 pid=$!
-trap 'kill $pid 2>/dev/null; rm -rf "$demo"' EXIT
+trap 'kill $pid 2>/dev/null || true; rm -rf "$demo"' EXIT
 i=0
 until [ -S "$demo/ringside.sock" ]; do
 	i=$((i + 1))
@@ -63,3 +63,5 @@ kill -TERM $pid
 wait $pid && status=0 || status=$?
 echo "== ringsided stopped with status $status; its log:"
 sed 's/^/  /' "$demo/ringsided.log"
+# the demo succeeds when ringsided stopped cleanly
+exit "$status"
