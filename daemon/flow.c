@@ -240,6 +240,20 @@ static void finish(struct rs_flow *f, struct rs_record *rec,
 		rs_session_ring_done(rec);
 }
 
+/* Fails rec for good, before it reached Kafka. */
+static void fail(struct rs_flow *f, struct rs_record *rec, int status)
+{
+	struct rs_outcome o = {
+		.status = status,
+		.stage = RINGSIDE_STAGE_FAILED,
+		.partition = -1,
+		.offset = -1,
+		.timestamp = rec->frame.timestamp,
+	};
+
+	finish(f, rec, &o);
+}
+
 static int retriable(int err)
 {
 	switch (err) {
@@ -291,15 +305,7 @@ static int spool_append(struct rs_flow *f, struct rs_topic *t,
 
 	rc = rs_spool_append(f->spool, t->spool_topic, &in, &seq, &pos);
 	if (rc == RS_SPOOL_ETOOBIG) {
-		struct rs_outcome o = {
-			.status = RINGSIDE_ERECORD_TOO_LARGE,
-			.stage = RINGSIDE_STAGE_FAILED,
-			.partition = -1,
-			.offset = -1,
-			.timestamp = fr->timestamp,
-		};
-
-		finish(f, rec, &o);
+		fail(f, rec, RINGSIDE_ERECORD_TOO_LARGE);
 		return 1;
 	}
 	if (rc < 0)
@@ -841,16 +847,8 @@ void rs_flow_topic_changed(struct rs_flow *f, struct rs_topic *t,
 
 void rs_flow_refuse(struct rs_flow *f, struct rs_record *rec, int status)
 {
-	struct rs_outcome o = {
-		.status = status,
-		.stage = RINGSIDE_STAGE_FAILED,
-		.partition = -1,
-		.offset = -1,
-		.timestamp = rec->frame.timestamp,
-	};
-
 	rec->rseq = ++f->rseq;
-	finish(f, rec, &o);
+	fail(f, rec, status);
 	rs_record_release(rec);
 }
 

@@ -85,11 +85,16 @@ int rs_kstats_parse(const char *json, struct rs_kstats *st)
 	return 0;
 }
 
+int rs_kbroker_up(const struct rs_kbroker *b)
+{
+	return strcmp(b->state, "UP") == 0;
+}
+
 uint32_t rs_kstats_up(const struct rs_kstats *st)
 {
 	uint32_t up = 0;
 
 	for (uint32_t i = 0; i < st->nbrokers; i++)
-		up += strcmp(st->broker[i].state, "UP") == 0;
+		up += (uint32_t)rs_kbroker_up(&st->broker[i]);
 	return up;
 }

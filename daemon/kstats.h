@@ -39,6 +39,9 @@ struct rs_kstats {
  * not one. */
 int rs_kstats_parse(const char *json, struct rs_kstats *st);
 
+/* 1 if librdkafka's connection to the broker is UP. */
+int rs_kbroker_up(const struct rs_kbroker *b);
+
 /* The number of brokers in state UP. */
 uint32_t rs_kstats_up(const struct rs_kstats *st);
 

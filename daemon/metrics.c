@@ -85,12 +85,9 @@ static void topics(FILE *f, struct rs_server *srv)
 
 static void daemon_counters(FILE *f, struct rs_server *srv)
 {
-	const struct rs_session *s;
 	struct rs_spool_stats ss;
-	unsigned int n = 0;
+	unsigned int n = rs_server_open_sessions(srv);
 
-	TAILQ_FOREACH (s, &srv->sessions, entry)
-		n += s->state != RS_SESSION_HANDSHAKE;
 	rs_spool_stats(srv->spool, &ss);
 	help(f, "ringside_build_info", "gauge", "The ringsided version.");
 	fprintf(f, "ringside_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
@@ -156,7 +153,7 @@ static double broker_value(const struct rs_kbroker *b, int which)
 {
 	switch (which) {
 	case 0:
-		return strcmp(b->state, "UP") == 0;
+		return rs_kbroker_up(b);
 	case 1:
 		return (double)b->rtt_avg_us / 1e6;
 	case 2:

@@ -193,6 +193,16 @@ static void on_dr_batch(void *arg)
 	flush_and_reap(srv);
 }
 
+unsigned int rs_server_open_sessions(const struct rs_server *srv)
+{
+	const struct rs_session *s;
+	unsigned int n = 0;
+
+	TAILQ_FOREACH (s, &srv->sessions, entry)
+		n += s->state != RS_SESSION_HANDSHAKE;
+	return n;
+}
+
 struct rs_session *rs_server_session(struct rs_server *srv, uint64_t id)
 {
 	struct rs_session *s, *next;

@@ -75,6 +75,9 @@ void rs_server_log_totals(struct rs_server *srv);
 void rs_server_spool_config(const struct rs_config *cfg,
 			    struct rs_spool_config *sc);
 
+/* Sessions past their handshake (not, say, one asking for status). */
+unsigned int rs_server_open_sessions(const struct rs_server *srv);
+
 /* The open or closing session with this id, or NULL. */
 struct rs_session *rs_server_session(struct rs_server *srv, uint64_t id);
 

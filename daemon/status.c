@@ -206,17 +206,6 @@ static long long oldest_age_s(const struct rs_spool_stats *ss)
 				 : 0;
 }
 
-/* Sessions past their handshake (not, say, the one asking). */
-static unsigned int count_sessions(struct rs_server *srv)
-{
-	const struct rs_session *s;
-	unsigned int n = 0;
-
-	TAILQ_FOREACH (s, &srv->sessions, entry)
-		n += s->state != RS_SESSION_HANDSHAKE;
-	return n;
-}
-
 static void render_json(FILE *f, struct rs_server *srv)
 {
 	struct rs_spool_stats ss;
@@ -225,7 +214,7 @@ static void render_json(FILE *f, struct rs_server *srv)
 	fprintf(f,
 		"{\n  \"daemon\": {\"version\": \"%s\", \"pid\": %d, "
 		"\"sessions\": %u, \"stopping\": %s},\n",
-		PACKAGE_VERSION, (int)getpid(), count_sessions(srv),
+		PACKAGE_VERSION, (int)getpid(), rs_server_open_sessions(srv),
 		srv->stopping ? "true" : "false");
 	sessions_json(f, srv);
 	topics_json(f, srv);
@@ -250,7 +239,7 @@ static void render_text(FILE *f, struct rs_server *srv)
 
 	rs_spool_stats(srv->spool, &ss);
 	fprintf(f, "ringsided %s, pid %d, %u sessions%s\n\n", PACKAGE_VERSION,
-		(int)getpid(), count_sessions(srv),
+		(int)getpid(), rs_server_open_sessions(srv),
 		srv->stopping ? ", stopping" : "");
 	fprintf(f, "%-18s %7s %6s %-16s %-9s %6s %10s %10s %8s %8s\n",
 		"SESSION", "PID", "UID", "NAME", "STATE", "RING%", "IN",
