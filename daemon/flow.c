@@ -703,8 +703,13 @@ static unsigned int replay(struct rs_flow *f, struct rs_topic *t)
 		int rc;
 
 		k = rs_spool_next(f->spool, &t->cursor, &r, &pos);
-		if (k < 0)
-			continue; /* a corrupt record was skipped and logged */
+		if (k == RS_SPOOL_NEXT_DAMAGED)
+			continue; /* a damaged region was skipped and logged */
+		if (k == RS_SPOOL_NEXT_EIO) {
+			/* the disk failed a read: the same record later */
+			t->resume_ms = f->now_ms + BACKOFF_MAX_MS;
+			break;
+		}
 		if (k == 0)
 			break;
 		e = scan_to(t, r.seq);

@@ -146,6 +146,29 @@ int rs_srec_decode(const void *buf, size_t len, uint32_t max_size,
 	return RS_SREC_OK;
 }
 
+int rs_srec_plausible(const void *hdr, uint64_t room)
+{
+	struct rs_srec_hdr h;
+	uint64_t need;
+
+	memcpy(&h, hdr, sizeof(h));
+	if (h.size < sizeof(h) || h.size % 8 != 0 || h.size > room ||
+	    (h.flags & ~RS_SREC_F_ALL) != 0)
+		return 0;
+	if (h.flags & RS_SREC_F_HOLE)
+		return h.flags == RS_SREC_F_HOLE && h.seq == 0 &&
+		       h.topic_len == 0 && h.header_count == 0;
+	if (h.seq == 0 || h.timestamp < 0 || h.topic_len == 0 ||
+	    h.topic_len > RINGSIDE_TOPIC_NAME_MAX ||
+	    h.header_count > RINGSIDE_HEADERS_MAX ||
+	    ((h.flags & RS_SREC_F_PARTITION) ? h.partition < 0
+					     : h.partition != -1))
+		return 0;
+	need = sizeof(h) + (uint64_t)h.topic_len + h.header_bytes +
+	       opt_len(h.key_len) + opt_len(h.value_len);
+	return ringside_align8(need) == h.size;
+}
+
 void rs_srec_hole(void *dst, uint32_t size)
 {
 	struct rs_srec_hdr h = {

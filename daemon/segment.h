@@ -116,6 +116,14 @@ enum rs_srec_result {
 int rs_srec_decode(const void *buf, size_t len, uint32_t max_size,
 		   struct rs_srec *out, const char **why);
 
+/*
+ * 1 if the 64 bytes at hdr could start a record (or a hole) of at most
+ * room bytes: every header field agrees with the others. Cheap, no CRC:
+ * recovery calls it at every 8-byte offset of a damaged region to find
+ * the next record, then decodes the candidate in full.
+ */
+int rs_srec_plausible(const void *hdr, uint64_t room);
+
 /* Encodes a hole of size bytes (a multiple of 8, at least a header). */
 void rs_srec_hole(void *dst, uint32_t size);
 

@@ -9,16 +9,23 @@
  *   deleted, and the checkpoint is replaced by write, fsync, rename, fsync;
  * - after a failed write or fsync nothing is assumed to be on disk: the
  *   bytes kept in memory since the last good sync are written again into a
- *   new segment, and the spool refuses new records until that succeeds;
+ *   new segment, and the spool refuses new records until that succeeds
+ *   ("broken": whatever stops the rewrite, a full disk included, the
+ *   records stay in memory and the rewrite is retried; they are never
+ *   dropped, and nothing new is written over them);
  * - a segment is deleted only after a durable checkpoint shows every one of
  *   its records retired, so a crash between the two steps leaves a segment
  *   that the next start deletes again, never a loop;
- * - nothing is deleted silently: cut tails and corrupt segments are kept
- *   beside the spool under other names, and every repair is logged.
+ * - recovery never gives up on more than the damage: segscan.c steps over
+ *   a damaged region to the next record that checks out, readers skip the
+ *   region in memory, and the file itself is left as it is (a copy of the
+ *   damaged bytes is kept beside it, and every repair is logged);
+ * - one daemon per directory: a lock file, held while the spool is open.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,14 +34,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "client/ringside_proto.h"
 #include "clock.h"
 #include "crc32c.h"
 #include "log.h"
+#include "segscan.h"
 #include "spool.h"
 
-#define CHECKPOINT_NAME "checkpoint"
-#define CHECKPOINT_TMP "checkpoint.tmp"
+#define CHECKPOINT_NAME RS_CHECKPOINT_NAME
+#define CHECKPOINT_TMP RS_CHECKPOINT_TMP
+#define LOCK_NAME "lock"
 /*
  * Space set aside for the checkpoint. On a full filesystem the checkpoint
  * cannot be rewritten, and without a new checkpoint no delivered segment
@@ -47,6 +57,13 @@
 #define UNSYNCED_MAX (32U << 20) /* force a write past this much */
 #define READ_CHUNK (256U << 10)
 
+/* A region of a segment that holds no valid record: readers step over
+ * it. Found by recovery (or by a reader, if the disk changed since). */
+struct rs_skip {
+	uint64_t off;
+	uint64_t len;
+};
+
 struct rs_seg {
 	uint64_t id;
 	int fd;	       /* owned */
@@ -56,6 +73,9 @@ struct rs_seg {
 	uint32_t ntopics; /* length of tcount and tmax */
 	uint64_t *tcount; /* records per topic index, owned */
 	uint64_t *tmax;	  /* highest sequence per topic index, owned */
+	struct rs_skip *skips; /* sorted by off, owned */
+	size_t nskips;
+	int keep; /* a read failed at recovery: never deleted by the spool */
 };
 
 struct rs_spool_topic {
@@ -70,6 +90,7 @@ struct rs_spool {
 	struct rs_spool_config cfg;
 	char *dir; /* owned copy of cfg.dir */
 	int dirfd;
+	int lockfd; /* owned; its flock keeps other daemons out */
 	struct rs_seg **segs; /* by id; the last one may be active */
 	size_t nsegs;
 	struct rs_seg *active; /* NULL until the first append */
@@ -92,8 +113,10 @@ struct rs_spool {
 	uint64_t synced_seq;   /* last sequence synced */
 	int64_t last_sync_ms;
 	int64_t next_retry_ms;
+	/* the buffer holds records that are in no trustworthy file: nothing
+	 * is appended until rewrite_unsynced() has written them again */
 	int broken;
-	int full;
+	int full; /* no room for another segment */
 	int checkpoint_dirty;
 	int checkpoint_failing; /* logged once until it works again */
 	int have_reserve;
@@ -188,6 +211,7 @@ static void seg_free(struct rs_seg *s)
 {
 	if (s->fd >= 0)
 		close(s->fd);
+	free(s->skips);
 	free(s->tcount);
 	free(s->tmax);
 	free(s);
@@ -218,6 +242,38 @@ static struct rs_seg *seg_find(struct rs_spool *sp, uint64_t id)
 		if (sp->segs[i]->id == id)
 			return sp->segs[i];
 	return NULL;
+}
+
+/* Readers step over [off, off + len) of s from now on. */
+static void seg_skip_add(struct rs_seg *s, uint64_t off, uint64_t len)
+{
+	size_t i = s->nskips;
+
+	s->skips = xrealloc(s->skips, (s->nskips + 1) * sizeof(*s->skips));
+	while (i > 0 && s->skips[i - 1].off > off) {
+		s->skips[i] = s->skips[i - 1];
+		i--;
+	}
+	s->skips[i].off = off;
+	s->skips[i].len = len;
+	s->nskips++;
+}
+
+/* The length of the skipped region starting at off, or 0. */
+static uint64_t seg_skip_at(const struct rs_seg *s, uint64_t off)
+{
+	size_t lo = 0, hi = s->nskips;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->skips[mid].off < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->nskips && s->skips[lo].off == off ? s->skips[lo].len
+							 : 0;
 }
 
 /* ------------------------------------------------------------ writing */
@@ -259,15 +315,22 @@ static int make_room(struct rs_spool *sp)
 	return 0;
 }
 
-/* Creates the next segment file, preallocated and durable. */
-static struct rs_seg *create_segment(struct rs_spool *sp, int *full)
+/*
+ * Creates the next segment file, preallocated and durable. A rewrite
+ * after a failed write may go one segment past spool_max_bytes: the
+ * records it saves are already counted in the segment that failed, which
+ * cannot retire before they are delivered.
+ */
+static struct rs_seg *create_segment(struct rs_spool *sp, int rewrite,
+				     int *full)
 {
 	struct rs_seg_hdr h;
 	char name[32];
 	int fd, err;
 
 	*full = 0;
-	if (make_room(sp) < 0) {
+	if (rewrite ? (sp->nsegs * sp->cfg.segment_bytes > sp->cfg.max_bytes)
+		    : make_room(sp) < 0) {
 		*full = 1;
 		return NULL;
 	}
@@ -304,7 +367,10 @@ fail:
 	return NULL;
 }
 
-static void set_failed(struct rs_spool *sp, int full)
+/* A segment could not be created (full: for want of space), or a write
+ * failed (broken). Retried every RETRY_EVERY_MS, and at once when space
+ * is freed. */
+static void set_failed(struct rs_spool *sp, int full, int broken)
 {
 	if (full && !sp->full)
 		log_warnx("spool: full (%zu segments of %" PRIu64
@@ -313,7 +379,7 @@ static void set_failed(struct rs_spool *sp, int full)
 			  sp->nsegs, sp->cfg.segment_bytes, sp->cfg.max_bytes);
 	if (full)
 		sp->full = 1;
-	else
+	if (broken)
 		sp->broken = 1;
 	sp->next_retry_ms = rs_now_ms() + RETRY_EVERY_MS;
 }
@@ -346,20 +412,32 @@ static int rewrite_unsynced(struct rs_spool *sp)
 		sp->active->size = sp->buf_off + sp->wlen;
 		sp->active = NULL;
 	}
-	s = create_segment(sp, &full);
+	/* until the rewrite succeeds the buffer is the records' only copy:
+	 * broken, whatever stops it (a full disk too), so nothing new is
+	 * appended and no rotation throws the buffer away */
+	s = create_segment(sp, 1, &full);
 	if (s == NULL) {
-		set_failed(sp, full);
+		set_failed(sp, full, 1);
 		return RS_SPOOL_EBROKEN;
 	}
-	segs_add(sp, s);
 	if (write_all(s->fd, sp->buf, sp->len, RS_SEG_HDR_SIZE) < 0 ||
 	    (sp->cfg.fsync != RS_FSYNC_NEVER && fdatasync(s->fd) < 0)) {
+		int space = errno == ENOSPC || errno == EDQUOT;
+		char name[32];
+
 		log_warn("spool: rewriting into segment %" PRIu64
 			 " failed too; refusing records, retrying in %d ms",
 			 s->id, RETRY_EVERY_MS);
-		set_failed(sp, 0);
+		/* nothing of it may be read: it goes, and the next try makes
+		 * another (a failing disk must not pile up segments) */
+		seg_name(s->id, name, sizeof(name));
+		seg_free(s);
+		if (unlinkat(sp->dirfd, name, 0) == 0)
+			(void)sync_dir(sp);
+		set_failed(sp, space, 1);
 		return RS_SPOOL_EBROKEN;
 	}
+	segs_add(sp, s);
 	/* the rewritten records' sequences repeat the old segment's tail;
 	 * cursors and recovery skip a sequence they have already seen */
 	note_buffered(sp, s);
@@ -445,15 +523,24 @@ static int rotate(struct rs_spool *sp)
 	struct rs_seg *s;
 	int full;
 
+	if (sp->broken)
+		return RS_SPOOL_EBROKEN;
 	if (sp->active != NULL) {
 		if (do_write(sp) < 0)
 			return RS_SPOOL_EBROKEN;
 		if (sp->cfg.fsync != RS_FSYNC_NEVER && do_sync(sp) < 0)
 			return RS_SPOOL_EBROKEN;
 	}
-	s = create_segment(sp, &full);
+	if (sp->len > 0) {
+		/* bytes no file holds yet must never be discarded */
+		log_warnx("spool: %zu buffered bytes at a rotation; rewriting",
+			  sp->len);
+		return rewrite_unsynced(sp);
+	}
+	s = create_segment(sp, 0, &full);
 	if (s == NULL) {
-		set_failed(sp, full);
+		/* nothing is buffered: a retry later loses nothing */
+		set_failed(sp, full, !full);
 		return full ? RS_SPOOL_EFULL : RS_SPOOL_EBROKEN;
 	}
 	segs_add(sp, s);
@@ -566,15 +653,16 @@ static struct rs_seg *next_seg(struct rs_spool *sp, uint64_t id, uint32_t topic)
 }
 
 /* Makes [pos.off, pos.off + want) of s readable from c->buf, as far as the
- * segment's readable size allows. Returns the bytes available there. */
-static size_t fill(struct rs_spool_cursor *c, struct rs_seg *s, size_t want)
+ * segment's readable size allows. Returns the bytes available there, or
+ * -1 if a read failed. */
+static ssize_t fill(struct rs_spool_cursor *c, struct rs_seg *s, size_t want)
 {
 	uint64_t limit = s->size;
 	size_t n, got = 0;
 
 	if (c->buf_pos.seg == s->id && c->pos.off >= c->buf_pos.off &&
 	    c->pos.off + want <= c->buf_pos.off + c->len)
-		return (size_t)(c->buf_pos.off + c->len - c->pos.off);
+		return (ssize_t)(c->buf_pos.off + c->len - c->pos.off);
 	if (want < READ_CHUNK)
 		want = READ_CHUNK;
 	if (c->cap < want) {
@@ -595,7 +683,35 @@ static size_t fill(struct rs_spool_cursor *c, struct rs_seg *s, size_t want)
 	c->buf_pos.seg = s->id;
 	c->buf_pos.off = c->pos.off;
 	c->len = got;
-	return got;
+	return got < n ? -1 : (ssize_t)got;
+}
+
+/* The record at the cursor: RS_SREC_*, or -3 if a read failed. A record
+ * may be as large as its segment holds: one written under a larger
+ * max_record_bytes than today's is still read. */
+static int cursor_record(struct rs_spool_cursor *c, struct rs_seg *s,
+			 struct rs_srec *rec, const char **why)
+{
+	uint64_t room = s->size - c->pos.off;
+	uint32_t max = room > UINT32_MAX ? UINT32_MAX : (uint32_t)room;
+	ssize_t avail = fill(c, s, sizeof(struct rs_srec_hdr));
+	uint32_t need;
+	int k;
+
+	if (avail < 0)
+		return -3;
+	k = rs_srec_decode(c->buf + (c->pos.off - c->buf_pos.off),
+			   (size_t)avail, max, rec, why);
+	if (k != RS_SREC_SHORT || (uint64_t)avail >= room ||
+	    avail < (ssize_t)sizeof(struct rs_srec_hdr))
+		return k;
+	/* a record longer than what is buffered */
+	memcpy(&need, c->buf + (c->pos.off - c->buf_pos.off), sizeof(need));
+	avail = fill(c, s, need);
+	if (avail < 0)
+		return -3;
+	return rs_srec_decode(c->buf + (c->pos.off - c->buf_pos.off),
+			      (size_t)avail, max, rec, why);
 }
 
 static int topic_is(const struct rs_spool *sp, uint32_t topic,
@@ -607,13 +723,32 @@ static int topic_is(const struct rs_spool *sp, uint32_t topic,
 	       memcmp(name, r->topic, r->topic_len) == 0;
 }
 
+/* Damage a reader met that recovery did not see (the disk changed since,
+ * or a segment of this run lost pages after a failed sync): the region up
+ * to the next valid record is skipped from now on. */
+static int cursor_damage(struct rs_spool_cursor *c, struct rs_seg *s,
+			 const char *why)
+{
+	int64_t next = rs_seg_resync(s->fd, c->pos.off + 8, s->size);
+
+	if (next < 0)
+		return RS_SPOOL_NEXT_EIO;
+	log_warnx("spool: segment %" PRIu64 ": %" PRIu64 " bytes at offset "
+		  "%" PRIu64 " hold no valid record (%s); the records after "
+		  "them are read on",
+		  s->id, (uint64_t)next - c->pos.off, c->pos.off, why);
+	seg_skip_add(s, c->pos.off, (uint64_t)next - c->pos.off);
+	c->pos.off = (uint64_t)next;
+	return RS_SPOOL_NEXT_DAMAGED;
+}
+
 int rs_spool_next(struct rs_spool *sp, struct rs_spool_cursor *c,
 		  struct rs_srec *rec, struct rs_spool_pos *pos)
 {
 	for (;;) {
 		struct rs_seg *s = seg_find(sp, c->pos.seg);
 		const char *why = NULL;
-		size_t avail;
+		uint64_t skip;
 		int k;
 
 		if (s == NULL || c->pos.off >= s->size) {
@@ -630,37 +765,27 @@ int rs_spool_next(struct rs_spool *sp, struct rs_spool_cursor *c,
 		}
 		if (c->pos.off < RS_SEG_HDR_SIZE)
 			c->pos.off = RS_SEG_HDR_SIZE;
-		avail = fill(c, s, sizeof(struct rs_srec_hdr));
-		k = rs_srec_decode(c->buf + (c->pos.off - c->buf_pos.off),
-				   avail, sp->cfg.max_record, rec, &why);
-		if (k == RS_SREC_SHORT && c->pos.off + avail < s->size) {
-			uint32_t need;
-
-			/* a record longer than what is buffered */
-			memcpy(&need, c->buf + (c->pos.off - c->buf_pos.off),
-			       sizeof(need));
-			avail = fill(c, s, need);
-			k = rs_srec_decode(
-				c->buf + (c->pos.off - c->buf_pos.off), avail,
-				sp->cfg.max_record, rec, &why);
-		}
-		if (k == RS_SREC_END) {
-			c->pos.off = s->size;
+		skip = seg_skip_at(s, c->pos.off);
+		if (skip > 0) {
+			c->pos.off += skip;
 			continue;
+		}
+		k = cursor_record(c, s, rec, &why);
+		if (k == -3) {
+			log_warn("spool: cannot read segment %" PRIu64
+				 " at %" PRIu64 "; trying again later",
+				 s->id, c->pos.off);
+			return RS_SPOOL_NEXT_EIO;
 		}
 		if (k == RS_SREC_HOLE) {
 			c->pos.off += rec->size;
 			continue;
 		}
-		if (k < 0) {
-			log_warnx("spool: segment %" PRIu64 " at %" PRIu64
-				  ": %s; skipping the rest of "
-				  "the segment for topic %s",
-				  s->id, c->pos.off, why ? why : "unreadable",
-				  sp->topics[c->topic].name);
-			c->pos.off = s->size;
-			return -1;
-		}
+		if (k != RS_SREC_OK)
+			return cursor_damage(c, s,
+					     why != NULL ? why
+							 : "zeros where records "
+							   "were written");
 		pos->seg = s->id;
 		pos->off = c->pos.off;
 		c->pos.off += rec->size;
@@ -712,81 +837,59 @@ static void make_reserve(struct rs_spool *sp)
 	sp->have_reserve = 1;
 }
 
-static int write_checkpoint_once(struct rs_spool *sp, const char *text,
-				 size_t len)
+/* 1 if some segment holds records of topic: only those topics need a
+ * line in the checkpoint, so it stays as small as what is on disk. */
+static int topic_on_disk(const struct rs_spool *sp, uint32_t topic)
 {
-	int fd, saved;
-
-	fd = openat(sp->dirfd, CHECKPOINT_TMP,
-		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
-	if (write_all(fd, (const uint8_t *)text, len, 0) < 0 ||
-	    fdatasync(fd) < 0) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	close(fd);
+	for (size_t i = 0; i < sp->nsegs; i++)
+		if (topic < sp->segs[i]->ntopics &&
+		    sp->segs[i]->tcount[topic] > 0)
+			return 1;
 	return 0;
 }
 
-/* checkpoint file: text, one topic per line, then a CRC-32C of the text */
 static int write_checkpoint(struct rs_spool *sp)
 {
-	char *text = NULL, line[400];
-	size_t len = 0;
-	int n;
+	struct rs_checkpoint_entry *v = xrealloc(NULL, sp->ntopics * sizeof(*v));
+	size_t n = 0;
+	int rc;
 
-	n = snprintf(line, sizeof(line),
-		     "ringside-spool-checkpoint 1\n"
-		     "next_seq %" PRIu64 "\n",
-		     sp->next_seq);
-	text = xrealloc(text, len + (size_t)n + 1);
-	memcpy(text + len, line, (size_t)n + 1);
-	len += (size_t)n;
 	for (uint32_t i = 0; i < sp->ntopics; i++) {
-		if (sp->topics[i].checkpoint == 0)
+		if (sp->topics[i].checkpoint == 0 || !topic_on_disk(sp, i))
 			continue;
-		n = snprintf(line, sizeof(line), "topic %s %" PRIu64 "\n",
-			     sp->topics[i].name, sp->topics[i].checkpoint);
-		text = xrealloc(text, len + (size_t)n + 1);
-		memcpy(text + len, line, (size_t)n + 1);
-		len += (size_t)n;
+		v[n].name = sp->topics[i].name;
+		v[n++].seq = sp->topics[i].checkpoint;
 	}
-	n = snprintf(line, sizeof(line), "crc %08x\n", rs_crc32c(0, text, len));
-	text = xrealloc(text, len + (size_t)n + 1);
-	memcpy(text + len, line, (size_t)n + 1);
-	len += (size_t)n;
-
-	n = write_checkpoint_once(sp, text, len);
-	if (n < 0 && (errno == ENOSPC || errno == EDQUOT) && sp->have_reserve) {
+	rc = rs_checkpoint_write_tmp(sp->dirfd, sp->next_seq, v, n);
+	if (rc < 0 && (errno == ENOSPC || errno == EDQUOT) && sp->have_reserve) {
 		log_warnx("spool: the filesystem is full; using the space "
 			  "reserved for the checkpoint");
 		(void)unlinkat(sp->dirfd, RESERVE_NAME, 0);
 		sp->have_reserve = 0;
-		n = write_checkpoint_once(sp, text, len);
+		rc = rs_checkpoint_write_tmp(sp->dirfd, sp->next_seq, v, n);
 	}
-	free(text);
-	if (n < 0) {
+	free(v);
+	if (rc < 0) {
 		if (!sp->checkpoint_failing)
 			log_warn("spool: cannot write %s/%s; retrying", sp->dir,
 				 CHECKPOINT_TMP);
 		sp->checkpoint_failing = 1;
-		sp->last_checkpoint_ms = rs_now_ms(); /* the next try, in 1 s */
+		sp->last_checkpoint_ms = rs_now_ms(); /* the next try, later */
+		return -1;
+	}
+	if (renameat(sp->dirfd, CHECKPOINT_TMP, sp->dirfd, CHECKPOINT_NAME) <
+		    0 ||
+	    sync_dir(sp) < 0) {
+		if (!sp->checkpoint_failing)
+			log_warn("spool: cannot replace %s/%s; retrying",
+				 sp->dir, CHECKPOINT_NAME);
+		sp->checkpoint_failing = 1;
+		sp->last_checkpoint_ms = rs_now_ms();
 		return -1;
 	}
 	if (sp->checkpoint_failing)
 		log_notice("spool: checkpoint written again");
 	sp->checkpoint_failing = 0;
-	if (renameat(sp->dirfd, CHECKPOINT_TMP, sp->dirfd, CHECKPOINT_NAME) <
-		    0 ||
-	    sync_dir(sp) < 0) {
-		log_warn("spool: cannot replace %s/%s", sp->dir,
-			 CHECKPOINT_NAME);
-		return -1;
-	}
 	for (uint32_t i = 0; i < sp->ntopics; i++)
 		sp->topics[i].durable = sp->topics[i].checkpoint;
 	sp->checkpoint_dirty = 0;
@@ -794,47 +897,29 @@ static int write_checkpoint(struct rs_spool *sp)
 	return 0;
 }
 
+static void on_checkpoint_topic(void *arg, const char *name, uint64_t seq)
+{
+	struct rs_spool *sp = arg;
+	uint32_t t = rs_spool_topic(sp, name, strlen(name));
+
+	sp->topics[t].checkpoint = seq;
+	sp->topics[t].durable = seq;
+}
+
 static int read_checkpoint(struct rs_spool *sp)
 {
-	char buf[1 << 16], *line, *save = NULL, *crcline;
-	unsigned int crc;
-	ssize_t n;
-	int fd;
+	uint64_t next = 0;
+	int rc = rs_checkpoint_read(sp->dirfd, &next, on_checkpoint_topic, sp);
 
-	fd = openat(sp->dirfd, CHECKPOINT_NAME, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	crcline = strstr(buf, "crc ");
-	if (crcline == NULL || sscanf(crcline, "crc %08x", &crc) != 1 ||
-	    crc != rs_crc32c(0, buf, (size_t)(crcline - buf)) ||
-	    strncmp(buf, "ringside-spool-checkpoint 1\n", 28) != 0)
-		return -1;
-	*crcline = '\0';
-	for (line = strtok_r(buf, "\n", &save); line != NULL;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char name[RINGSIDE_TOPIC_NAME_MAX + 1];
-		unsigned long long v;
-
-		if (sscanf(line, "next_seq %llu", &v) == 1) {
-			if (v > sp->next_seq)
-				sp->next_seq = v;
-		} else if (sscanf(line, "topic %249s %llu", name, &v) == 2) {
-			uint32_t t = rs_spool_topic(sp, name, strlen(name));
-
-			sp->topics[t].checkpoint = v;
-			sp->topics[t].durable = v;
-		}
-	}
-	return 0;
+	if (rc == 0 && next > sp->next_seq)
+		sp->next_seq = next;
+	return rc < 0 ? -1 : 0;
 }
 
 static int seg_retired(const struct rs_spool *sp, const struct rs_seg *s)
 {
+	if (s->keep)
+		return 0;
 	for (uint32_t t = 0; t < s->ntopics; t++)
 		if (s->tcount[t] > 0 && sp->topics[t].durable <= s->tmax[t])
 			return 0;
@@ -907,6 +992,9 @@ static void delete_retired(struct rs_spool *sp)
 			sp->full = 0;
 			log_notice("spool: space freed; accepting records");
 		}
+		/* records waiting in memory for a rewrite go first */
+		if (sp->broken)
+			sp->next_retry_ms = 0;
 	}
 }
 
@@ -958,9 +1046,11 @@ struct recovery {
 	uint64_t max_seq;
 	uint64_t records;
 	uint64_t dups;
-	unsigned int torn;
-	unsigned int corrupt;
-	unsigned int holes;	    /* damaged records stepped over */
+	unsigned int torn;	 /* tails that hold no record */
+	unsigned int damaged;	 /* regions stepped over */
+	uint64_t damaged_bytes;	 /* their bytes */
+	unsigned int bad_header; /* segments read despite their header */
+	unsigned int unreadable; /* segments a read failed in */
 	struct rs_spool_pos *first; /* per topic: first unretired */
 	uint32_t nfirst;
 };
@@ -980,7 +1070,9 @@ static void note_first(struct recovery *rc, uint32_t topic,
 		rc->first[topic] = *pos;
 }
 
-/* Keeps bytes [from, end) of a file beside it before a repair cuts them. */
+/* Keeps a copy of bytes [from, end) of a file beside it, once: the file
+ * itself is not changed, but an operator may want to see what was there
+ * after the segment is retired. */
 static void keep_aside(struct rs_spool *sp, int fd, const char *name,
 		       uint64_t from, uint64_t end, const char *suffix)
 {
@@ -989,14 +1081,17 @@ static void keep_aside(struct rs_spool *sp, int fd, const char *name,
 	int out;
 
 	snprintf(aside, sizeof(aside), "%s.%s-%" PRIu64, name, suffix, from);
-	out = openat(sp->dirfd, aside, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-		     0600);
+	out = openat(sp->dirfd, aside,
+		     O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (out < 0) {
-		log_warn("spool: cannot keep %s", aside);
+		if (errno != EEXIST)
+			log_warn("spool: cannot keep %s", aside);
 		return;
 	}
 	for (uint64_t off = from; off < end;) {
-		ssize_t n = pread(fd, buf, sizeof(buf), (off_t)off);
+		size_t want = end - off < sizeof(buf) ? (size_t)(end - off)
+						      : sizeof(buf);
+		ssize_t n = pread(fd, buf, want, (off_t)off);
 
 		if (n <= 0 || write_all(out, buf, (size_t)n, off - from) < 0)
 			break;
@@ -1005,242 +1100,93 @@ static void keep_aside(struct rs_spool *sp, int fd, const char *name,
 	(void)fdatasync(out);
 	close(out);
 	(void)sync_dir(sp);
-	log_notice("spool: %" PRIu64 " bytes of %s from offset %" PRIu64
-		   " kept in %s before the repair",
-		   end - from, name, from, aside);
 }
 
-/* A corrupt segment that is not the last: its valid prefix stays where it
- * is (a new file with those bytes), the original is renamed aside. */
-static int salvage_prefix(struct rs_spool *sp, int *fdp, const char *name,
-			  uint64_t good, uint64_t end)
+struct scan_ctx {
+	struct rs_spool *sp;
+	struct recovery *rc;
+	struct rs_seg *s;
+	const char *name;
+};
+
+static void on_scan_record(void *arg, uint64_t off, const struct rs_srec *r)
 {
-	char aside[96], tmp[96];
-	uint8_t buf[65536];
-	int out;
+	struct scan_ctx *x = arg;
+	struct rs_spool *sp = x->sp;
+	uint32_t t;
+	struct rs_spool_pos pos = { .seg = x->s->id, .off = off };
 
-	snprintf(aside, sizeof(aside), "%s.corrupt", name);
-	snprintf(tmp, sizeof(tmp), "%s.salvage", name);
-	out = openat(sp->dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
-		     0600);
-	if (out < 0)
-		return -1;
-	for (uint64_t off = 0; off < good;) {
-		size_t want = good - off < sizeof(buf) ? (size_t)(good - off)
-						       : sizeof(buf);
-		ssize_t n = pread(*fdp, buf, want, (off_t)off);
-
-		if (n <= 0 || write_all(out, buf, (size_t)n, off) < 0) {
-			close(out);
-			return -1;
-		}
-		off += (uint64_t)n;
-	}
-	if (fdatasync(out) < 0 ||
-	    renameat(sp->dirfd, name, sp->dirfd, aside) < 0 ||
-	    renameat(sp->dirfd, tmp, sp->dirfd, name) < 0 || sync_dir(sp) < 0) {
-		close(out);
-		return -1;
-	}
-	log_warnx("spool: %s is corrupt at offset %" PRIu64 " of %" PRIu64
-		  ": the records before it are kept, the whole file is in %s",
-		  name, good, end, aside);
-	close(*fdp);
-	*fdp = out;
-	return 0;
-}
-
-static int all_zero(int fd, uint64_t from, uint64_t end)
-{
-	uint8_t buf[65536];
-
-	while (from < end) {
-		size_t want = end - from < sizeof(buf) ? (size_t)(end - from)
-						       : sizeof(buf);
-		ssize_t n = pread(fd, buf, want, (off_t)from);
-
-		if (n <= 0)
-			return 0;
-		for (ssize_t i = 0; i < n; i++)
-			if (buf[i] != 0)
-				return 0;
-		from += (uint64_t)n;
-	}
-	return 1;
-}
-
-/* 1 if a valid record (or hole) starts at off. */
-static int record_at(struct rs_spool *sp, int fd, uint64_t off, uint64_t end)
-{
-	struct rs_srec_hdr h;
-	struct rs_srec r;
-	const char *why;
-	uint8_t *buf;
-	int k;
-
-	if (end - off < sizeof(h) ||
-	    pread(fd, &h, sizeof(h), (off_t)off) != (ssize_t)sizeof(h) ||
-	    h.size < sizeof(h) || h.size > sp->cfg.max_record ||
-	    h.size > end - off)
-		return 0;
-	buf = xrealloc(NULL, h.size);
-	k = pread(fd, buf, h.size, (off_t)off) == (ssize_t)h.size
-		    ? rs_srec_decode(buf, h.size, sp->cfg.max_record, &r, &why)
-		    : RS_SREC_BAD;
-	free(buf);
-	return k == RS_SREC_OK || k == RS_SREC_HOLE;
-}
-
-/*
- * A damaged record whose size still leads to a valid record: writes a hole
- * over it, so one flipped bit costs one record, not the rest of the
- * segment. The original file is kept first (once per segment). Returns the
- * hole's size, or 0 if the damage cannot be stepped over.
- */
-static uint32_t bridge(struct rs_spool *sp, struct rs_seg *s, const char *name,
-		       uint64_t off, uint64_t end, const char *why, int *kept)
-{
-	uint32_t size;
-	uint8_t *hole;
-
-	if (pread(s->fd, &size, sizeof(size), (off_t)off) !=
-		    (ssize_t)sizeof(size) ||
-	    size < sizeof(struct rs_srec_hdr) || size % 8 != 0 ||
-	    size > sp->cfg.max_record || size >= end - off ||
-	    !record_at(sp, s->fd, off + size, end))
-		return 0;
-	if (!*kept) {
-		keep_aside(sp, s->fd, name, 0, end, "corrupt");
-		*kept = 1;
-	}
-	hole = xrealloc(NULL, size);
-	rs_srec_hole(hole, size);
-	if (write_all(s->fd, hole, size, off) < 0 || fdatasync(s->fd) < 0) {
-		log_warn("spool: cannot write a hole into %s", name);
-		free(hole);
-		return 0;
-	}
-	free(hole);
-	log_warnx("spool: %s: the record at offset %" PRIu64 " is damaged "
-		  "(%s) and lost; the records after it are kept (the "
-		  "original file is in %s.corrupt-0)",
-		  name, off, why, name);
-	return size;
-}
-
-/* Decodes the records of one segment file. A bad record, or zeros with
- * data after them, ends the scan: in the last segment that is a torn tail
- * (cut, the cut bytes kept aside); elsewhere the segment is corrupt (its
- * valid prefix kept in place, the original renamed aside). */
-static void scan_segment(struct rs_spool *sp, struct recovery *rc,
-			 struct rs_seg *s, int last, const char *name)
-{
-	struct stat st;
-	uint8_t *buf = NULL;
-	size_t cap = READ_CHUNK, blen = 0;
-	uint64_t off = RS_SEG_HDR_SIZE, boff = off, end;
-	const char *why = NULL;
-	int k = RS_SREC_END, kept = 0;
-	uint32_t hole;
-
-	if (fstat(s->fd, &st) < 0) {
-		log_warn("spool: fstat %s", name);
+	if (r->seq <= x->rc->max_seq) {
+		x->rc->dups++; /* rewritten after a failed sync */
 		return;
 	}
-	end = (uint64_t)st.st_size;
-	buf = xrealloc(NULL, cap);
-	while (off < end) {
-		struct rs_srec r;
-		size_t at = (size_t)(off - boff);
-
-		k = rs_srec_decode(buf + at, blen - at, sp->cfg.max_record, &r,
-				   &why);
-		if ((k == RS_SREC_SHORT || k == RS_SREC_END) &&
-		    boff + blen < end) {
-			/* refill the window from off, big enough for the
-			 * record whose header may be cut */
-			size_t want = cap;
-			ssize_t n;
-
-			if (blen - at >= sizeof(uint32_t)) {
-				uint32_t need;
-
-				memcpy(&need, buf + at, sizeof(need));
-				if (need <= sp->cfg.max_record && need > want)
-					want = need;
-			}
-			if (want > cap) {
-				buf = xrealloc(buf, want);
-				cap = want;
-			}
-			n = pread(s->fd, buf,
-				  end - off < cap ? (size_t)(end - off) : cap,
-				  (off_t)off);
-			if (n <= 0) {
-				why = "read error";
-				break;
-			}
-			boff = off;
-			blen = (size_t)n;
-			continue;
-		}
-		if (k == RS_SREC_BAD &&
-		    (hole = bridge(sp, s, name, off, end, why, &kept)) > 0) {
-			rc->holes++;
-			blen = 0; /* the window holds the damaged bytes */
-			boff = off + hole;
-			off += hole;
-			continue;
-		}
-		if (k == RS_SREC_HOLE) {
-			off += r.size;
-			continue;
-		}
-		if (k != RS_SREC_OK)
-			break;
-		if (r.seq <= rc->max_seq) {
-			rc->dups++; /* rewritten after a failed sync */
-		} else {
-			uint32_t t = rs_spool_topic(sp, r.topic, r.topic_len);
-			struct rs_spool_pos pos = { .seg = s->id, .off = off };
-
-			rc->max_seq = r.seq;
-			seg_note(s, t, r.seq);
-			rc->records++;
-			if (r.seq >= sp->topics[t].checkpoint) {
-				sp->topics[t].pending++;
-				note_first(rc, t, &pos);
-			}
-		}
-		off += r.size;
+	t = rs_spool_topic(sp, r->topic, r->topic_len);
+	x->rc->max_seq = r->seq;
+	seg_note(x->s, t, r->seq);
+	x->rc->records++;
+	if (r->seq >= sp->topics[t].checkpoint) {
+		sp->topics[t].pending++;
+		note_first(x->rc, t, &pos);
 	}
-	free(buf);
-	s->size = off;
-	if (off >= end)
-		return;
-	if (all_zero(s->fd, off, end)) {
+}
+
+static void on_scan_damage(void *arg, uint64_t off, uint64_t len,
+			   const char *why)
+{
+	struct scan_ctx *x = arg;
+
+	seg_skip_add(x->s, off, len);
+	keep_aside(x->sp, x->s->fd, x->name, off, off + len, "damaged");
+	x->rc->damaged++;
+	x->rc->damaged_bytes += len;
+	log_warnx("spool: %s: %" PRIu64 " bytes at offset %" PRIu64
+		  " hold no valid record (%s): the records they overlap are "
+		  "lost, the records after them are kept (the bytes are in "
+		  "%s.damaged-%" PRIu64 ")",
+		  x->name, len, off, why, x->name, off);
+}
+
+/* Finds the records of one segment file. Damage costs only what it
+ * overlaps; the file is read, never changed, except that space after the
+ * last record that holds only zeros is given back. Returns the number of
+ * records found. */
+static uint64_t scan_segment(struct rs_spool *sp, struct recovery *rc,
+			     struct rs_seg *s, int last, const char *name)
+{
+	static const struct rs_scan_ops ops = { on_scan_record,
+						on_scan_damage };
+	struct scan_ctx x = { sp, rc, s, name };
+	struct rs_scan_result res;
+
+	rs_seg_scan(s->fd, RS_SEG_HDR_SIZE, &ops, &x, &res);
+	s->size = res.end;
+	switch (res.tail) {
+	case RS_SCAN_CLEAN:
+		break;
+	case RS_SCAN_ZEROS:
 		/* allocated and never written: nothing to keep */
-		if (ftruncate(s->fd, (off_t)off) < 0)
+		if (ftruncate(s->fd, (off_t)res.end) < 0)
 			log_warn("spool: truncate %s", name);
-		return;
-	}
-	if (why == NULL)
-		why = "zeros followed by data";
-	if (last) {
-		log_warnx("spool: %s: torn tail at offset %" PRIu64
-			  " (%s): cutting %" PRIu64 " bytes",
-			  name, off, why, end - off);
-		keep_aside(sp, s->fd, name, off, end, "torn");
-		if (ftruncate(s->fd, (off_t)off) < 0 || fdatasync(s->fd) < 0)
-			log_warn("spool: truncate %s", name);
+		break;
+	case RS_SCAN_TORN:
+		keep_aside(sp, s->fd, name, res.end, res.file_end, "torn");
+		log_warnx("spool: %s: %s at offset %" PRIu64 " (%s): %" PRIu64
+			  " bytes hold no whole record (kept in %s.torn-%" PRIu64
+			  "); the records before them are kept",
+			  name, last ? "torn tail" : "damaged tail", res.end,
+			  res.why, res.file_end - res.end, name, res.end);
 		rc->torn++;
-	} else if (salvage_prefix(sp, &s->fd, name, off, end) == 0) {
-		rc->corrupt++;
-	} else {
-		log_warn("spool: %s corrupt at %" PRIu64 " (%s), and it could "
-			 "not be set aside; reading only what precedes it",
-			 name, off, why);
+		break;
+	case RS_SCAN_EIO:
+		log_warnx("spool: %s: a read failed at offset %" PRIu64
+			  ": its records from there on are read at the next "
+			  "start, and it is not deleted until then",
+			  name, res.end);
+		s->keep = 1;
+		rc->unreadable++;
+		break;
 	}
+	return res.records;
 }
 
 static int parse_seg_name(const char *name, uint64_t *id)
@@ -1300,6 +1246,53 @@ static void set_aside(struct rs_spool *sp, const char *name, const char *why)
 	(void)sync_dir(sp);
 }
 
+static int all_zero(int fd, uint64_t from, uint64_t end)
+{
+	uint8_t buf[65536];
+
+	while (from < end) {
+		size_t want = end - from < sizeof(buf) ? (size_t)(end - from)
+						       : sizeof(buf);
+		ssize_t n = pread(fd, buf, want, (off_t)from);
+
+		if (n <= 0)
+			return 0;
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] != 0)
+				return 0;
+		from += (uint64_t)n;
+	}
+	return 1;
+}
+
+/* A segment whose header is damaged: its records carry their own CRCs,
+ * so they are read all the same (the file name gives the id). Returns 1
+ * if it held any, else the file is not a segment and is set aside. */
+static int recover_bad_header(struct rs_spool *sp, struct recovery *rc,
+			      struct rs_seg *s, int last, const char *name,
+			      const char *why)
+{
+	struct stat st;
+	int64_t first;
+
+	/* not one record anywhere: not a segment (nothing copied aside) */
+	if (fstat(s->fd, &st) < 0)
+		return 0;
+	first = rs_seg_resync(s->fd, RS_SEG_HDR_SIZE, (uint64_t)st.st_size);
+	if (first >= 0 && (uint64_t)first >= (uint64_t)st.st_size)
+		return 0;
+	/* a read error keeps it whatever was found (scan_segment says) */
+	if (scan_segment(sp, rc, s, last, name) == 0 && !s->keep)
+		return 0;
+	s->created_ms = (int64_t)st.st_mtim.tv_sec * 1000 +
+				st.st_mtim.tv_nsec / 1000000;
+	rc->bad_header++;
+	log_warnx("spool: %s: %s; its %" PRIu64 " records are read all the "
+		  "same (each has its own CRC)",
+		  name, why, s->records);
+	return 1;
+}
+
 static int recover(struct rs_spool *sp, struct recovery *rc)
 {
 	uint64_t *ids;
@@ -1312,6 +1305,7 @@ static int recover(struct rs_spool *sp, struct recovery *rc)
 		struct rs_seg *s;
 		const char *why;
 		char name[32];
+		ssize_t got;
 		int fd;
 
 		seg_name(ids[i], name, sizeof(name));
@@ -1320,11 +1314,12 @@ static int recover(struct rs_spool *sp, struct recovery *rc)
 			log_warn("spool: open %s", name);
 			continue;
 		}
-		if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
+		got = pread(fd, &h, sizeof(h), 0);
+		if (got != (ssize_t)sizeof(h)) {
 			/* created, then a crash before the header was
 			 * durable: empty unless something else wrote it */
 			struct stat st;
-			int empty = fstat(fd, &st) == 0 &&
+			int empty = got >= 0 && fstat(fd, &st) == 0 &&
 				    all_zero(fd, 0, (uint64_t)st.st_size);
 
 			close(fd);
@@ -1336,16 +1331,18 @@ static int recover(struct rs_spool *sp, struct recovery *rc)
 			continue;
 		}
 		why = NULL;
-		if (rs_seg_hdr_check(&h, &why) < 0 || h.segment_id != ids[i]) {
-			close(fd);
-			set_aside(sp, name,
-				  why != NULL ? why
-					      : "header names another segment");
+		if (rs_seg_hdr_check(&h, &why) == 0 && h.segment_id != ids[i])
+			why = "header names another segment";
+		s = seg_new(ids[i], fd, h.created_ms);
+		if (why == NULL) {
+			scan_segment(sp, rc, s, i + 1 == n, name);
+		} else if (!recover_bad_header(sp, rc, s, i + 1 == n, name,
+					       why)) {
+			seg_free(s);
+			set_aside(sp, name, why);
 			continue;
 		}
-		s = seg_new(ids[i], fd, h.created_ms);
 		segs_add(sp, s);
-		scan_segment(sp, rc, s, i + 1 == n, name);
 		if (ids[i] >= sp->next_id)
 			sp->next_id = ids[i] + 1;
 	}
@@ -1384,6 +1381,50 @@ static int check_owner(struct rs_spool *sp, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * One daemon per spool: a second one would delete the first one's live
+ * segment as retired, or replay records the first is delivering. The lock
+ * is the flock of a file in the directory, held until rs_spool_close()
+ * (or the process's death: the kernel drops it, so a crash never leaves
+ * the directory locked). The file holds the holder's pid for the message.
+ */
+static int lock_dir(struct rs_spool *sp, char *err, size_t errlen)
+{
+	char pid[32] = "";
+	ssize_t n;
+	int fd;
+
+	fd = openat(sp->dirfd, LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "spool_dir %s: cannot open %s: %s",
+			 sp->dir, LOCK_NAME, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+
+		n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		close(fd);
+		if (e == EWOULDBLOCK)
+			snprintf(err, errlen,
+				 "spool_dir %s is in use by another ringsided "
+				 "(pid %s): each daemon needs a spool_dir of "
+				 "its own",
+				 sp->dir, pid[0] ? pid : "unknown");
+		else
+			snprintf(err, errlen, "spool_dir %s: cannot lock %s: %s",
+				 sp->dir, LOCK_NAME, strerror(e));
+		return -1;
+	}
+	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+		log_warn("spool: cannot write %s/%s", sp->dir, LOCK_NAME);
+	sp->lockfd = fd;
+	return 0;
+}
+
 int rs_spool_open(const struct rs_spool_config *cfg, rs_spool_found_fn found,
 		  void *arg, struct rs_spool **spp, char *err, size_t errlen)
 {
@@ -1400,6 +1441,7 @@ int rs_spool_open(const struct rs_spool_config *cfg, rs_spool_found_fn found,
 		fatal("strdup");
 	sp->cfg.dir = sp->dir;
 	sp->dirfd = -1;
+	sp->lockfd = -1;
 	sp->next_id = 1;
 	sp->next_seq = 1;
 	if (mkdir(sp->dir, 0700) < 0 && errno != EEXIST) {
@@ -1413,7 +1455,7 @@ int rs_spool_open(const struct rs_spool_config *cfg, rs_spool_found_fn found,
 			 strerror(errno));
 		goto fail;
 	}
-	if (check_owner(sp, err, errlen) < 0)
+	if (check_owner(sp, err, errlen) < 0 || lock_dir(sp, err, errlen) < 0)
 		goto fail;
 	if (read_checkpoint(sp) < 0)
 		log_warnx("spool: %s/%s is unreadable or corrupt: replaying "
@@ -1430,12 +1472,13 @@ int rs_spool_open(const struct rs_spool_config *cfg, rs_spool_found_fn found,
 	make_reserve(sp);
 	rs_spool_stats(sp, &st);
 	log_notice("spool %s: %" PRIu64 " segments, %" PRIu64 " bytes, %" PRIu64
-		   " records to deliver; recovered in %lld "
-		   "ms (torn tails %u, corrupt segments %u, damaged "
-		   "records %u, duplicates skipped %" PRIu64 ")",
+		   " records to deliver; recovered in %lld ms (torn tails %u, "
+		   "damaged regions %u of %" PRIu64 " bytes, damaged segment "
+		   "headers %u, unreadable segments %u, duplicates skipped "
+		   "%" PRIu64 ")",
 		   sp->dir, st.segments, st.bytes, st.records,
-		   (long long)(rs_now_ms() - t0), rc.torn, rc.corrupt, rc.holes,
-		   rc.dups);
+		   (long long)(rs_now_ms() - t0), rc.torn, rc.damaged,
+		   rc.damaged_bytes, rc.bad_header, rc.unreadable, rc.dups);
 	for (uint32_t t = 0; t < sp->ntopics; t++)
 		if (t < rc.nfirst && sp->topics[t].pending > 0)
 			found(arg, t, sp->topics[t].name, sp->topics[t].pending,
@@ -1454,7 +1497,7 @@ void rs_spool_close(struct rs_spool *sp)
 {
 	if (sp == NULL)
 		return;
-	if (sp->dirfd >= 0 && sp->dir != NULL) {
+	if (sp->lockfd >= 0) {
 		if (!sp->broken && do_write(sp) == 0 &&
 		    sp->cfg.fsync != RS_FSYNC_NEVER)
 			(void)do_sync(sp);
@@ -1472,6 +1515,8 @@ void rs_spool_close(struct rs_spool *sp)
 		free(sp->topics[i].name);
 	free(sp->topics);
 	free(sp->buf);
+	if (sp->lockfd >= 0)
+		close(sp->lockfd); /* last: the lock goes with it */
 	if (sp->dirfd >= 0)
 		close(sp->dirfd);
 	free(sp->dir);

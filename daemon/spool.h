@@ -72,11 +72,13 @@ typedef void (*rs_spool_found_fn)(void *arg, uint32_t topic, const char *name,
 				  const struct rs_spool_pos *first);
 
 /*
- * Opens (creating it if needed) and recovers the spool directory: checks
- * every record's CRC, truncates a torn tail (keeping the cut bytes in a
- * file beside it), moves a corrupt segment aside after copying out its
- * valid records, and deletes segments whose records are all retired. One
- * pass, no retries: bounded by the size of the spool.
+ * Opens (creating it if needed), locks and recovers the spool directory:
+ * checks every record's CRC, steps over damaged regions to the next valid
+ * record (readers skip them; a copy of the damaged bytes is kept beside
+ * the segment), reads a segment whose header is damaged by its records,
+ * and deletes segments whose records are all retired. One pass per
+ * segment: bounded by the size of the spool, and always finishes. Fails
+ * if another process holds the directory.
  */
 int rs_spool_open(const struct rs_spool_config *cfg, rs_spool_found_fn found,
 		  void *arg, struct rs_spool **spp, char *err, size_t errlen);
@@ -122,9 +124,14 @@ void rs_spool_cursor_init(struct rs_spool_cursor *c, uint32_t topic,
 			  const struct rs_spool_pos *pos, uint64_t after_seq);
 void rs_spool_cursor_free(struct rs_spool_cursor *c);
 
+enum {
+	RS_SPOOL_NEXT_DAMAGED = -1, /* a damaged region was skipped: again */
+	RS_SPOOL_NEXT_EIO = -2,	    /* a read failed: try again later */
+};
+
 /* The next committed record of the cursor's topic: 1 with *rec (valid
- * until the next call) and *pos, 0 if there is none yet, -1 if a corrupt
- * record was skipped (logged). */
+ * until the next call) and *pos, 0 if there is none yet, or
+ * RS_SPOOL_NEXT_*. */
 int rs_spool_next(struct rs_spool *sp, struct rs_spool_cursor *c,
 		  struct rs_srec *rec, struct rs_spool_pos *pos);
 

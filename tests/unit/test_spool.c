@@ -27,6 +27,7 @@
 #include "daemon/crc32c.h"
 #include "daemon/segment.h"
 #include "daemon/spool.h"
+#include "spool_fixture.h"
 
 #define MAX_RECORD 4096
 
@@ -35,8 +36,19 @@
  * the spool code linked into this program. Each fails its next N calls
  * with EIO, as a disk does after a write error, then passes through.
  */
-static int fail_fdatasync, fail_pwrite;
+static int fail_fdatasync, fail_pwrite, fail_fallocate;
 static unsigned int fdatasync_calls;
+
+/* a full disk: segments cannot be preallocated */
+int fallocate(int fd, int mode, off_t off, off_t len)
+{
+	if (fail_fallocate > 0) {
+		fail_fallocate--;
+		errno = ENOSPC;
+		return -1;
+	}
+	return (int)syscall(SYS_fallocate, fd, mode, off, len);
+}
 
 int fdatasync(int fd)
 {
@@ -278,182 +290,6 @@ static void test_segment_header(void **state)
 
 /* ------------------------------------------- spools written, damaged */
 
-struct found_rec {
-	uint32_t topic;
-	uint64_t records;
-	struct rs_spool_pos first;
-};
-
-struct fixture {
-	char dir[64];
-	struct rs_spool_config cfg;
-	struct rs_spool *sp;
-	struct found_rec found[4];
-	unsigned int nfound;
-};
-
-static void on_found(void *arg, uint32_t topic, const char *name,
-		     uint64_t records, const struct rs_spool_pos *first)
-{
-	struct fixture *fx = arg;
-
-	(void)name;
-	assert_true(fx->nfound < 4);
-	fx->found[fx->nfound].topic = topic;
-	fx->found[fx->nfound].records = records;
-	fx->found[fx->nfound].first = *first;
-	fx->nfound++;
-}
-
-static int setup(void **state)
-{
-	struct fixture *fx = calloc(1, sizeof(*fx));
-
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/rs-test-spool-XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
-	fx->cfg.dir = fx->dir;
-	fx->cfg.fsync = RS_FSYNC_ALWAYS;
-	fx->cfg.fsync_interval_ms = 100;
-	fx->cfg.max_bytes = 64U << 20;
-	fx->cfg.segment_bytes = 16384; /* a few dozen records each */
-	fx->cfg.max_record = MAX_RECORD;
-	*state = fx;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *fx = *state;
-	char cmd[128];
-
-	if (fx->sp != NULL)
-		rs_spool_close(fx->sp);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-	assert_int_equal(system(cmd), 0);
-	free(fx);
-	return 0;
-}
-
-static void sp_open(struct fixture *fx)
-{
-	char err[256];
-
-	fx->nfound = 0;
-	assert_int_equal(rs_spool_open(&fx->cfg, on_found, fx, &fx->sp, err,
-				       sizeof(err)),
-			 0);
-}
-
-static void sp_close(struct fixture *fx)
-{
-	rs_spool_close(fx->sp);
-	fx->sp = NULL;
-}
-
-/* Value of record i: its number, then filler, so records differ in size. */
-static size_t value_of(unsigned int i, char *buf)
-{
-	int n = snprintf(buf, 400, "record-%06u:", i);
-
-	for (unsigned int j = 0; j < (i * 37U) % 300U; j++)
-		buf[n + (int)j] = (char)('a' + (i + j) % 26U);
-	return (size_t)n + (i * 37U) % 300U;
-}
-
-/* Appends records [from, to) alternately to topics "a" and "b". */
-static void append_range(struct fixture *fx, unsigned int from, unsigned int to)
-{
-	char value[400];
-
-	for (unsigned int i = from; i < to; i++) {
-		const char *topic = i % 2 ? "b" : "a";
-		uint32_t t = rs_spool_topic(fx->sp, topic, 1);
-		struct rs_srec_in in = {
-			.topic = topic,
-			.topic_len = 1,
-			.opaque = i,
-			.partition = -1,
-			.key = topic,
-			.key_len = 1,
-			.value = value,
-			.value_len = (uint32_t)value_of(i, value),
-		};
-		struct rs_spool_pos pos;
-		uint64_t seq;
-
-		assert_int_equal(rs_spool_append(fx->sp, t, &in, &seq, &pos),
-				 0);
-		if (i % 16 == 15)
-			assert_int_equal(rs_spool_commit(fx->sp), 0);
-	}
-	assert_int_equal(rs_spool_commit(fx->sp), 0);
-}
-
-/* Reads every record the spool offers for topic from pos; checks each is
- * intact, in order, once. Returns how many; opaques in *seen. */
-static unsigned int read_topic(struct fixture *fx, const char *topic,
-			       const struct rs_spool_pos *pos,
-			       unsigned int *seen, unsigned int cap)
-{
-	uint32_t t = rs_spool_topic(fx->sp, topic, 1);
-	struct rs_spool_cursor c = { 0 };
-	struct rs_srec r;
-	struct rs_spool_pos at;
-	unsigned int n = 0;
-	long long last = -1;
-	char value[400];
-	int k;
-
-	rs_spool_cursor_init(&c, t, pos, 0);
-	while ((k = rs_spool_next(fx->sp, &c, &r, &at)) != 0) {
-		if (k < 0)
-			continue;
-		assert_true(n < cap);
-		assert_int_equal(r.topic_len, 1);
-		assert_memory_equal(r.topic, topic, 1);
-		assert_true((long long)r.opaque > last);
-		last = (long long)r.opaque;
-		assert_int_equal(r.value_len,
-				 value_of((unsigned int)r.opaque, value));
-		assert_memory_equal(r.value, value, r.value_len);
-		seen[n++] = (unsigned int)r.opaque;
-	}
-	rs_spool_cursor_free(&c);
-	return n;
-}
-
-static const struct rs_spool_pos start = { 0, 0 };
-
-static unsigned int count_files(const char *dir, const char *suffix)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	unsigned int n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL) {
-		size_t l = strlen(de->d_name), s = strlen(suffix);
-
-		n += l >= s && strstr(de->d_name, suffix) != NULL;
-	}
-	closedir(d);
-	return n;
-}
-
-static void seg_path(const struct fixture *fx, uint64_t id, char *buf,
-		     size_t len)
-{
-	snprintf(buf, len, "%s/%016llx.seg", fx->dir, (unsigned long long)id);
-}
-
-static off_t file_size(const char *path)
-{
-	struct stat st;
-
-	assert_int_equal(stat(path, &st), 0);
-	return st.st_size;
-}
-
 static void test_write_read_retire_reopen(void **state)
 {
 	struct fixture *fx = *state;
@@ -461,27 +297,27 @@ static void test_write_read_retire_reopen(void **state)
 	struct rs_spool_stats st;
 	uint32_t a;
 
-	sp_open(fx);
-	append_range(fx, 0, 300);
+	fx_open(fx);
+	fx_append(fx, 0, 300);
 	rs_spool_stats(fx->sp, &st);
 	assert_true(st.segments > 2); /* it rolled over */
-	assert_int_equal(read_topic(fx, "a", &start, seen, 400), 150);
+	assert_int_equal(fx_read(fx, "a", &fx_start, seen, 400), 150);
 	for (unsigned int i = 0; i < 150; i++)
 		assert_int_equal(seen[i], 2 * i);
-	assert_int_equal(read_topic(fx, "b", &start, seen, 400), 150);
+	assert_int_equal(fx_read(fx, "b", &fx_start, seen, 400), 150);
 
 	/* the first 100 records of "a" are delivered */
 	a = rs_spool_topic(fx->sp, "a", 1);
 	rs_spool_retire(fx->sp, a, 200, 100); /* seqs 1, 3, ... 199 */
-	sp_close(fx);
+	fx_close(fx);
 
-	sp_open(fx);
+	fx_open(fx);
 	assert_int_equal(fx->nfound, 2);
 	for (unsigned int i = 0; i < fx->nfound; i++) {
 		const char *name =
 			rs_spool_topic_name(fx->sp, fx->found[i].topic);
 		unsigned int n =
-			read_topic(fx, name, &fx->found[i].first, seen, 400);
+			fx_read(fx, name, &fx->found[i].first, seen, 400);
 
 		if (strcmp(name, "a") == 0) {
 			assert_int_equal(fx->found[i].records, 50);
@@ -494,10 +330,10 @@ static void test_write_read_retire_reopen(void **state)
 		}
 	}
 	/* new records go after the old ones, with higher sequences */
-	append_range(fx, 300, 310);
-	assert_int_equal(read_topic(fx, "a", &start, seen, 400), 155);
+	fx_append(fx, 300, 310);
+	assert_int_equal(fx_read(fx, "a", &fx_start, seen, 400), 155);
 	assert_int_equal(seen[154], 308);
-	sp_close(fx);
+	fx_close(fx);
 }
 
 static void test_retired_segments_deleted(void **state)
@@ -507,19 +343,19 @@ static void test_retired_segments_deleted(void **state)
 	unsigned int seen[400];
 	uint32_t a, b;
 
-	sp_open(fx);
-	append_range(fx, 0, 300);
+	fx_open(fx);
+	fx_append(fx, 0, 300);
 	a = rs_spool_topic(fx->sp, "a", 1);
 	b = rs_spool_topic(fx->sp, "b", 1);
 	rs_spool_retire(fx->sp, a, rs_spool_last_seq(fx->sp) + 1, 150);
 	rs_spool_retire(fx->sp, b, rs_spool_last_seq(fx->sp) + 1, 150);
-	sp_close(fx);
-	sp_open(fx);
+	fx_close(fx);
+	fx_open(fx);
 	assert_int_equal(fx->nfound, 0);
 	rs_spool_stats(fx->sp, &st);
 	assert_true(st.segments <= 1); /* at most the last, still active */
-	assert_int_equal(read_topic(fx, "a", &start, seen, 400), 0);
-	sp_close(fx);
+	assert_int_equal(fx_read(fx, "a", &fx_start, seen, 400), 0);
+	fx_close(fx);
 }
 
 static void test_torn_tail(void **state)
@@ -532,133 +368,105 @@ static void test_torn_tail(void **state)
 	off_t size;
 	int fd;
 
-	sp_open(fx);
-	append_range(fx, 0, 100);
+	fx_open(fx);
+	fx_append(fx, 0, 100);
 	rs_spool_stats(fx->sp, &st);
-	sp_close(fx);
+	fx_close(fx);
 	/* the last segment: cut its last record in half, as a crash
 	 * during a write does, then let garbage follow */
 	for (last = 1; last < 1000; last++) {
-		seg_path(fx, last + 1, path, sizeof(path));
+		fx_seg_path(fx, last + 1, path, sizeof(path));
 		if (access(path, F_OK) != 0)
 			break;
 	}
-	seg_path(fx, last, path, sizeof(path));
-	size = file_size(path);
+	fx_seg_path(fx, last, path, sizeof(path));
+	size = fx_file_size(path);
 	assert_int_equal(truncate(path, size - 40), 0);
 	fd = open(path, O_WRONLY | O_APPEND);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "garbage!", 8), 8);
 	close(fd);
 
-	sp_open(fx);
+	fx_open(fx);
 	/* 99 intact records, the torn one gone, the cut bytes kept */
-	assert_int_equal(read_topic(fx, "a", &start, seen, 400), 50);
-	assert_int_equal(read_topic(fx, "b", &start, seen, 400), 49);
+	assert_int_equal(fx_read(fx, "a", &fx_start, seen, 400), 50);
+	assert_int_equal(fx_read(fx, "b", &fx_start, seen, 400), 49);
 	assert_int_equal(seen[48], 97);
-	assert_int_equal(count_files(fx->dir, ".torn-"), 1);
+	assert_int_equal(fx_count_files(fx->dir, ".torn-"), 1);
 	/* appending continues after the cut, and survives a reopen */
-	append_range(fx, 100, 104);
-	sp_close(fx);
-	sp_open(fx);
-	assert_int_equal(read_topic(fx, "b", &start, seen, 400), 51);
+	fx_append(fx, 100, 104);
+	fx_close(fx);
+	fx_open(fx);
+	assert_int_equal(fx_read(fx, "b", &fx_start, seen, 400), 51);
 	assert_int_equal(seen[50], 103);
-	assert_int_equal(count_files(fx->dir, ".torn-"), 1);
-	sp_close(fx);
-}
-
-/* Offset of the n-th record of a segment file. */
-static off_t record_offset(const char *path, unsigned int n)
-{
-	int fd = open(path, O_RDONLY);
-	off_t off = RS_SEG_HDR_SIZE;
-
-	assert_true(fd >= 0);
-	for (unsigned int i = 0; i < n; i++) {
-		uint32_t size;
-
-		assert_int_equal(pread(fd, &size, sizeof(size), off),
-				 sizeof(size));
-		off += size;
-	}
-	close(fd);
-	return off;
-}
-
-static void flip(const char *path, off_t at, uint8_t bits)
-{
-	int fd = open(path, O_RDWR);
-	uint8_t byte;
-
-	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, &byte, 1, at), 1);
-	byte ^= bits;
-	assert_int_equal(pwrite(fd, &byte, 1, at), 1);
-	close(fd);
+	assert_int_equal(fx_count_files(fx->dir, ".torn-"), 1);
+	fx_close(fx);
 }
 
 /* A flipped bit inside a record of an older segment: that record is
- * lost, every other one is replayed, the original file is kept. */
+ * lost, every other one is replayed, the segment file stays where it is
+ * and a copy of the damaged bytes is kept beside it, once. */
 static void test_damaged_record(void **state)
 {
 	struct fixture *fx = *state;
 	unsigned int seen_a[400], seen_b[400], na, nb;
 	char path[128];
 
-	sp_open(fx);
-	append_range(fx, 0, 300);
-	sp_close(fx);
-	seg_path(fx, 1, path, sizeof(path));
-	flip(path, record_offset(path, 20) + 70, 0x04); /* record 20's key */
+	fx_open(fx);
+	fx_append(fx, 0, 300);
+	fx_close(fx);
+	fx_seg_path(fx, 1, path, sizeof(path));
+	fx_flip(path, fx_record_offset(path, 20) + 70, 0x04); /* record 20's key */
 
-	sp_open(fx);
-	na = read_topic(fx, "a", &start, seen_a, 400);
-	nb = read_topic(fx, "b", &start, seen_b, 400);
+	fx_open(fx);
+	na = fx_read(fx, "a", &fx_start, seen_a, 400);
+	nb = fx_read(fx, "b", &fx_start, seen_b, 400);
 	assert_int_equal(na, 149);
 	assert_int_equal(nb, 150);
 	for (unsigned int i = 0; i < na; i++)
 		assert_int_equal(seen_a[i], i < 10 ? 2 * i : 2 * i + 2);
-	assert_int_equal(count_files(fx->dir, ".corrupt-0"), 1);
-	sp_close(fx);
-	/* the repair holds: a second start finds the same records */
-	sp_open(fx);
-	assert_int_equal(read_topic(fx, "a", &start, seen_a, 400), 149);
-	assert_int_equal(count_files(fx->dir, ".corrupt"), 1);
-	sp_close(fx);
+	assert_int_equal(fx_count_files(fx->dir, ".damaged-"), 1);
+	assert_int_equal(access(path, F_OK), 0);
+	fx_close(fx);
+	/* a second start finds the same records, and copies nothing again */
+	fx_open(fx);
+	assert_int_equal(fx_read(fx, "a", &fx_start, seen_a, 400), 149);
+	assert_int_equal(fx_count_files(fx->dir, ".damaged-"), 1);
+	assert_int_equal(fx_count_files(fx->dir, ".corrupt"), 0);
+	fx_close(fx);
 }
 
-/* A damaged size field: nothing after it in that segment can be found.
- * What precedes it and every later segment is replayed; the damaged file
- * is kept whole beside the spool. */
+/* A damaged size field: the scan cannot step over the record by its
+ * length, so it resynchronises on the next record that checks out. Only
+ * the damaged record is lost; the segment is not renamed or cut. */
 static void test_corrupt_segment(void **state)
 {
 	struct fixture *fx = *state;
 	unsigned int seen_a[400], seen_b[400], na, nb;
 	char path[128];
 
-	sp_open(fx);
-	append_range(fx, 0, 300);
-	sp_close(fx);
-	seg_path(fx, 1, path, sizeof(path));
-	flip(path, record_offset(path, 20) + 1, 0x40); /* its size */
+	fx_open(fx);
+	fx_append(fx, 0, 300);
+	fx_close(fx);
+	fx_seg_path(fx, 1, path, sizeof(path));
+	fx_flip(path, fx_record_offset(path, 20) + 1, 0x40); /* its size */
 
-	sp_open(fx);
-	na = read_topic(fx, "a", &start, seen_a, 400);
-	nb = read_topic(fx, "b", &start, seen_b, 400);
-	assert_true(na + nb < 299);
-	assert_true(na + nb > 200);
-	assert_int_equal(seen_a[0], 0);
+	fx_open(fx);
+	na = fx_read(fx, "a", &fx_start, seen_a, 400);
+	nb = fx_read(fx, "b", &fx_start, seen_b, 400);
+	assert_int_equal(na, 149); /* record 20 is topic a's 11th */
+	assert_int_equal(nb, 150);
 	assert_int_equal(seen_a[9], 18); /* records 0..19 are intact */
-	assert_int_equal(seen_b[9], 19);
-	assert_int_equal(seen_a[10] > 20, 1);
+	assert_int_equal(seen_a[10], 22); /* 20 is lost, 22 follows */
 	assert_int_equal(seen_a[na - 1], 298);
 	assert_int_equal(seen_b[nb - 1], 299);
-	assert_int_equal(count_files(fx->dir, ".corrupt"), 1);
-	sp_close(fx);
-	sp_open(fx);
-	assert_int_equal(read_topic(fx, "a", &start, seen_a, 400), na);
-	assert_int_equal(count_files(fx->dir, ".corrupt"), 1);
-	sp_close(fx);
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(fx_count_files(fx->dir, ".corrupt"), 0);
+	fx_close(fx);
+	fx_open(fx);
+	assert_int_equal(fx_read(fx, "a", &fx_start, seen_a, 400), na);
+	assert_int_equal(fx_count_files(fx->dir, ".damaged-"), 1);
+	fx_close(fx);
 }
 
 static void test_rewritten_duplicates(void **state)
@@ -667,13 +475,13 @@ static void test_rewritten_duplicates(void **state)
 	unsigned int seen[400];
 	char from[128], to[128];
 
-	sp_open(fx);
-	append_range(fx, 0, 20);
-	sp_close(fx);
+	fx_open(fx);
+	fx_append(fx, 0, 20);
+	fx_close(fx);
 	/* what a rewrite after a failed fsync leaves: the same records
 	 * again in the next segment (with its own header) */
-	seg_path(fx, 1, from, sizeof(from));
-	seg_path(fx, 2, to, sizeof(to));
+	fx_seg_path(fx, 1, from, sizeof(from));
+	fx_seg_path(fx, 2, to, sizeof(to));
 	{
 		struct rs_seg_hdr h;
 		int in = open(from, O_RDONLY), out;
@@ -691,14 +499,14 @@ static void test_rewritten_duplicates(void **state)
 		close(in);
 		close(out);
 	}
-	sp_open(fx);
-	assert_int_equal(read_topic(fx, "a", &start, seen, 400), 10);
-	assert_int_equal(read_topic(fx, "b", &start, seen, 400), 10);
+	fx_open(fx);
+	assert_int_equal(fx_read(fx, "a", &fx_start, seen, 400), 10);
+	assert_int_equal(fx_read(fx, "b", &fx_start, seen, 400), 10);
 	/* and a new record gets a sequence after all of them */
-	append_range(fx, 20, 22);
-	assert_int_equal(read_topic(fx, "a", &start, seen, 400), 11);
+	fx_append(fx, 20, 22);
+	assert_int_equal(fx_read(fx, "a", &fx_start, seen, 400), 11);
 	assert_int_equal(seen[10], 20);
-	sp_close(fx);
+	fx_close(fx);
 }
 
 static void test_bad_checkpoint_replays_all(void **state)
@@ -709,11 +517,11 @@ static void test_bad_checkpoint_replays_all(void **state)
 	FILE *f;
 	uint32_t a;
 
-	sp_open(fx);
-	append_range(fx, 0, 40);
+	fx_open(fx);
+	fx_append(fx, 0, 40);
 	a = rs_spool_topic(fx->sp, "a", 1);
 	rs_spool_retire(fx->sp, a, rs_spool_last_seq(fx->sp) + 1, 20);
-	sp_close(fx);
+	fx_close(fx);
 	snprintf(path, sizeof(path), "%s/checkpoint", fx->dir);
 	f = fopen(path, "w");
 	assert_non_null(f);
@@ -723,10 +531,10 @@ static void test_bad_checkpoint_replays_all(void **state)
 	fclose(f);
 	/* a checkpoint that fails its CRC is not believed: every record
 	 * still in the spool is sent again (duplicates, never losses) */
-	sp_open(fx);
-	assert_int_equal(read_topic(fx, "a", &start, seen, 400), 20);
-	assert_int_equal(read_topic(fx, "b", &start, seen, 400), 20);
-	sp_close(fx);
+	fx_open(fx);
+	assert_int_equal(fx_read(fx, "a", &fx_start, seen, 400), 20);
+	assert_int_equal(fx_read(fx, "b", &fx_start, seen, 400), 20);
+	fx_close(fx);
 }
 
 static void test_not_a_segment(void **state)
@@ -736,31 +544,31 @@ static void test_not_a_segment(void **state)
 	char path[128];
 	FILE *f;
 
-	sp_open(fx);
-	append_range(fx, 0, 10);
-	sp_close(fx);
+	fx_open(fx);
+	fx_append(fx, 0, 10);
+	fx_close(fx);
 	/* a file with a segment's name and someone else's contents, and
 	 * an empty one (a crash right after creating it) */
-	seg_path(fx, 7, path, sizeof(path));
+	fx_seg_path(fx, 7, path, sizeof(path));
 	f = fopen(path, "w");
 	assert_non_null(f);
 	for (int i = 0; i < 100; i++)
 		fputs("this is not a spool segment\n", f);
 	fclose(f);
-	seg_path(fx, 8, path, sizeof(path));
+	fx_seg_path(fx, 8, path, sizeof(path));
 	f = fopen(path, "w");
 	assert_non_null(f);
 	fclose(f);
 
-	sp_open(fx);
-	assert_int_equal(read_topic(fx, "a", &start, seen, 400), 5);
-	assert_int_equal(count_files(fx->dir, ".corrupt"), 1);
+	fx_open(fx);
+	assert_int_equal(fx_read(fx, "a", &fx_start, seen, 400), 5);
+	assert_int_equal(fx_count_files(fx->dir, ".corrupt"), 1);
 	assert_int_equal(access(path, F_OK), -1); /* the empty one: gone */
-	append_range(fx, 10, 12);
-	sp_close(fx);
-	sp_open(fx);
-	assert_int_equal(read_topic(fx, "a", &start, seen, 400), 6);
-	sp_close(fx);
+	fx_append(fx, 10, 12);
+	fx_close(fx);
+	fx_open(fx);
+	assert_int_equal(fx_read(fx, "a", &fx_start, seen, 400), 6);
+	fx_close(fx);
 }
 
 /* PostgreSQL's lesson: after a failed fsync the kernel may have dropped
@@ -774,28 +582,28 @@ static void test_failed_fsync_rewrites(void **state)
 	unsigned int seen[400];
 	char path[128];
 
-	sp_open(fx);
-	append_range(fx, 0, 8); /* into segment 1, synced */
+	fx_open(fx);
+	fx_append(fx, 0, 8); /* into segment 1, synced */
 	fail_fdatasync = 1;
-	append_range(fx, 8, 12); /* its sync fails */
+	fx_append(fx, 8, 12); /* its sync fails */
 	assert_int_equal(fail_fdatasync, 0);
 	assert_int_equal(rs_spool_usable(fx->sp), 0);
 	rs_spool_stats(fx->sp, &st);
 	assert_int_equal(st.broken, 0);
-	seg_path(fx, 2, path, sizeof(path));
+	fx_seg_path(fx, 2, path, sizeof(path));
 	assert_int_equal(access(path, F_OK), 0); /* the rewrite */
-	append_range(fx, 12, 16);
-	assert_int_equal(read_topic(fx, "a", &start, seen, 400), 8);
-	sp_close(fx);
+	fx_append(fx, 12, 16);
+	assert_int_equal(fx_read(fx, "a", &fx_start, seen, 400), 8);
+	fx_close(fx);
 
 	/* on disk: records 8..11 twice (their first copy may or may not
 	 * be whole); each is read once, in order */
-	sp_open(fx);
-	assert_int_equal(read_topic(fx, "a", &start, seen, 400), 8);
+	fx_open(fx);
+	assert_int_equal(fx_read(fx, "a", &fx_start, seen, 400), 8);
 	for (unsigned int i = 0; i < 8; i++)
 		assert_int_equal(seen[i], 2 * i);
-	assert_int_equal(read_topic(fx, "b", &start, seen, 400), 8);
-	sp_close(fx);
+	assert_int_equal(fx_read(fx, "b", &fx_start, seen, 400), 8);
+	fx_close(fx);
 }
 
 /* Writes fail until the disk recovers: the spool says it is broken, keeps
@@ -808,8 +616,8 @@ static void test_failing_writes_recover(void **state)
 	char value[400];
 	uint32_t a;
 
-	sp_open(fx);
-	append_range(fx, 0, 4);
+	fx_open(fx);
+	fx_append(fx, 0, 4);
 	fail_pwrite = 1000;
 	a = rs_spool_topic(fx->sp, "a", 1);
 	{
@@ -821,7 +629,7 @@ static void test_failing_writes_recover(void **state)
 			.key = "a",
 			.key_len = 1,
 			.value = value,
-			.value_len = (uint32_t)value_of(4, value),
+			.value_len = (uint32_t)fx_value(4, value),
 		};
 		struct rs_spool_pos pos;
 		uint64_t seq;
@@ -843,12 +651,94 @@ static void test_failing_writes_recover(void **state)
 	assert_int_equal(rs_spool_usable(fx->sp), 0);
 	assert_int_equal(rs_spool_commit(fx->sp), 0);
 	assert_int_equal(rs_spool_committed(fx->sp), rs_spool_last_seq(fx->sp));
-	sp_close(fx);
+	fx_close(fx);
 
-	sp_open(fx);
-	assert_int_equal(read_topic(fx, "a", &start, seen, 400), 3);
+	fx_open(fx);
+	assert_int_equal(fx_read(fx, "a", &fx_start, seen, 400), 3);
 	assert_int_equal(seen[2], 4);
-	sp_close(fx);
+	fx_close(fx);
+}
+
+/* Append one record of topic "a" with opaque i; its sequence. */
+static uint64_t append_one(struct fixture *fx, unsigned int i, int expect)
+{
+	char value[400];
+	struct rs_srec_in in = {
+		.topic = "a",
+		.topic_len = 1,
+		.opaque = i,
+		.partition = -1,
+		.key = "a",
+		.key_len = 1,
+		.value = value,
+		.value_len = (uint32_t)fx_value(i, value),
+	};
+	struct rs_spool_pos pos;
+	uint64_t seq = 0;
+
+	assert_int_equal(rs_spool_append(fx->sp, rs_spool_topic(fx->sp, "a", 1),
+					 &in, &seq, &pos),
+			 expect);
+	return seq;
+}
+
+/*
+ * A failed write, and then no room for the segment that would take its
+ * records again (a full disk). The old spool marked itself only full,
+ * created a segment once space returned and threw the buffer away: a
+ * later commit covered the lost sequences, so they were reported SPOOLED
+ * while on no disk ("committed through seq 5, readers find 1, 2 and 5").
+ * Now the records stay in memory, nothing is appended over them, and
+ * they are written once there is room.
+ */
+static void eio_then_full(struct fixture *fx, enum rs_fsync_mode mode)
+{
+	unsigned int seen[16];
+	uint64_t s2, s4;
+
+	fx->cfg.fsync = mode;
+	fx_open(fx);
+	(void)append_one(fx, 1, 0);
+	s2 = append_one(fx, 2, 0);
+	assert_int_equal(rs_spool_commit(fx->sp), 0);
+	assert_true(rs_spool_committed(fx->sp) >= s2);
+	(void)append_one(fx, 3, 0);
+	s4 = append_one(fx, 4, 0);
+	fail_pwrite = 1;
+	fail_fallocate = 1000; /* the disk is full from now on */
+	assert_int_equal(rs_spool_commit(fx->sp), RS_SPOOL_EBROKEN);
+	assert_true(rs_spool_committed(fx->sp) < s4);
+	assert_true(rs_spool_usable(fx->sp) < 0);
+	/* nothing goes in while 3 and 4 wait, however long */
+	rs_spool_tick(fx->sp, INT64_MAX / 8);
+	(void)append_one(fx, 5, RS_SPOOL_EBROKEN);
+	assert_int_equal(rs_spool_commit(fx->sp), RS_SPOOL_EBROKEN);
+	assert_true(rs_spool_committed(fx->sp) < s4);
+	/* space returns: the retry writes 3 and 4 first */
+	fail_fallocate = 0;
+	rs_spool_tick(fx->sp, INT64_MAX / 4);
+	assert_int_equal(rs_spool_usable(fx->sp), 0);
+	(void)append_one(fx, 5, 0);
+	assert_int_equal(rs_spool_commit(fx->sp), 0);
+	rs_spool_tick(fx->sp, INT64_MAX / 2);
+	assert_int_equal(rs_spool_committed(fx->sp), rs_spool_last_seq(fx->sp));
+	assert_int_equal(fx_read(fx, "a", &fx_start, seen, 16), 5);
+	fx_close(fx);
+	fx_open(fx);
+	assert_int_equal(fx_read(fx, "a", &fx_start, seen, 16), 5);
+	for (unsigned int i = 0; i < 5; i++)
+		assert_int_equal(seen[i], i + 1);
+	fx_close(fx);
+}
+
+static void test_eio_then_full_always(void **state)
+{
+	eio_then_full(*state, RS_FSYNC_ALWAYS);
+}
+
+static void test_eio_then_full_interval(void **state)
+{
+	eio_then_full(*state, RS_FSYNC_INTERVAL);
 }
 
 int main(void)
@@ -858,25 +748,29 @@ int main(void)
 		cmocka_unit_test(test_record_damage),
 		cmocka_unit_test(test_segment_header),
 		cmocka_unit_test_setup_teardown(test_write_read_retire_reopen,
-						setup, teardown),
+						fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_retired_segments_deleted,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_torn_tail, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_damaged_record, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_corrupt_segment, setup,
-						teardown),
+						fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_torn_tail, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_record, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_segment, fx_setup,
+						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rewritten_duplicates,
-						setup, teardown),
+						fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_checkpoint_replays_all,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_not_a_segment, setup,
-						teardown),
+						fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_not_a_segment, fx_setup,
+						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_failed_fsync_rewrites,
-						setup, teardown),
+						fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_failing_writes_recover,
-						setup, teardown),
+						fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_eio_then_full_always,
+						fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_eio_then_full_interval,
+						fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
