@@ -172,10 +172,18 @@ static int on_welcome(struct ringside *rs)
 	if (take_eventfds(rs, fds[1], fds[2]) < 0)
 		return -1;
 	rs->session_id = w.session_id;
-	/* the new daemon's limit may be lower; it wrote it into the header */
-	rs->max_frame = __atomic_load_n(&rs->shm->max_frame, __ATOMIC_RELAXED);
-	if (rs->max_frame > rs->ring_size / 2)
-		rs->max_frame = rs->ring_size / 2;
+	/* the new daemon's limit may be lower; it wrote it into the header.
+	 * Senders read rs->max_frame concurrently: one atomic store (a
+	 * frame checked against the old limit just before is failed by the
+	 * daemon as too large, not taken as a violation) */
+	{
+		uint32_t mf = __atomic_load_n(&rs->shm->max_frame,
+					      __ATOMIC_RELAXED);
+
+		if (mf > rs->ring_size / 2)
+			mf = rs->ring_size / 2;
+		__atomic_store_n(&rs->max_frame, mf, __ATOMIC_RELAXED);
+	}
 	rs->topics_sent = rs->topics_ok = 0;
 	rs->conn_state = RS_CONN_TOPICS;
 	return 1;

@@ -184,7 +184,8 @@ int ringside_sendv(ringside_t *rs, const ringside_topic_t *topic,
 	size = frame_bytes(rec, &hbytes);
 	if (size < 0)
 		return (int)size;
-	if (size > rs->max_frame)
+	/* a reconnect may lower it meanwhile (reconnect.c's on_welcome) */
+	if (size > __atomic_load_n(&rs->max_frame, __ATOMIC_RELAXED))
 		return RINGSIDE_ETOOBIG;
 	err = reserve(rs, (uint32_t)size, &start, &pad);
 	if (err < 0)

@@ -27,6 +27,8 @@
 /* a ring half full of records this old, of a topic that delivered none
  * for as long, is an outage, not a burst */
 #define RELIEVE_AGE_MS 100
+#define OTHER_TRIES 5 /* sends of a record failing with an unclassified
+		       * error before it is reported failed */
 
 /* Owns nothing but its lists' links: records belong to their holders. */
 struct rs_flow {
@@ -150,6 +152,7 @@ static struct rs_pending *pq_push(struct rs_pending_q *q, uint64_t seq,
 	e->pos = *pos;
 	e->state = RS_PENDING_INFLIGHT;
 	e->possible_dup = 0;
+	e->tries = 0;
 	return e;
 }
 
@@ -254,23 +257,26 @@ static void fail(struct rs_flow *f, struct rs_record *rec, int status)
 	finish(f, rec, &o);
 }
 
-static int retriable(int err)
+/*
+ * 1 if a record that failed with o is to be sent again rather than
+ * reported failed: a transient error, or one of the producer instance
+ * (rs_kafka_err_class), always; an unclassified one, up to OTHER_TRIES
+ * times in all, so that an error nobody foresaw neither loses the record
+ * at once nor holds its topic for ever.
+ */
+static int send_again(const struct rs_topic *t, const struct rs_record *rec,
+		      const struct rs_outcome *o)
 {
-	switch (err) {
-	case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
-	case RD_KAFKA_RESP_ERR__TIMED_OUT:
-	case RD_KAFKA_RESP_ERR__TIMED_OUT_QUEUE:
-	case RD_KAFKA_RESP_ERR__PURGE_QUEUE:
-	case RD_KAFKA_RESP_ERR__PURGE_INFLIGHT:
-	case RD_KAFKA_RESP_ERR__TRANSPORT:
-	case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
-	case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
-	case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
-	case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
-	case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
-	case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
-	case RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION:
+	const struct rs_pending *e;
+
+	switch (rs_kafka_err_class(o->kafka_error)) {
+	case RS_ERR_TRANSIENT:
+	case RS_ERR_PRODUCER:
 		return 1;
+	case RS_ERR_OTHER:
+		e = rec->spool_seq != 0 ? pq_find(&t->pending, rec->spool_seq)
+					: NULL;
+		return e == NULL || e->tries + 1 < OTHER_TRIES;
 	default:
 		return 0;
 	}
@@ -341,13 +347,17 @@ static int shadow_rest(struct rs_flow *f, struct rs_topic *t)
 	return 0;
 }
 
-static int to_spooled(struct rs_flow *f, struct rs_topic *t, const char *why)
+/* Switches t to SPOOLED (see flow.h). -1 if the spool cannot take records
+ * now, unless force: a record of t already in the spool must be replayed
+ * from it, whatever the spool can take today. */
+static int spool_topic(struct rs_flow *f, struct rs_topic *t, const char *why,
+		       int force)
 {
 	struct rs_spool_pos end;
 
 	if (t->mode == RS_MODE_SPOOLED)
 		return shadow_rest(f, t);
-	if (rs_spool_usable(f->spool) < 0)
+	if (!force && rs_spool_usable(f->spool) < 0)
 		return -1;
 	rs_spool_end(f->spool, &end);
 	rs_spool_cursor_init(&t->cursor, t->spool_topic, &end,
@@ -361,6 +371,24 @@ static int to_spooled(struct rs_flow *f, struct rs_topic *t, const char *why)
 		   "written to the spool too",
 		   t->name, why, (unsigned long long)t->inflight);
 	return shadow_rest(f, t);
+}
+
+static int to_spooled(struct rs_flow *f, struct rs_topic *t, const char *why)
+{
+	return spool_topic(f, t, why, 0);
+}
+
+/* A record whose client is gone (rec->orphan), in librdkafka from its
+ * ring: a copy goes to the spool now, so a daemon crash before Kafka has
+ * it loses nothing (no process can hand that ring to the next daemon). */
+static void shadow_orphan(struct rs_flow *f, struct rs_record *rec)
+{
+	struct rs_topic *t = rec->topic;
+
+	if (rec->list != RS_LIST_DIRECT || rec->spool_seq != 0)
+		return;
+	if (spool_append(f, t, rec, 1))
+		t->unshadowed--;
 }
 
 static int over_backlog(const struct rs_flow *f, const struct rs_topic *t,
@@ -391,14 +419,28 @@ static int route(struct rs_flow *f, struct rs_topic *t, struct rs_record *rec)
 		(void)to_spooled(f, t, why);
 	if (t->mode == RS_MODE_DIRECT && t->acks_next >= 0)
 		return 0; /* waits for the acks switch */
+	if (t->mode == RS_MODE_DIRECT && t->fence) {
+		/* a failed producer still holds older records of the topic:
+		 * nothing overtakes them */
+		if (t->inflight > 0)
+			return 0;
+		t->fence = 0;
+	}
 	if (t->mode == RS_MODE_DIRECT) {
 		switch (rs_producer_send(f->producer, rec, &o)) {
 		case RS_SEND_OK:
 			direct_add(f, t, rec);
+			if (rec->orphan)
+				shadow_orphan(f, rec);
 			return 1;
 		case RS_SEND_FAILED:
 			finish(f, rec, &o);
 			return 1;
+		case RS_SEND_AGAIN:
+			if (to_spooled(f, t, "its producer is being replaced") <
+			    0)
+				return 0;
+			break;
 		default: /* librdkafka's queue is full */
 			if (to_spooled(f, t, "librdkafka queue full") < 0)
 				return 0;
@@ -438,15 +480,25 @@ void rs_flow_delivered(struct rs_flow *f, struct rs_record *rec,
 		t->replay_inflight--;
 		t->replay_bytes -= rec->size;
 	}
-	if (retriable(o->kafka_error)) {
+	if (o->kafka_error != 0 && send_again(t, rec, o)) {
+		if (rs_kafka_err_class(o->kafka_error) == RS_ERR_OTHER)
+			log_warnx("topic %s: librdkafka reports %s, an error "
+				  "ringsided does not know: the record is sent "
+				  "again (at most %d times in all)",
+				  t->name, rd_kafka_err2name(o->kafka_error),
+				  OTHER_TRIES);
 		/* it will be sent again, by this process or, from the spool,
 		 * by the next one: count the copy Kafka may already have */
 		if (o->persistence == RINGSIDE_POSSIBLY_PERSISTED) {
 			t->possible_dups++;
 			f->possible_dups++;
 		}
-		if (rec->list == RS_LIST_DIRECT && rec->spool_seq == 0 &&
-		    to_spooled(f, t, rd_kafka_err2str(o->kafka_error)) < 0) {
+		/* the spool takes the topic over; a record already in it
+		 * (an orphan's shadow) is replayed from it in any case */
+		if (rec->list == RS_LIST_DIRECT &&
+		    spool_topic(f, t, rd_kafka_err2str(o->kafka_error),
+				rec->spool_seq != 0) < 0 &&
+		    rec->spool_seq == 0) {
 			/* no spool: back in line, still holding its ring */
 			direct_remove(t, rec);
 			hold_push(f, t, rec);
@@ -459,6 +511,9 @@ void rs_flow_delivered(struct rs_flow *f, struct rs_record *rec,
 			e->state = RS_PENDING_FAILED;
 			e->possible_dup |=
 				o->persistence == RINGSIDE_POSSIBLY_PERSISTED;
+			if (rs_kafka_err_class(o->kafka_error) ==
+			    RS_ERR_OTHER)
+				e->tries++;
 		}
 		t->rewind = 1;
 		mark_busy(f, t);
@@ -659,7 +714,11 @@ static void retire(struct rs_flow *f, struct rs_topic *t)
 		if (t->scan > 0)
 			t->scan--;
 	}
-	below = q->n > 0 ? pq_at(q, 0)->seq : t->cursor.last_seq + 1;
+	/* a direct topic's records in the spool are all shadows, each with
+	 * an entry: none left, none to keep (its cursor is not in use) */
+	below = q->n > 0		    ? pq_at(q, 0)->seq
+		: t->mode == RS_MODE_DIRECT ? rs_spool_last_seq(f->spool) + 1
+					    : t->cursor.last_seq + 1;
 	rs_spool_retire(f->spool, t->spool_topic, below, count);
 }
 
@@ -722,7 +781,7 @@ static unsigned int replay(struct rs_flow *f, struct rs_topic *t)
 		if (rec == NULL)
 			break;
 		rc = rs_producer_send(f->producer, rec, &o);
-		if (rc == RS_SEND_FULL) {
+		if (rc == RS_SEND_FULL || rc == RS_SEND_AGAIN) {
 			free(rec);
 			t->cursor.pos = saved_pos;
 			t->cursor.last_seq = saved_last;
@@ -781,7 +840,7 @@ static int topic_idle(const struct rs_topic *t)
 {
 	return t->mode == RS_MODE_DIRECT && t->acks_next < 0 &&
 	       TAILQ_EMPTY(&t->direct) && TAILQ_EMPTY(&t->hold) &&
-	       TAILQ_EMPTY(&t->replaying);
+	       TAILQ_EMPTY(&t->replaying) && t->pending.n == 0;
 }
 
 unsigned int rs_flow_pass(struct rs_flow *f)
@@ -807,7 +866,7 @@ unsigned int rs_flow_pass(struct rs_flow *f)
 			switch_acks(f, t);
 		work += drain_hold(f, t);
 		work += replay(f, t);
-		if (t->mode == RS_MODE_SPOOLED)
+		if (t->mode == RS_MODE_SPOOLED || t->pending.n > 0)
 			retire(f, t);
 		if (topic_idle(t)) {
 			TAILQ_REMOVE(&f->busy, t, busy_entry);
@@ -855,6 +914,28 @@ void rs_flow_refuse(struct rs_flow *f, struct rs_record *rec, int status)
 	rec->rseq = ++f->rseq;
 	fail(f, rec, status);
 	rs_record_release(rec);
+}
+
+void rs_flow_orphaned(struct rs_flow *f, struct rs_record *rec)
+{
+	rec->orphan = 1;
+	shadow_orphan(f, rec);
+}
+
+void rs_flow_producer_failed(struct rs_flow *f, enum rs_acks acks)
+{
+	struct rs_topic *t;
+
+	/* the failed instance's records come back as retriable reports and
+	 * are sent again from the spool, oldest first; until then nothing
+	 * of their topics may go to the new instance directly */
+	TAILQ_FOREACH (t, &f->busy, busy_entry) {
+		if (t->acks != acks || t->inflight == 0)
+			continue;
+		t->fence = 1;
+		if (!TAILQ_EMPTY(&t->direct))
+			(void)to_spooled(f, t, "its producer failed");
+	}
 }
 
 void rs_flow_stop(struct rs_flow *f)

@@ -77,6 +77,15 @@ void rs_flow_refuse(struct rs_flow *f, struct rs_record *rec, int status);
  * RINGSIDE_EFULL while the spool has room. */
 void rs_flow_relieve(struct rs_flow *f, struct rs_record *oldest);
 
+/* rec's client is gone and no process can hand its ring to another
+ * daemon: the record goes to the spool too (now if it is in librdkafka,
+ * else when it gets there), so that it survives a daemon crash. */
+void rs_flow_orphaned(struct rs_flow *f, struct rs_record *rec);
+
+/* A producer instance of class acks was replaced after a fatal error;
+ * its records are coming back, to be sent again in order. */
+void rs_flow_producer_failed(struct rs_flow *f, enum rs_acks acks);
+
 /* Shutdown: no more replay. */
 void rs_flow_stop(struct rs_flow *f);
 /* Shutdown deadline: every record still in librdkafka from a ring is put

@@ -50,6 +50,41 @@ int rs_headers_check(const uint8_t *p, uint32_t bytes, uint32_t count,
 	return 0;
 }
 
+int rs_frame_parse_header(const void *buf, uint32_t size, struct rs_frame *f,
+			  const char **why)
+{
+	struct ringside_frame h;
+	uint64_t need;
+
+	if (size < sizeof(h) || size % 8 != 0)
+		return fail(why, "frame size invalid");
+	memcpy(&h, buf, sizeof(h));
+	if (h.size != size)
+		return fail(why, "frame size changed while being read");
+	if (h.type != RINGSIDE_FRAME_RECORD)
+		return fail(why, "unknown frame type");
+	if (h.flags & ~RINGSIDE_FRAME_F_ALL)
+		return fail(why, "unknown frame flags");
+	if (h.header_count > RINGSIDE_HEADERS_MAX)
+		return fail(why, "too many headers");
+	if ((h.flags & RINGSIDE_FRAME_F_PARTITION) ? h.partition < 0
+						   : h.partition != -1)
+		return fail(why, "partition invalid");
+	if (h.timestamp < 0)
+		return fail(why, "negative timestamp");
+	need = sizeof(h) + (uint64_t)h.header_bytes + opt_len(h.key_len) +
+	       opt_len(h.value_len);
+	if (ringside_align8(need) != size)
+		return fail(why, "frame lengths do not add up to its size");
+	memset(f, 0, sizeof(*f));
+	f->size = size;
+	f->topic = h.topic;
+	f->partition = h.partition;
+	f->timestamp = h.timestamp;
+	f->opaque = h.opaque;
+	return 0;
+}
+
 int rs_frame_parse(const void *buf, uint32_t size, struct rs_frame *f,
 		   const char **why)
 {

@@ -36,6 +36,12 @@ struct rs_frame_header {
 int rs_frame_parse(const void *buf, uint32_t size, struct rs_frame *f,
 		   const char **why);
 
+/* The same for the 48-byte header alone of a frame of size bytes (a
+ * record too large to take, whose opaque and topic its report needs):
+ * every header rule is checked; key, value and headers are left empty. */
+int rs_frame_parse_header(const void *buf, uint32_t size, struct rs_frame *f,
+			  const char **why);
+
 /* Checks count encoded headers filling exactly bytes bytes: the wire
  * format shared by ring frames and spool records. */
 int rs_headers_check(const uint8_t *p, uint32_t bytes, uint32_t count,

@@ -3,6 +3,13 @@
  * as events on each producer's main queue, which signals an eventfd watched
  * by the daemon's libevent loop; librdkafka never calls back into the daemon
  * from its own threads except to log.
+ *
+ * A producer instance that raises a fatal error (an idempotent producer
+ * after an OUT_OF_ORDER_SEQUENCE_NUMBER, say) accepts nothing more. It is
+ * replaced by a new instance for its acks class, its topics move to the
+ * new one, and the old one is purged and kept only until every record it
+ * held has come back with a report (each is sent again: rs_kafka_err_class
+ * says a producer-fatal error is not the record's fault).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,6 +34,9 @@ struct rs_class {
 	int efd;		 /* owned; librdkafka writes it */
 	struct event *ev;	 /* owned */
 	struct rs_kstats stats;	 /* the last statistics event */
+	int fatal;		 /* rk raised a fatal error: replace it */
+	int owns_mock;		 /* rk holds the embedded mock cluster */
+	struct rs_class *next;	 /* in the producer's retired list */
 };
 
 /* Owns the classes, the topics and their librdkafka handles. */
@@ -44,6 +54,13 @@ struct rs_producer {
 	uint64_t inflight;
 	rs_topic_new_fn on_topic;
 	void *on_topic_arg;
+	rs_fatal_fn on_fatal;
+	void *on_fatal_arg;
+	/* replaced instances, served until their records are all reported
+	 * (owned) */
+	struct rs_class *retired;
+	uint64_t replacements;
+	int restart[RS_ACKS_N]; /* a replacement failed to start: again */
 };
 
 static void kafka_log(const rd_kafka_t *rk, int level, const char *fac,
@@ -157,6 +174,7 @@ static int class_start(struct rs_producer *p, enum rs_acks acks, char *err,
 		p->mock_bootstraps = strdup(b);
 		if (p->mock_bootstraps == NULL)
 			fatal("strdup");
+		c->owns_mock = 1;
 		log_notice("embedded mock Kafka cluster at %s (test only: "
 			   "records live in memory)",
 			   b);
@@ -278,17 +296,34 @@ static void class_free(struct rs_class *c)
 
 void rs_producer_free(struct rs_producer *p)
 {
+	struct rs_class *mock = NULL;
+
 	if (p == NULL)
 		return;
 	for (size_t i = 0; i < p->ntopics; i++)
 		topic_free(p->topics[i]);
 	free(p->topics);
-	/* the class that owns the embedded mock cluster goes last */
+	/* the instance that owns the embedded mock cluster goes last */
+	while (p->retired != NULL) {
+		struct rs_class *c = p->retired;
+
+		p->retired = c->next;
+		if (c->owns_mock) {
+			mock = c;
+			continue;
+		}
+		class_free(c);
+		free(c);
+	}
 	for (int i = 0; i < RS_ACKS_N; i++)
-		if (i != p->first)
+		if (!p->cls[i].owns_mock)
 			class_free(&p->cls[i]);
-	if (p->first >= 0)
-		class_free(&p->cls[p->first]);
+	for (int i = 0; i < RS_ACKS_N; i++)
+		class_free(&p->cls[i]);
+	if (mock != NULL) {
+		class_free(mock);
+		free(mock);
+	}
 	free(p->mock_bootstraps);
 	free(p);
 }
@@ -516,6 +551,8 @@ int rs_producer_send(struct rs_producer *p, struct rs_record *rec,
 	rd_kafka_resp_err_t err;
 	size_t n = 0;
 
+	if (c->rk == NULL || c->fatal)
+		return RS_SEND_AGAIN; /* being replaced */
 	vu[n].vtype = RD_KAFKA_VTYPE_RKT;
 	vu[n++].u.rkt = t->rkt;
 	vu[n].vtype = RD_KAFKA_VTYPE_PARTITION;
@@ -556,6 +593,13 @@ int rs_producer_send(struct rs_producer *p, struct rs_record *rec,
 		rd_kafka_headers_destroy(hdrs);
 	if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 		return RS_SEND_FULL;
+	if (rs_kafka_err_class(err) == RS_ERR_PRODUCER) {
+		/* replaced at the next serve; the record waits for it */
+		c->fatal = 1;
+		return RS_SEND_AGAIN;
+	}
+	if (rs_kafka_err_class(err) != RS_ERR_PERMANENT)
+		return RS_SEND_AGAIN;
 	rs_outcome_from_kafka(err, RD_KAFKA_MSG_STATUS_NOT_PERSISTED, t->acks,
 			      o);
 	o->partition = f->partition;
@@ -611,6 +655,8 @@ static void serve_class(struct rs_producer *p, struct rs_class *c)
 				rd_kafka_event_error_is_fatal(ev) ? "fatal: "
 								  : "",
 				rd_kafka_event_error_string(ev));
+			if (rd_kafka_event_error_is_fatal(ev))
+				c->fatal = 1;
 			break;
 		default:
 			break;
@@ -619,12 +665,191 @@ static void serve_class(struct rs_producer *p, struct rs_class *c)
 	}
 }
 
+/* Points topic t at the instance now serving its acks class. */
+static int topic_rebind(struct rs_producer *p, struct rs_topic *t, char *err,
+			size_t errlen)
+{
+	return rs_producer_topic_acks(p, t, t->acks, err, errlen);
+}
+
+/*
+ * Replaces the instance of class acks after a fatal error: a new one
+ * takes the class's topics, the old one is purged (its records come back
+ * with retriable reports, and are sent again in order through the spool)
+ * and kept until they have all come back.
+ */
+static void class_replace(struct rs_producer *p, enum rs_acks acks)
+{
+	struct rs_class *c = &p->cls[acks], *old = malloc(sizeof(*old));
+	char reason[512] = "", err[600];
+	rd_kafka_resp_err_t code;
+
+	if (old == NULL)
+		fatal("malloc");
+	code = rd_kafka_fatal_error(c->rk, reason, sizeof(reason));
+	*old = *c;
+	old->fatal = 0;
+	/* its queue's wake-ups now serve the retired instance */
+	event_free(old->ev);
+	old->ev = event_new(p->base, old->efd, EV_READ | EV_PERSIST, on_queue,
+			    old);
+	if (old->ev == NULL || event_add(old->ev, NULL) < 0)
+		fatalx("libevent: cannot watch a retired producer's queue");
+	old->next = p->retired;
+	p->retired = old;
+	memset(c, 0, sizeof(*c));
+	c->efd = -1;
+	p->replacements++;
+	log_msg(RS_LOG_ERR,
+		"kafka %s (acks=%s) had a fatal error (%s: %s): replacing it; "
+		"the %llu records it holds are sent again through the new one",
+		rd_kafka_name(old->rk), rs_acks_name(acks),
+		rd_kafka_err2name(code), reason,
+		(unsigned long long)rd_kafka_outq_len(old->rk));
+	if (class_start(p, acks, err, sizeof(err)) < 0) {
+		/* retried at the next serve; sends wait meanwhile */
+		log_warnx("cannot start a new acks=%s producer: %s",
+			  rs_acks_name(acks), err);
+		class_free(c);
+		p->restart[acks] = 1;
+	} else {
+		for (size_t i = 0; i < p->ntopics; i++)
+			if (p->topics[i]->acks == acks &&
+			    topic_rebind(p, p->topics[i], err, sizeof(err)) < 0)
+				log_warnx("topic %s: %s", p->topics[i]->name,
+					  err);
+	}
+	(void)rd_kafka_purge(old->rk, RD_KAFKA_PURGE_F_QUEUE |
+					      RD_KAFKA_PURGE_F_INFLIGHT);
+	if (p->on_fatal != NULL)
+		p->on_fatal(acks, p->on_fatal_arg);
+}
+
+/* Frees retired instances whose every record has been reported. */
+static void reap_retired(struct rs_producer *p)
+{
+	struct rs_class **pp = &p->retired;
+
+	while (*pp != NULL) {
+		struct rs_class *c = *pp;
+
+		if (c->owns_mock || rd_kafka_outq_len(c->rk) > 0) {
+			pp = &c->next;
+			continue;
+		}
+		log_info("kafka %s: every record it held is reported; "
+			 "destroyed",
+			 rd_kafka_name(c->rk));
+		*pp = c->next;
+		class_free(c);
+		free(c);
+	}
+}
+
 void rs_producer_serve(struct rs_producer *p)
 {
+	struct rs_class *r;
+
 	for (int i = 0; i < RS_ACKS_N; i++)
 		if (p->cls[i].rk != NULL)
 			serve_class(p, &p->cls[i]);
+	for (r = p->retired; r != NULL; r = r->next)
+		serve_class(p, r);
+	for (int i = 0; i < RS_ACKS_N; i++) {
+		if (p->cls[i].rk != NULL && p->cls[i].fatal) {
+			class_replace(p, (enum rs_acks)i);
+		} else if (p->cls[i].rk == NULL && p->restart[i]) {
+			char err[600];
+
+			/* a replacement that could not start: again */
+			if (class_start(p, (enum rs_acks)i, err, sizeof(err)) <
+			    0) {
+				class_free(&p->cls[i]);
+				continue;
+			}
+			p->restart[i] = 0;
+			for (size_t t = 0; t < p->ntopics; t++)
+				if (p->topics[t]->acks == (enum rs_acks)i)
+					(void)topic_rebind(p, p->topics[t], err,
+							   sizeof(err));
+		}
+	}
+	reap_retired(p);
 	p->batch(p->arg);
+}
+
+void rs_producer_on_fatal(struct rs_producer *p, rs_fatal_fn fn, void *arg)
+{
+	p->on_fatal = fn;
+	p->on_fatal_arg = arg;
+}
+
+uint64_t rs_producer_replacements(const struct rs_producer *p)
+{
+	return p->replacements;
+}
+
+int rs_kafka_err_class(int err)
+{
+	switch (err) {
+	case RD_KAFKA_RESP_ERR_NO_ERROR:
+		return RS_ERR_NONE;
+	/* the record, or its topic, is refused for good */
+	case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+	case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+	case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+	case RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP:
+	case RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS:
+	case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
+	case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+	case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+	case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+	case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+	case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+	case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+	case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+	case RD_KAFKA_RESP_ERR__INVALID_ARG:
+	case RD_KAFKA_RESP_ERR__BAD_MSG:
+		return RS_ERR_PERMANENT;
+	/* the producer instance is dead or out of step; the record is not
+	 * at fault: it goes again through a new instance */
+	case RD_KAFKA_RESP_ERR__FATAL:
+	case RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER:
+	case RD_KAFKA_RESP_ERR_UNKNOWN_PRODUCER_ID:
+	case RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH:
+	case RD_KAFKA_RESP_ERR_PRODUCER_FENCED:
+	case RD_KAFKA_RESP_ERR_INVALID_PRODUCER_ID_MAPPING:
+	case RD_KAFKA_RESP_ERR__INCONSISTENT:
+	case RD_KAFKA_RESP_ERR__GAPLESS_GUARANTEE:
+		return RS_ERR_PRODUCER;
+	/* the cluster cannot take it now */
+	case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+	case RD_KAFKA_RESP_ERR__TIMED_OUT:
+	case RD_KAFKA_RESP_ERR__TIMED_OUT_QUEUE:
+	case RD_KAFKA_RESP_ERR__PURGE_QUEUE:
+	case RD_KAFKA_RESP_ERR__PURGE_INFLIGHT:
+	case RD_KAFKA_RESP_ERR__TRANSPORT:
+	case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+	case RD_KAFKA_RESP_ERR__RESOLVE:
+	case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+	case RD_KAFKA_RESP_ERR__NODE_UPDATE:
+	case RD_KAFKA_RESP_ERR__RETRY:
+	case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+	case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+	case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+	case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+	case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+	case RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION:
+	case RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR:
+	case RD_KAFKA_RESP_ERR_BROKER_NOT_AVAILABLE:
+	case RD_KAFKA_RESP_ERR_REPLICA_NOT_AVAILABLE:
+	case RD_KAFKA_RESP_ERR_THROTTLING_QUOTA_EXCEEDED:
+	case RD_KAFKA_RESP_ERR_INVALID_MSG:
+	case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+		return RS_ERR_TRANSIENT;
+	default:
+		return RS_ERR_OTHER;
+	}
 }
 
 void rs_producer_flush(struct rs_producer *p, int timeout_ms)
@@ -632,6 +857,13 @@ void rs_producer_flush(struct rs_producer *p, int timeout_ms)
 	for (int i = 0; i < RS_ACKS_N; i++)
 		if (p->cls[i].rk != NULL && rd_kafka_outq_len(p->cls[i].rk) > 0)
 			(void)rd_kafka_flush(p->cls[i].rk, timeout_ms);
+}
+
+static void purge_retired(struct rs_producer *p)
+{
+	for (struct rs_class *r = p->retired; r != NULL; r = r->next)
+		(void)rd_kafka_purge(r->rk, RD_KAFKA_PURGE_F_QUEUE |
+						    RD_KAFKA_PURGE_F_INFLIGHT);
 }
 
 void rs_producer_purge_class(struct rs_producer *p, enum rs_acks acks,
@@ -646,6 +878,7 @@ void rs_producer_purge_class(struct rs_producer *p, enum rs_acks acks,
 
 void rs_producer_purge(struct rs_producer *p)
 {
+	purge_retired(p);
 	for (int i = 0; i < RS_ACKS_N; i++)
 		if (p->cls[i].rk != NULL)
 			(void)rd_kafka_purge(p->cls[i].rk,

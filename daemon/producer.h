@@ -42,10 +42,15 @@ int rs_producer_topic_force(struct rs_producer *p, const char *name,
 typedef void (*rs_topic_new_fn)(struct rs_topic *t, void *arg);
 void rs_producer_on_topic(struct rs_producer *p, rs_topic_new_fn fn, void *arg);
 
-enum { RS_SEND_OK = 0, RS_SEND_FULL = 1, RS_SEND_FAILED = 2 };
+enum {
+	RS_SEND_OK = 0,
+	RS_SEND_FULL = 1,   /* librdkafka's queue is full: later */
+	RS_SEND_FAILED = 2, /* refused for good: *o says why */
+	RS_SEND_AGAIN = 3,  /* the producer cannot take it now (being
+			     * replaced after a fatal error): later */
+};
 
-/* Hands a record to librdkafka. RS_SEND_FULL: librdkafka's queue is full,
- * try again later. RS_SEND_FAILED: refused for good, *o says why. */
+/* Hands a record to librdkafka: RS_SEND_*. */
 int rs_producer_send(struct rs_producer *p, struct rs_record *rec,
 		     struct rs_outcome *o);
 
@@ -64,6 +69,25 @@ void rs_producer_purge(struct rs_producer *p);
  * inflight. */
 void rs_producer_purge_class(struct rs_producer *p, enum rs_acks acks,
 			     int inflight);
+
+/* What an error from librdkafka means for the record it came with. */
+enum rs_err_class {
+	RS_ERR_NONE = 0,
+	RS_ERR_TRANSIENT, /* the cluster cannot take it now: send it again */
+	RS_ERR_PRODUCER,  /* the producer instance failed: again, via a new one */
+	RS_ERR_PERMANENT, /* refused for good: report it failed */
+	RS_ERR_OTHER,	  /* unclassified: sent again a few times, then failed */
+};
+int rs_kafka_err_class(int err);
+
+/* Called after a producer instance was replaced following a fatal error,
+ * before its records come back (purged): the flow keeps their topics'
+ * order. */
+typedef void (*rs_fatal_fn)(enum rs_acks acks, void *arg);
+void rs_producer_on_fatal(struct rs_producer *p, rs_fatal_fn fn, void *arg);
+
+/* How many instances were replaced so far. */
+uint64_t rs_producer_replacements(const struct rs_producer *p);
 
 /* Maps a delivery result to a report outcome. */
 void rs_outcome_from_kafka(rd_kafka_resp_err_t err,

@@ -46,6 +46,7 @@ struct rs_record {
 	uint8_t list;        /* enum rs_record_list_id */
 	uint8_t from_spool;  /* read back from the spool */
 	uint8_t possible_dup; /* sent again after POSSIBLY_PERSISTED */
+	uint8_t orphan;	      /* its client is gone: spooled as well */
 	struct rs_frame frame; /* points into data */
 	uint8_t data[];        /* the private copy */
 };

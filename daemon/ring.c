@@ -17,6 +17,12 @@ void rs_ring_init(struct rs_ring *r, const struct rs_shm *shm)
 	r->size = shm->ring_size;
 	r->mask = shm->ring_size - 1;
 	r->max_frame = shm->max_frame;
+	r->oversize_frame = shm->max_frame;
+}
+
+void rs_ring_allow_oversize(struct rs_ring *r)
+{
+	r->oversize_frame = r->size / 2;
 }
 
 static int violation(const char **why, const char *reason)
@@ -83,9 +89,13 @@ int rs_ring_peek(struct rs_ring *r, uint32_t *sizep, const char **why)
 		return violation(why, "unknown frame type");
 	if (size < sizeof(struct ringside_frame))
 		return violation(why, "record frame shorter than its header");
-	if (size > r->max_frame)
-		return violation(why, "record frame larger than max_frame");
 	*sizep = size;
+	if (size > r->max_frame) {
+		if (size > r->oversize_frame)
+			return violation(why,
+					 "record frame larger than max_frame");
+		return RS_RING_OVERSIZE;
+	}
 	return RS_RING_RECORD;
 }
 

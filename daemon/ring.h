@@ -16,6 +16,10 @@ struct rs_ring {
 	uint32_t size;
 	uint32_t mask;
 	uint32_t max_frame;
+	/* frames up to this, but over max_frame, are records accepted under
+	 * an older, larger limit (a ring handed back after a restart): each
+	 * is failed as too large, not taken as a violation */
+	uint32_t oversize_frame;
 	uint64_t head;	  /* next position to read */
 	uint64_t release; /* everything before it is finished */
 	uint64_t tail;	  /* last tail read and validated */
@@ -27,6 +31,7 @@ enum rs_ring_next {
 	RS_RING_EMPTY = 0,	/* nothing committed at head */
 	RS_RING_RECORD = 1,	/* a record of *size bytes is at head */
 	RS_RING_PAD = 2,	/* padding of *size bytes is at head */
+	RS_RING_OVERSIZE = 3,	/* a record over max_frame (see above) */
 };
 
 void rs_ring_init(struct rs_ring *r, const struct rs_shm *shm);
@@ -34,6 +39,10 @@ void rs_ring_init(struct rs_ring *r, const struct rs_shm *shm);
 /* Looks at the frame at head without moving: reads tail, the commit bit and
  * the frame's first word once each and bounds-checks them. */
 int rs_ring_peek(struct rs_ring *r, uint32_t *size, const char **why);
+
+/* A resumed ring: frames up to half the ring (the most any client library
+ * ever accepts) may have been committed under an older limit. */
+void rs_ring_allow_oversize(struct rs_ring *r);
 
 /* Copies the frame at head (size bytes, as peeked) into dst. */
 void rs_ring_copy(const struct rs_ring *r, void *dst, uint32_t size);

@@ -218,6 +218,13 @@ struct rs_session *rs_server_session(struct rs_server *srv, uint64_t id)
 	return NULL;
 }
 
+static void on_producer_fatal(enum rs_acks acks, void *arg)
+{
+	struct rs_server *srv = arg;
+
+	rs_flow_producer_failed(srv->flow, acks);
+}
+
 static void on_topic(struct rs_topic *t, void *arg)
 {
 	struct rs_server *srv = arg;
@@ -278,6 +285,7 @@ static int open_spool(struct rs_server *srv, char *err, size_t errlen)
 		return -1;
 	srv->flow = rs_flow_new(srv, srv->producer, srv->spool);
 	rs_producer_on_topic(srv->producer, on_topic, srv);
+	rs_producer_on_fatal(srv->producer, on_producer_fatal, srv);
 	for (size_t i = 0; i < fl.n; i++) {
 		struct rs_topic *t;
 
@@ -327,6 +335,15 @@ int rs_server_start(struct rs_server *srv, struct event_base *base,
 	srv->cfg = cfg;
 	srv->listen_fd = -1;
 	TAILQ_INIT(&srv->sessions);
+	srv->refused_topic = calloc(1, sizeof(*srv->refused_topic));
+	if (srv->refused_topic == NULL ||
+	    (srv->refused_topic->name = strdup("")) == NULL)
+		fatal("calloc");
+	srv->refused_topic->acks_next = -1;
+	srv->refused_topic->reports = RS_REPORTS_ALL;
+	TAILQ_INIT(&srv->refused_topic->direct);
+	TAILQ_INIT(&srv->refused_topic->hold);
+	TAILQ_INIT(&srv->refused_topic->replaying);
 	srv->drain_ev = evtimer_new(base, on_drain, srv);
 	if (srv->drain_ev == NULL) {
 		snprintf(err, errlen, "libevent: cannot create a timer");
@@ -524,4 +541,8 @@ void rs_server_free(struct rs_server *srv)
 		event_free(srv->stop_ev);
 	rs_config_free(srv->cfg);
 	srv->cfg = NULL;
+	if (srv->refused_topic != NULL)
+		free(srv->refused_topic->name);
+	free(srv->refused_topic);
+	srv->refused_topic = NULL;
 }

@@ -46,6 +46,9 @@ struct rs_server {
 	uint64_t reloads;
 	uint64_t reload_failures;
 	struct rs_metrics *metrics; /* NULL: no metrics_listen */
+	/* what a session's refused topic ids point to: records for it are
+	 * failed, never produced (owned) */
+	struct rs_topic *refused_topic;
 	int64_t spool_logged_ms;    /* the last periodic spool line */
 	int spool_logged_busy;	    /* it said the spool held records */
 };

@@ -123,8 +123,11 @@ void rs_session_free(struct rs_session *s)
 		close(s->doorbell_fd);
 	if (s->reply_fd >= 0)
 		close(s->reply_fd);
+	for (uint32_t i = 0; i < s->ntopics; i++)
+		free(s->names[i]);
+	free(s->names);
 	free(s->topics);
-	free(s->denied);
+	free(s->refused);
 	TAILQ_REMOVE(&s->srv->sessions, s, entry);
 	s->srv->nsessions--;
 	if (s->srv->last_lookup == s)
@@ -241,6 +244,7 @@ static int resume_shm(struct rs_session *s, const struct ringside_msg_hello *h,
 		return -1;
 	}
 	rs_ring_init(&s->ring, &s->shm);
+	rs_ring_allow_oversize(&s->ring);
 	rs_reply_init(&s->reply, &s->shm, cfg->report_backlog, -1);
 	if (rs_ring_resume(&s->ring, why) < 0)
 		return -1;
@@ -466,16 +470,55 @@ static void resume(struct rs_session *s, size_t len)
 	rs_server_kick(s->srv);
 }
 
+/* Why the session may not use topic name now: 0, or a RINGSIDE_E* code
+ * with the reason in err; *tp is the topic when it may. */
+static int topic_refusal(struct rs_session *s, const char *name,
+			 struct rs_topic **tp, char *err, size_t errlen)
+{
+	struct rs_topic_policy pol;
+	int rc;
+
+	*tp = NULL;
+	if (rs_config_topic(s->srv->cfg, name, &pol) == 0 &&
+	    !rs_acl_allows(pol.acl, &s->peer)) {
+		log_session(RS_LOG_NOTICE, s,
+			    "denied topic %s: uid %u is not in its allow_users "
+			    "or allow_groups",
+			    name, (unsigned int)s->peer.uid);
+		snprintf(err, errlen,
+			 "uid %u may not send to topic %s (allow_users, "
+			 "allow_groups)",
+			 (unsigned int)s->peer.uid, name);
+		return RINGSIDE_EDENIED;
+	}
+	rc = rs_producer_topic(s->srv->producer, name, tp, err, errlen);
+	if (rc == 0)
+		return 0;
+	/* not configured, or librdkafka refused it: RINGSIDE_ETOPIC; a topic
+	 * a restart removed, for a session handed back, is denied, as a
+	 * reload that removes it denies its records */
+	if (rc == RS_TOPIC_DENIED && s->resuming)
+		return RINGSIDE_EDENIED;
+	return rc == RS_TOPIC_LIMIT ? RINGSIDE_ELIMIT : RINGSIDE_ETOPIC;
+}
+
+/*
+ * TOPIC: resolves a name to the session-local id its frames use. A
+ * refusal is an ERROR, except while a session is being handed back: its
+ * ring may already hold frames for the topic (ids are positions in the
+ * client's list), so the id is granted all the same and each of those
+ * records is failed with the refusal (a restart that removed a topic used
+ * to refuse the resume for ever, and nothing of any topic was delivered).
+ */
 static void topic(struct rs_session *s, const void *buf, size_t len)
 {
 	struct ringside_msg_topic m;
 	struct ringside_msg_topic_ok ok;
 	struct rs_topic *t, **v;
-	uint8_t *d;
-	char name[RINGSIDE_TOPIC_NAME_MAX + 1], err[300];
-	struct rs_topic_policy pol;
+	int32_t *r;
+	char name[RINGSIDE_TOPIC_NAME_MAX + 1], err[400];
 	uint32_t id;
-	int rc;
+	int status;
 
 	if (len != sizeof(m)) {
 		violation(s, "TOPIC of the wrong size");
@@ -489,48 +532,45 @@ static void topic(struct rs_session *s, const void *buf, size_t len)
 	}
 	memcpy(name, m.name, m.name_len);
 	name[m.name_len] = '\0';
-	if (rs_config_topic(s->srv->cfg, name, &pol) == 0 &&
-	    !rs_acl_allows(pol.acl, &s->peer)) {
-		log_session(RS_LOG_NOTICE, s,
-			    "denied topic %s: uid %u is not in its allow_users "
-			    "or allow_groups",
-			    name, (unsigned int)s->peer.uid);
-		send_error(s, RINGSIDE_EDENIED,
-			   "uid %u may not send to topic %s (allow_users, "
-			   "allow_groups)",
-			   (unsigned int)s->peer.uid, name);
+	for (id = 0; id < s->ntopics; id++)
+		if (strcmp(s->names[id], name) == 0)
+			break;
+	if (id == s->ntopics && s->ntopics == SESSION_TOPICS_MAX) {
+		send_error(s, RINGSIDE_ELIMIT,
+			   "a session may use at most %u topics",
+			   SESSION_TOPICS_MAX);
 		return;
 	}
-	for (id = 0; id < s->ntopics; id++)
-		if (strcmp(s->topics[id]->name, name) == 0)
-			break;
+	status = topic_refusal(s, name, &t, err, sizeof(err));
+	if (status != 0 && !s->resuming) {
+		send_error(s, status, "%s", err);
+		return;
+	}
+	if (status != 0)
+		log_session(RS_LOG_WARN, s,
+			    "handed back with topic %s, which this daemon "
+			    "refuses (%s): its records are failed",
+			    name, err);
 	if (id == s->ntopics) {
-		if (s->ntopics == SESSION_TOPICS_MAX) {
-			send_error(s, RINGSIDE_ELIMIT,
-				   "a session may use at most %u topics",
-				   SESSION_TOPICS_MAX);
-			return;
-		}
-		rc = rs_producer_topic(s->srv->producer, name, &t, err,
-				       sizeof(err));
-		if (rc < 0) {
-			send_error(s,
-				   rc == RS_TOPIC_LIMIT ? RINGSIDE_ELIMIT
-							: RINGSIDE_ETOPIC,
-				   "%s", err);
-			return;
-		}
+		char **nv;
+
 		v = realloc(s->topics, (s->ntopics + 1) * sizeof(*v));
 		if (v == NULL)
 			fatal("realloc");
 		s->topics = v;
-		d = realloc(s->denied, s->ntopics + 1);
-		if (d == NULL)
+		r = realloc(s->refused, (s->ntopics + 1) * sizeof(*r));
+		if (r == NULL)
 			fatal("realloc");
-		s->denied = d;
-		s->topics[s->ntopics++] = t;
+		s->refused = r;
+		nv = realloc(s->names, (s->ntopics + 1) * sizeof(*nv));
+		if (nv == NULL || (nv[s->ntopics] = strdup(name)) == NULL)
+			fatal("realloc");
+		s->names = nv;
+		s->ntopics++;
 	}
-	s->denied[id] = 0; /* allowed again, by the checks above */
+	/* allowed again, by the checks above, or refused from now on */
+	s->topics[id] = t != NULL ? t : s->srv->refused_topic;
+	s->refused[id] = status;
 	memset(&ok, 0, sizeof(ok));
 	ok.hdr.type = RINGSIDE_MSG_TOPIC_OK;
 	ok.hdr.len = sizeof(ok);
@@ -541,6 +581,8 @@ static void topic(struct rs_session *s, const void *buf, size_t len)
 
 static void client_gone(struct rs_session *s)
 {
+	struct rs_record *rec;
+
 	if (s->state == RS_SESSION_HANDSHAKE) {
 		rs_session_free(s);
 		return;
@@ -557,6 +599,10 @@ static void client_gone(struct rs_session *s)
 	}
 	s->state = RS_SESSION_CLOSING;
 	disconnect(s);
+	/* nobody can hand this ring to another daemon now: what it holds
+	 * unfinished goes to the spool as well */
+	TAILQ_FOREACH (rec, &s->records, entry)
+		rs_flow_orphaned(s->srv->flow, rec);
 	log_session(RS_LOG_INFO, s,
 		    "client closed: %llu records in, %llu delivered, %llu "
 		    "failed",
@@ -739,18 +785,26 @@ void rs_session_report_spooled(struct rs_server *srv, struct rs_record *rec)
 	report(srv, rec, &o);
 }
 
-/* Copies one frame out of the ring and checks it. NULL with *why set: the
- * client broke the protocol; NULL without: out of memory, try later. */
+/* Copies one frame out of the ring and checks it: all of it, or for a
+ * record too large to take only its header (its report needs the opaque
+ * and topic). NULL with *why set: the client broke the protocol; NULL
+ * without: out of memory, try later. */
 static struct rs_record *take_record(struct rs_session *s, uint32_t size,
-				     const char **why)
+				     int oversize, const char **why)
 {
-	struct rs_record *rec = malloc(sizeof(*rec) + size);
+	uint32_t copy = oversize ? (uint32_t)sizeof(struct ringside_frame)
+				 : size;
+	struct rs_record *rec = malloc(sizeof(*rec) + copy);
+	int rc;
 
 	*why = NULL;
 	if (rec == NULL)
 		return NULL;
-	rs_ring_copy(&s->ring, rec->data, size);
-	if (rs_frame_parse(rec->data, size, &rec->frame, why) < 0) {
+	rs_ring_copy(&s->ring, rec->data, copy);
+	rc = oversize ? rs_frame_parse_header(rec->data, size, &rec->frame,
+					      why)
+		      : rs_frame_parse(rec->data, size, &rec->frame, why);
+	if (rc < 0) {
 		free(rec);
 		return NULL;
 	}
@@ -764,8 +818,9 @@ static struct rs_record *take_record(struct rs_session *s, uint32_t size,
 	rec->session_id = s->id;
 	rec->topic = s->topics[rec->frame.topic];
 	rec->start = s->ring.head;
-	rec->size = size;
+	rec->size = copy;
 	rec->in_ring = 1;
+	rec->orphan = s->state == RS_SESSION_CLOSING;
 	rs_ring_advance(&s->ring, size);
 	TAILQ_INSERT_TAIL(&s->records, rec, entry);
 	s->records_in++;
@@ -780,8 +835,9 @@ static int read_one(struct rs_session *s)
 	struct rs_record *rec;
 	const char *why;
 	uint32_t size;
+	int k;
 
-	switch (rs_ring_peek(&s->ring, &size, &why)) {
+	switch ((k = rs_ring_peek(&s->ring, &size, &why))) {
 	case RS_RING_VIOLATION:
 		violation(s, why);
 		return 0;
@@ -789,16 +845,29 @@ static int read_one(struct rs_session *s)
 		rs_ring_advance(&s->ring, size);
 		return 1;
 	case RS_RING_RECORD:
-		rec = take_record(s, size, &why);
+	case RS_RING_OVERSIZE:
+		rec = take_record(s, size, k == RS_RING_OVERSIZE, &why);
 		if (rec == NULL) {
 			if (why != NULL)
 				violation(s, why);
 			return 0;
 		}
-		if (s->denied[rec->frame.topic])
-			rs_flow_refuse(s->srv->flow, rec, RINGSIDE_EDENIED);
-		else
+		if (k == RS_RING_OVERSIZE) {
+			/* committed under an older, larger max_record_bytes */
+			if (s->oversize++ == 0)
+				log_session(RS_LOG_WARN, s,
+					    "its ring holds records over this "
+					    "daemon's max_record_bytes, "
+					    "written under an older limit: "
+					    "each is failed as too large");
+			rs_flow_refuse(s->srv->flow, rec,
+				       RINGSIDE_ERECORD_TOO_LARGE);
+		} else if (s->refused[rec->frame.topic] != 0) {
+			rs_flow_refuse(s->srv->flow, rec,
+				       s->refused[rec->frame.topic]);
+		} else {
 			rs_flow_dispatch(s->srv->flow, rec);
+		}
 		return 1;
 	default:
 		break;
@@ -962,17 +1031,23 @@ uint32_t rs_session_recheck(struct rs_session *s, int *acl_refused)
 	*acl_refused = s->state == RS_SESSION_OPEN &&
 		       !rs_acl_allows(&cfg->acl, &s->peer);
 	for (uint32_t i = 0; i < s->ntopics; i++) {
-		const char *name = s->topics[i]->name;
-		int was = s->denied[i];
+		const char *name = s->names[i];
+		int was = s->refused[i];
 
-		s->denied[i] = rs_config_topic(cfg, name, &pol) < 0 ||
-			       !rs_acl_allows(pol.acl, &s->peer);
-		if (s->denied[i] && !was)
+		if (s->topics[i] == s->srv->refused_topic) {
+			n++; /* refused at a resume: stays so */
+			continue;
+		}
+		s->refused[i] = rs_config_topic(cfg, name, &pol) < 0 ||
+					!rs_acl_allows(pol.acl, &s->peer)
+				? RINGSIDE_EDENIED
+				: 0;
+		if (s->refused[i] != 0 && was == 0)
 			log_session(RS_LOG_NOTICE, s,
 				    "topic %s is no longer allowed: its "
 				    "records are refused (RINGSIDE_EDENIED)",
 				    name);
-		n += s->denied[i];
+		n += s->refused[i] != 0;
 	}
 	return n;
 }

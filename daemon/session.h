@@ -53,8 +53,10 @@ struct rs_session {
 
 	struct rs_record_list records; /* read, not finished, ring order */
 	struct rs_topic **topics;      /* session-local id -> topic */
-	uint8_t *denied;	       /* id -> a reload refused it since */
+	char **names;		       /* id -> the name the client asked for */
+	int32_t *refused; /* id -> 0, or the RINGSIDE_E* its records get */
 	uint32_t ntopics;
+	uint64_t oversize; /* records over max_frame, from an older limit */
 
 	int reply_dirty;
 	int stopping; /* daemon shutdown: read only up to stop_at */

@@ -31,6 +31,7 @@ struct rs_pending {
 	struct rs_spool_pos pos;
 	uint8_t state;
 	uint8_t possible_dup;
+	uint8_t tries; /* failures with an unclassified error */
 };
 
 /* Sorted by seq; a ring buffer of entries. */
@@ -79,6 +80,9 @@ struct rs_topic {
 	int64_t resume_ms;
 	uint32_t backoff_ms;
 	int busy;
+	/* a failed producer instance holds some of its records: none goes
+	 * to librdkafka directly until they are back (flow.c) */
+	int fence;
 	TAILQ_ENTRY(rs_topic) busy_entry;
 };
 
