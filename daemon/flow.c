@@ -48,6 +48,7 @@ struct rs_flow {
 	 * purge (0: never purged) */
 	uint64_t delivered[RS_ACKS_N];
 	uint64_t purge_mark[RS_ACKS_N];
+	int64_t purge_ms[RS_ACKS_N]; /* when the class was last purged */
 	int stall_logged[RS_ACKS_N];
 };
 
@@ -554,12 +555,13 @@ static void take_committed(struct rs_flow *f)
 }
 
 /*
- * With a finite message.timeout.ms, librdkafka would time out a topic's
- * oldest records and go on sending younger ones: a gap, and a reordering
- * once the old ones are sent again. So at 3/4 of the timeout ringsided
- * moves them out itself: every topic of that producer writes what it has
- * in librdkafka to the spool, then the producer's queue and in-flight
- * requests are purged, and replay later sends them in order.
+ * An operator's message.timeout.ms is applied here, not by librdkafka
+ * (which would time out a partition's oldest records and go on sending
+ * younger ones: a gap, and a reordering once the old ones are sent
+ * again; producer.c never gives it the timeout). Once a record has waited
+ * that long, every topic of its producer writes what it has in librdkafka
+ * to the spool, then the producer's queue (and in-flight requests) are
+ * purged, all at once, and replay later sends them in order.
  */
 static int near_timeout(const struct rs_flow *f, const struct rs_topic *t)
 {
@@ -573,8 +575,13 @@ static int near_timeout(const struct rs_flow *f, const struct rs_topic *t)
 		oldest = d->read_ms;
 	if (r != NULL && r->read_ms < oldest)
 		oldest = r->read_ms;
+	/* once per timeout: a purge took everything queued then, and what
+	 * stays in flight after a queue-only purge must not trigger one on
+	 * every pass (it did: every 10 ms, each purging what replay had just
+	 * queued) */
 	return oldest != INT64_MAX &&
-	       f->now_ms - oldest >= (int64_t)t->kafka_timeout_ms * 3 / 4;
+	       f->now_ms - oldest >= (int64_t)t->kafka_timeout_ms &&
+	       f->now_ms - f->purge_ms[t->acks] >= (int64_t)t->kafka_timeout_ms;
 }
 
 /*
@@ -593,15 +600,25 @@ static void purge_class(struct rs_flow *f, enum rs_acks acks)
 		      f->delivered[acks] + 1 == f->purge_mark[acks];
 	struct rs_topic *t;
 
+	/* every topic of the class stops sending now: until the purged
+	 * records' reports are back (they come later, one by one) nothing
+	 * younger may go to librdkafka, or it would be delivered before them
+	 * (seen: a purge between two replay passes, the older record purged,
+	 * the younger one of its key delivered); replay starts again from the
+	 * oldest undelivered record once nothing is in flight */
 	TAILQ_FOREACH (t, &f->busy, busy_entry) {
-		if (t->acks == acks && !TAILQ_EMPTY(&t->direct))
-			(void)to_spooled(f, t, "message.timeout.ms near");
+		if (t->acks != acks)
+			continue;
+		if (!TAILQ_EMPTY(&t->direct))
+			(void)to_spooled(f, t, "message.timeout.ms reached");
+		if (t->mode == RS_MODE_SPOOLED)
+			t->rewind = 1;
 	}
 	(void)rs_spool_commit(f->spool);
 	if (!stalled)
-		log_notice("records have waited 3/4 of message.timeout.ms in "
-			   "the acks=%s producer: purging them into the spool "
-			   "before librdkafka times any out",
+		log_notice("records have waited message.timeout.ms in the "
+			   "acks=%s producer: moving all of its records into "
+			   "the spool",
 			   rs_acks_name(acks));
 	else if (!f->stall_logged[acks])
 		log_notice("acks=%s producer: nothing delivered since the last "
@@ -612,6 +629,7 @@ static void purge_class(struct rs_flow *f, enum rs_acks acks)
 	f->stall_logged[acks] = stalled;
 	rs_producer_purge_class(f->producer, acks, !stalled);
 	f->purge_mark[acks] = f->delivered[acks] + 1;
+	f->purge_ms[acks] = f->now_ms;
 }
 
 static unsigned int drain_hold(struct rs_flow *f, struct rs_topic *t)

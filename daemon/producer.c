@@ -78,6 +78,22 @@ static int is_mock_key(const char *key)
 	return strcmp(key, "test.mock.num.brokers") == 0;
 }
 
+static int is_timeout_key(const char *key)
+{
+	return strcmp(key, "message.timeout.ms") == 0 ||
+	       strcmp(key, "delivery.timeout.ms") == 0;
+}
+
+/* The operator's message.timeout.ms in props (the last one set), else
+ * dflt. Checked by the config loader. */
+static uint32_t props_timeout(const struct rs_props *props, uint32_t dflt)
+{
+	for (size_t i = 0; props != NULL && i < props->n; i++)
+		if (is_timeout_key(props->v[i].key))
+			dflt = (uint32_t)strtoul(props->v[i].value, NULL, 10);
+	return dflt;
+}
+
 /* The producer's global config for one acks class. */
 static rd_kafka_conf_t *class_conf(struct rs_producer *p, enum rs_acks acks,
 				   char *err, size_t errlen)
@@ -85,9 +101,16 @@ static rd_kafka_conf_t *class_conf(struct rs_producer *p, enum rs_acks acks,
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	char errstr[512];
 
-	/* librdkafka's own timeout would drop records (and leave gaps in a
-	 * partition); ringsided spills by backlog_ms instead. An operator
-	 * may still set one: its timeouts then go to the spool. */
+	/*
+	 * librdkafka never gets a finite message.timeout.ms. Its own
+	 * timeouts fail the older records of a partition while younger ones
+	 * are still written (librdkafka's INTRODUCTION.md, "Message timeout
+	 * considerations": "a final written message sequence of 1, 4, 5"),
+	 * so resending the failed ones would put them after younger records
+	 * of their key. ringsided spills by backlog_ms, and applies an
+	 * operator's message.timeout.ms itself (flow.c): it moves all of a
+	 * producer's records to the spool at once, which keeps the order.
+	 */
 	rd_kafka_conf_set(conf, "message.timeout.ms", "0", errstr,
 			  sizeof(errstr));
 	/* broker state and round-trip times for status and metrics; an
@@ -101,6 +124,8 @@ static rd_kafka_conf_t *class_conf(struct rs_producer *p, enum rs_acks acks,
 		if (acks != RS_ACKS_ALL &&
 		    strcmp(pr->key, "enable.idempotence") == 0)
 			continue; /* idempotence needs acks=all */
+		if (is_timeout_key(pr->key))
+			continue; /* ringsided's (see above) */
 		if (p->mock_bootstraps != NULL &&
 		    (is_mock_key(pr->key) ||
 		     strcmp(pr->key, "bootstrap.servers") == 0))
@@ -202,12 +227,6 @@ static void classes_needed(const struct rs_config *cfg, int need[RS_ACKS_N])
 	}
 }
 
-static int is_timeout_key(const char *key)
-{
-	return strcmp(key, "message.timeout.ms") == 0 ||
-	       strcmp(key, "delivery.timeout.ms") == 0;
-}
-
 /* librdkafka's own timeout is left infinite unless the operator asks for
  * one; say what that choice costs. */
 static void warn_timeouts(const struct rs_config *cfg)
@@ -224,10 +243,12 @@ static void warn_timeouts(const struct rs_config *cfg)
 			set |= is_timeout_key(tc->props.v[i].key);
 	}
 	if (set)
-		log_notice("message.timeout.ms is set: ringsided purges a "
-			   "producer's records into the spool at 3/4 of it, "
-			   "before librdkafka times any out, and counts the "
-			   "in-flight ones as possible duplicates");
+		log_notice("message.timeout.ms is set: ringsided moves a "
+			   "producer's records into the spool once one has "
+			   "waited that long in librdkafka (which is not given "
+			   "the timeout: its own leaves gaps in a partition), "
+			   "and counts the in-flight ones as possible "
+			   "duplicates");
 }
 
 int rs_producer_new(const struct rs_config *cfg, struct event_base *base,
@@ -339,6 +360,8 @@ static int apply_props(rd_kafka_topic_conf_t *tconf,
 	for (size_t i = 0; i < tc->props.n; i++) {
 		const struct rs_prop *pr = &tc->props.v[i];
 
+		if (is_timeout_key(pr->key))
+			continue; /* ringsided's, never librdkafka's */
 		if (rd_kafka_topic_conf_set(tconf, pr->key, pr->value, errstr,
 					    sizeof(errstr)) !=
 		    RD_KAFKA_CONF_OK) {
@@ -362,16 +385,6 @@ static struct rs_topic *find_topic(struct rs_producer *p, const char *name)
 		if (strcmp(p->topics[i]->name, name) == 0)
 			return p->topics[i];
 	return NULL;
-}
-
-static uint32_t conf_uint(const rd_kafka_topic_conf_t *tconf, const char *name)
-{
-	char buf[32];
-	size_t len = sizeof(buf);
-
-	if (rd_kafka_topic_conf_get(tconf, name, buf, &len) != RD_KAFKA_CONF_OK)
-		return 0;
-	return (uint32_t)strtoul(buf, NULL, 10);
 }
 
 /* The librdkafka topic config for pol in class c: the producer's defaults
@@ -420,7 +433,12 @@ static int topic_create(struct rs_producer *p, const char *name,
 	t = calloc(1, sizeof(*t));
 	v = realloc(p->topics, (p->ntopics + 1) * sizeof(*v));
 	if (t != NULL)
-		t->kafka_timeout_ms = conf_uint(tconf, "message.timeout.ms");
+		t->kafka_timeout_ms = props_timeout(
+			pol->section != NULL ? &pol->section->props : NULL,
+			props_timeout(pol->defaults != NULL
+					      ? &pol->defaults->props
+					      : NULL,
+				      props_timeout(&p->cfg->kafka, 0)));
 	if (t == NULL || v == NULL)
 		fatal("allocating a topic");
 	p->topics = v;

@@ -1309,9 +1309,15 @@ static int recover(struct rs_spool *sp, struct recovery *rc)
 		int fd;
 
 		seg_name(ids[i], name, sizeof(name));
+		/* its id is taken even if it cannot be read now: a new
+		 * segment must never be created under its name */
+		if (ids[i] >= sp->next_id)
+			sp->next_id = ids[i] + 1;
 		fd = openat(sp->dirfd, name, O_RDWR | O_CLOEXEC);
 		if (fd < 0) {
-			log_warn("spool: open %s", name);
+			log_warn("spool: cannot open %s; its records are read "
+				 "at the next start",
+				 name);
 			continue;
 		}
 		got = pread(fd, &h, sizeof(h), 0);
@@ -1343,8 +1349,6 @@ static int recover(struct rs_spool *sp, struct recovery *rc)
 			continue;
 		}
 		segs_add(sp, s);
-		if (ids[i] >= sp->next_id)
-			sp->next_id = ids[i] + 1;
 	}
 	free(ids);
 	if (rc->max_seq >= sp->next_seq)
