@@ -147,17 +147,22 @@ int rs_conn_request(int sock, int timeout_ms, const void *req, size_t reqlen,
 		err = errno;
 		snprintf(errbuf, errlen, "send to ringsided: %s",
 			 strerror(err));
-		return err == EPIPE || err == ECONNRESET ? RINGSIDE_ENOTCONN
-							 : -err;
+		if (err != EPIPE && err != ECONNRESET)
+			return -err;
+		/* the daemon may have answered before it closed (a refusal
+		 * at accept): its ERROR is still queued, and says why */
+		deadline = now_ms();
 	}
 	err = wait_readable(sock, deadline);
+	if (err < 0 && n < 0)
+		return RINGSIDE_ENOTCONN;
 	if (err < 0) {
 		snprintf(errbuf, errlen, "ringsided did not answer in %d ms",
 			 timeout_ms);
 		return err;
 	}
-	n = recv_msg(sock, buf, sizeof(buf), fds, nfds, &nrecv, 0);
-	if (n == 0) {
+	n = recv_msg(sock, buf, sizeof(buf), fds, nfds, &nrecv, MSG_DONTWAIT);
+	if (n == 0 || n == -EAGAIN) {
 		snprintf(errbuf, errlen, "ringsided closed the connection");
 		return RINGSIDE_ENOTCONN;
 	}

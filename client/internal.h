@@ -65,6 +65,9 @@ struct ringside {
 	uint32_t topics_sent; /* TOPIC requests sent while resuming */
 	uint32_t topics_ok;
 	uint64_t session_id;
+	/* from WELCOME: proves the session is ours when it is handed to the
+	 * next daemon; in private memory only, never in the shared mapping */
+	uint8_t token[RINGSIDE_TOKEN_LEN];
 	uint64_t reconnects; /* atomic */
 	char path[108];
 	char name[RINGSIDE_SESSION_NAME_MAX];
@@ -72,6 +75,9 @@ struct ringside {
 	pthread_mutex_t topic_lock;
 	uint32_t ntopics; /* atomic: release-store after topics[n] is set */
 	struct ringside_topic *topics[RS_CLIENT_TOPICS_MAX];
+
+	/* reports_dropped as the last ringside_flush() saw it */
+	uint64_t dropped_seen;
 
 	/* Owned by whoever holds poll_busy. */
 	int poll_busy;

@@ -104,6 +104,7 @@ static int start(struct ringside *rs)
 	h.flags = RINGSIDE_HELLO_F_RESUME;
 	h.session_id = rs->session_id;
 	h.map_size = rs->map_size;
+	memcpy(h.token, rs->token, sizeof(h.token));
 	memcpy(h.name, rs->name, sizeof(h.name));
 	if (rs_conn_send_nowait(fd, &h, sizeof(h), rs->memfd) < 0) {
 		close(fd);
@@ -172,6 +173,7 @@ static int on_welcome(struct ringside *rs)
 	if (take_eventfds(rs, fds[1], fds[2]) < 0)
 		return -1;
 	rs->session_id = w.session_id;
+	memcpy(rs->token, w.token, sizeof(rs->token));
 	/* the new daemon's limit may be lower; it wrote it into the header.
 	 * Senders read rs->max_frame concurrently: one atomic store (a
 	 * frame checked against the old limit just before is failed by the

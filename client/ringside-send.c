@@ -2,9 +2,17 @@
  * ringside-send: reads records from stdin, one per line, sends them through
  * ringsided, waits for every report and prints a summary. Like kcat -P, but
  * each record's fate is known before it exits.
+ *
+ * Every line has one state (sent, in the spool, delivered, failed), so the
+ * counts are exact: a report that repeats one already seen (after a daemon
+ * restart, reports can repeat) changes nothing. Every wait for ringsided,
+ * for the session, for ring space and for reports, comes out of one budget
+ * (-T): whatever the daemon does, ringside-send exits within it.
  */
+/* memmem() is a GNU extension: _GNU_SOURCE comes from configure */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,14 +22,23 @@
 #include "ringside.h"
 
 #define MAX_HEADERS 64
+#define DEFAULT_TIMEOUT_MS 30000
+
+enum line_state {
+	LINE_SENT = 1,	   /* in the ring, no report yet */
+	LINE_SPOOLED = 2,  /* in ringsided's spool, final report to come */
+	LINE_DELIVERED = 3,
+	LINE_FAILED = 4,
+};
 
 struct counts {
 	unsigned long long sent;
 	unsigned long long delivered;
-	unsigned long long failed;
-	unsigned long long spooled; /* in ringsided's spool, not yet final */
-	unsigned char *was_spooled; /* per line */
-	size_t nlines;
+	unsigned long long failed;  /* reported failed, or refused at send */
+	unsigned long long spooled; /* last seen in the spool */
+	unsigned long long repeats; /* reports for lines already final */
+	unsigned char *state;	    /* per line (opaque), enum line_state */
+	size_t cap;
 	int verbose;
 };
 
@@ -33,18 +50,20 @@ static void usage(FILE *f)
 		"                     [-n NAME] [-T TIMEOUT_MS] [-v] [-q]\n"
 		"  -t TOPIC        topic to send to\n"
 		"  -s SOCKET       ringsided's socket (default "
-		"$RINGSIDE_SOCKET, "
-		"then %s)\n"
+		"$RINGSIDE_SOCKET, then %s)\n"
 		"  -K DELIM        split each line at the first DELIM into key "
 		"and value\n"
 		"  -H NAME=VALUE   add a header to every record (repeatable)\n"
 		"  -n NAME         session name for ringsided's log "
 		"(default ringside-send)\n"
-		"  -T TIMEOUT_MS   wait at most this long for the reports "
-		"(default 30000)\n"
+		"  -T TIMEOUT_MS   wait at most this long for ringsided in all: "
+		"for the session,\n"
+		"                  ring space and reports (default %d)\n"
 		"  -v              print one line per report\n"
-		"  -q              print no summary\n",
-		RINGSIDE_DEFAULT_SOCKET);
+		"  -q              print no summary\n"
+		"  -h, --help      print this help\n"
+		"  -V, --version   print the version\n",
+		RINGSIDE_DEFAULT_SOCKET, DEFAULT_TIMEOUT_MS);
 }
 
 static const char *persistence_name(ringside_persistence_t p)
@@ -59,67 +78,6 @@ static const char *persistence_name(ringside_persistence_t p)
 	}
 }
 
-/* 1 the first time line n is seen spooled; 0 if it was already, or
- * cannot be remembered (then it is counted once more, never lost). */
-static int mark_spooled(struct counts *c, uint64_t n, int set)
-{
-	if (n >= c->nlines) {
-		size_t want = c->nlines ? c->nlines : 1024;
-		unsigned char *p;
-
-		if (!set)
-			return 0;
-		while (want <= n)
-			want *= 2;
-		p = realloc(c->was_spooled, want);
-		if (p == NULL)
-			return 0;
-		memset(p + c->nlines, 0, want - c->nlines);
-		c->was_spooled = p;
-		c->nlines = want;
-	}
-	if (!set) {
-		int was = c->was_spooled[n];
-
-		c->was_spooled[n] = 0;
-		return was;
-	}
-	if (c->was_spooled[n])
-		return 0;
-	c->was_spooled[n] = 1;
-	return 1;
-}
-
-static void on_report(const ringside_report_t *r, void *ctx)
-{
-	struct counts *c = ctx;
-
-	if (r->stage == RINGSIDE_STAGE_SPOOLED) {
-		c->spooled += mark_spooled(c, r->opaque, 1);
-		if (c->verbose)
-			printf("line %llu: in ringsided's spool (Kafka cannot "
-			       "take it now)\n",
-			       (unsigned long long)r->opaque);
-		return;
-	}
-	if (mark_spooled(c, r->opaque, 0))
-		c->spooled--;
-	if (r->status == 0) {
-		c->delivered++;
-		if (c->verbose)
-			printf("line %llu: delivered to %s [%d] at offset "
-			       "%lld\n",
-			       (unsigned long long)r->opaque,
-			       ringside_topic_name(r->topic), r->partition,
-			       (long long)r->offset);
-		return;
-	}
-	c->failed++;
-	fprintf(stderr, "ringside-send: line %llu: failed: %s (%s)\n",
-		(unsigned long long)r->opaque, ringside_strerror(r->status),
-		persistence_name(r->persistence));
-}
-
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -128,19 +86,99 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Waits until every record is finished, then, within the same timeout, for
- * the final reports of records that went to the spool. A record still in
- * the spool then is safe, not failed: ringsided delivers it later. */
-static int wait_reports(ringside_t *rs, int timeout, struct counts *c)
+/* The state of line n, growing the table for a line just sent; NULL for
+ * a report naming no line this process sent. */
+static unsigned char *line_state(struct counts *c, uint64_t n, int grow)
 {
-	int64_t deadline = now_ms() + timeout;
-	int rc = ringside_flush(rs, timeout, on_report, c);
+	if (n == 0 || n > c->sent)
+		return NULL;
+	if (n >= c->cap) {
+		size_t want = c->cap ? c->cap : 4096;
+		unsigned char *p;
 
+		if (!grow)
+			return NULL;
+		while (want <= n)
+			want *= 2;
+		p = realloc(c->state, want);
+		if (p == NULL) {
+			fprintf(stderr, "ringside-send: out of memory\n");
+			exit(1);
+		}
+		memset(p + c->cap, 0, want - c->cap);
+		c->state = p;
+		c->cap = want;
+	}
+	return &c->state[n];
+}
+
+/* Moves a line from one state to another, keeping the counts. */
+static void line_move(struct counts *c, unsigned char *st,
+		      enum line_state to)
+{
+	if (*st == LINE_SPOOLED)
+		c->spooled--;
+	*st = (unsigned char)to;
+	if (to == LINE_SPOOLED)
+		c->spooled++;
+	else if (to == LINE_DELIVERED)
+		c->delivered++;
+	else if (to == LINE_FAILED)
+		c->failed++;
+}
+
+static void on_report(const ringside_report_t *r, void *ctx)
+{
+	struct counts *c = ctx;
+	unsigned char *st = line_state(c, r->opaque, 0);
+
+	if (st == NULL)
+		return; /* not a line of ours */
+	if (*st == LINE_DELIVERED || *st == LINE_FAILED) {
+		c->repeats++; /* a repeat after a daemon restart */
+		return;
+	}
+	if (r->stage == RINGSIDE_STAGE_SPOOLED) {
+		if (*st != LINE_SPOOLED && c->verbose)
+			printf("line %llu: in ringsided's spool (Kafka cannot "
+			       "take it now)\n",
+			       (unsigned long long)r->opaque);
+		line_move(c, st, LINE_SPOOLED);
+		return;
+	}
+	if (r->status == 0) {
+		line_move(c, st, LINE_DELIVERED);
+		if (c->verbose)
+			printf("line %llu: delivered to %s [%d] at offset "
+			       "%lld\n",
+			       (unsigned long long)r->opaque,
+			       ringside_topic_name(r->topic), r->partition,
+			       (long long)r->offset);
+		return;
+	}
+	line_move(c, st, LINE_FAILED);
+	fprintf(stderr, "ringside-send: line %llu: failed: %s (%s)\n",
+		(unsigned long long)r->opaque, ringside_strerror(r->status),
+		persistence_name(r->persistence));
+}
+
+/* Waits until every record is finished, then, within what is left of the
+ * budget, for the final reports of records that went to the spool. A
+ * record still in the spool then is safe, not failed: ringsided delivers
+ * it later. */
+static int wait_reports(ringside_t *rs, int64_t deadline, struct counts *c)
+{
+	int64_t left = deadline - now_ms();
+	int rc;
+
+	rc = ringside_flush(rs, left > 0 ? (int)left : 0, on_report, c);
+	if (rc == RINGSIDE_EDROPPED)
+		rc = 0; /* the counts say which lines went unreported */
 	while (rc == 0 && c->spooled > 0) {
 		struct pollfd pfd = { .fd = ringside_fd(rs), .events = POLLIN };
-		int64_t left = deadline - now_ms();
 		int n;
 
+		left = deadline - now_ms();
 		if (left <= 0)
 			break;
 		n = ringside_poll(rs, on_report, c);
@@ -165,6 +203,20 @@ static int parse_header(char *arg, ringside_header_t *h)
 	return 0;
 }
 
+/* A whole decimal number of milliseconds, 1 to INT_MAX. */
+static int parse_timeout(const char *arg, int *ms)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || v <= 0 || v > INT_MAX)
+		return -1;
+	*ms = (int)v;
+	return 0;
+}
+
 static void pause_1ms(void)
 {
 	struct timespec ts = { .tv_sec = 0, .tv_nsec = 1000000 };
@@ -172,10 +224,12 @@ static void pause_1ms(void)
 	nanosleep(&ts, NULL);
 }
 
-/* Sends one line, waiting (this is a CLI) while the ring is full. */
+/* Sends one line, waiting while the ring is full, but not past the
+ * deadline. 0, 1 when the deadline passed (the line was not sent), -1
+ * when the session is gone. */
 static int send_line(ringside_t *rs, const ringside_topic_t *t, char *line,
 		     size_t len, const char *delim, const ringside_header_t *h,
-		     size_t nh, struct counts *c)
+		     size_t nh, int64_t deadline, struct counts *c)
 {
 	ringside_record_t rec = {
 		.value = line,
@@ -187,32 +241,42 @@ static int send_line(ringside_t *rs, const ringside_topic_t *t, char *line,
 	int err;
 
 	if (delim != NULL) {
-		char *at = strstr(line, delim);
+		/* binary-safe: a line may hold NUL bytes */
+		size_t dl = strlen(delim);
+		char *at = memmem(line, len, delim, dl);
 
 		if (at != NULL) {
 			rec.key = line;
 			rec.key_len = (size_t)(at - line);
-			rec.value = at + strlen(delim);
-			rec.value_len = len - rec.key_len - strlen(delim);
+			rec.value = at + dl;
+			rec.value_len = len - rec.key_len - dl;
 		}
 	}
 	while ((err = ringside_sendv(rs, t, &rec)) == RINGSIDE_EFULL) {
+		if (now_ms() >= deadline)
+			return 1;
 		if (ringside_poll(rs, on_report, c) == 0)
 			pause_1ms();
 	}
 	c->sent++;
 	if (err < 0) {
-		c->failed++;
+		line_move(c, line_state(c, c->sent, 1), LINE_FAILED);
 		fprintf(stderr, "ringside-send: line %llu: %s\n", c->sent,
 			ringside_strerror(err));
 		return err == RINGSIDE_ENOTCONN ? -1 : 0;
 	}
+	*line_state(c, c->sent, 1) = LINE_SENT;
 	(void)ringside_poll(rs, on_report, c);
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
 	ringside_options_t opts = { .name = "ringside-send" };
 	ringside_header_t headers[MAX_HEADERS];
 	struct counts c = { 0 };
@@ -221,10 +285,12 @@ int main(int argc, char **argv)
 	ringside_t *rs;
 	char err[256], *line = NULL;
 	size_t cap = 0, nh = 0;
+	int64_t deadline;
 	ssize_t len;
-	int ch, quiet = 0, timeout = 30000, rc;
+	int ch, quiet = 0, timeout = DEFAULT_TIMEOUT_MS, rc, stopped = 0;
 
-	while ((ch = getopt(argc, argv, "t:s:K:H:n:T:vqh")) != -1) {
+	while ((ch = getopt_long(argc, argv, "t:s:K:H:n:T:vqhV", longopts,
+				 NULL)) != -1) {
 		switch (ch) {
 		case 't':
 			topic = optarg;
@@ -250,7 +316,13 @@ int main(int argc, char **argv)
 			opts.name = optarg;
 			break;
 		case 'T':
-			timeout = atoi(optarg);
+			if (parse_timeout(optarg, &timeout) < 0) {
+				fprintf(stderr,
+					"ringside-send: -T wants a number of "
+					"milliseconds from 1 to %d, not '%s'\n",
+					INT_MAX, optarg);
+				return 2;
+			}
 			break;
 		case 'v':
 			c.verbose = 1;
@@ -261,6 +333,9 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'V':
+			printf("ringside-send %s\n", PACKAGE_VERSION);
+			return 0;
 		default:
 			usage(stderr);
 			return 2;
@@ -270,6 +345,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	deadline = now_ms() + timeout;
+	opts.timeout_ms = timeout; /* open and topic: within the budget */
 	rs = ringside_open_opts(&opts, err, sizeof(err));
 	if (rs == NULL) {
 		fprintf(stderr, "ringside-send: %s\n", err);
@@ -285,12 +362,21 @@ int main(int argc, char **argv)
 	while ((len = getline(&line, &cap, stdin)) >= 0) {
 		if (len > 0 && line[len - 1] == '\n')
 			line[--len] = '\0';
-		if (send_line(rs, t, line, (size_t)len, delim, headers, nh,
-			      &c) < 0)
+		rc = send_line(rs, t, line, (size_t)len, delim, headers, nh,
+			       deadline, &c);
+		if (rc == 1) {
+			stopped = 1;
+			fprintf(stderr,
+				"ringside-send: ringsided took no records for "
+				"the rest of -T (%d ms): stopping after %llu "
+				"lines\n",
+				timeout, c.sent);
+		}
+		if (rc != 0)
 			break;
 	}
 	free(line);
-	rc = wait_reports(rs, timeout, &c);
+	rc = wait_reports(rs, deadline, &c);
 	if (rc < 0)
 		fprintf(stderr, "ringside-send: waiting for reports: %s\n",
 			ringside_strerror(rc));
@@ -310,8 +396,13 @@ int main(int argc, char **argv)
 				c.spooled);
 		if (unknown > 0)
 			fprintf(stderr, ", unreported %llu", unknown);
+		if (c.repeats > 0)
+			fprintf(stderr, " (%llu repeated reports ignored)",
+				c.repeats);
+		if (stopped)
+			fprintf(stderr, "; input left unsent");
 		fputc('\n', stderr);
 	}
-	free(c.was_spooled);
-	return c.failed > 0 || rc < 0 ? 1 : 0;
+	free(c.state);
+	return c.failed > 0 || rc < 0 || stopped ? 1 : 0;
 }

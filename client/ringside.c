@@ -94,6 +94,8 @@ int rs_client_attach(struct ringside *rs, int memfd, uint64_t map_size)
 							 rs->shm->reply_off);
 	rs->cached_release =
 		__atomic_load_n(&rs->shm->release, __ATOMIC_ACQUIRE);
+	rs->dropped_seen =
+		__atomic_load_n(&rs->shm->reports_dropped, __ATOMIC_RELAXED);
 	rs->reply_head =
 		__atomic_load_n(&rs->shm->reply_head, __ATOMIC_ACQUIRE);
 	return 0;
@@ -144,6 +146,7 @@ static int hello(struct ringside *rs, const char *name, char *errbuf,
 	rs->reply_fd = fds[2];
 	rs->memfd = fds[0]; /* kept: it goes to the next daemon after a crash */
 	rs->session_id = resp.session_id;
+	memcpy(rs->token, resp.token, sizeof(rs->token));
 	err = rs_client_attach(rs, fds[0], resp.map_size);
 	if (err < 0)
 		seterr(errbuf, errlen, "cannot map the session memory: %s",
@@ -255,6 +258,7 @@ void ringside_close(ringside_t *rs)
 		close(rs->memfd);
 	if (rs->timer_fd >= 0)
 		close(rs->timer_fd);
+	memset(rs->token, 0, sizeof(rs->token));
 	for (uint32_t i = 0; i < rs->ntopics; i++)
 		free(rs->topics[i]);
 	pthread_mutex_destroy(&rs->topic_lock);
@@ -410,8 +414,15 @@ int ringside_flush(ringside_t *rs, int timeout_ms, ringside_report_cb cb,
 			return n; /* gone, and RINGSIDE_OPEN_NO_RECONNECT */
 		if (n > 0)
 			continue;
-		if (rs_client_finished(rs, target))
-			return 0;
+		if (rs_client_finished(rs, target)) {
+			uint64_t dropped = __atomic_load_n(
+				&rs->shm->reports_dropped, __ATOMIC_RELAXED);
+
+			if (dropped == rs->dropped_seen)
+				return 0;
+			rs->dropped_seen = dropped;
+			return RINGSIDE_EDROPPED;
+		}
 		if (timeout_ms >= 0) {
 			int64_t left = deadline - mono_ms();
 

@@ -40,6 +40,8 @@ enum {
 	RINGSIDE_EDENIED = -1006,   /* not allowed: the session or topic */
 	RINGSIDE_ELIMIT = -1007,    /* a daemon limit was reached */
 	RINGSIDE_ETIMEDOUT = -1008, /* the daemon did not answer in time */
+	RINGSIDE_EDROPPED = -1009,  /* ringside_flush(): all finished, but
+				     * some reports were dropped */
 	/* Report statuses. */
 	/* not delivered within message.timeout.ms */
 	RINGSIDE_EMSG_TIMEOUT = -1100,
@@ -187,8 +189,20 @@ int ringside_fd(const ringside_t *rs);
 
 /*
  * Waits up to timeout_ms (-1: forever) until every record sent so far is
- * finished, calling cb for reports meanwhile. Returns 0, RINGSIDE_ETIMEDOUT
- * or RINGSIDE_ENOTCONN. This call blocks: do not use it on a hot path.
+ * finished, calling cb for reports meanwhile. Returns 0: every record is
+ * finished and every report since the last flush was delivered;
+ * RINGSIDE_EDROPPED: every record is finished, but reports were dropped
+ * since the last flush (ringside_state()'s reports_dropped says how many
+ * in all); RINGSIDE_ETIMEDOUT; or RINGSIDE_ENOTCONN. This call blocks: do
+ * not use it on a hot path.
+ *
+ * Reports can be dropped: the daemon never waits for an application. When
+ * the reply ring (reply_slots) and the daemon's backlog for it
+ * (report_backlog) are both full because the application polls too
+ * rarely, further reports are dropped and counted; the records themselves
+ * are delivered all the same. After a daemon restart, reports of records
+ * that went through the spool reach the session only if it has resumed by
+ * then.
  */
 int ringside_flush(ringside_t *rs, int timeout_ms, ringside_report_cb cb,
 		   void *ctx);

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #define RINGSIDE_PROTO_MAGIC 0x5253484dU /* "RSHM" */
-#define RINGSIDE_PROTO_VERSION 2U
+#define RINGSIDE_PROTO_VERSION 3U
 #define RINGSIDE_CACHELINE 64U
 #define RINGSIDE_PAGE 4096U
 
@@ -184,10 +184,18 @@ _Static_assert(sizeof(struct ringside_reply_slot) == 64, "reply slot");
  *   TOPIC  -> TOPIC_OK | ERROR
  *
  * A client whose daemon went away hands its session back to the next one:
- * HELLO with RINGSIDE_HELLO_F_RESUME, its session id and its memfd (one
- * fd); WELCOME with the same memfd and new eventfds; a TOPIC for each
- * topic it had, in id order, so the ids in its ring keep their meaning;
- * then RESUME, after which the daemon reads the ring again from release.
+ * HELLO with RINGSIDE_HELLO_F_RESUME, its session id, the token its
+ * WELCOME gave it, and its memfd (one fd); WELCOME with the same memfd and
+ * new eventfds; a TOPIC for each topic it had, in id order, so the ids in
+ * its ring keep their meaning; then RESUME, after which the daemon reads
+ * the ring again from release.
+ *
+ * A session belongs to the uid that opened it. Its id is random; its
+ * token is a keyed hash (the key is the daemon's secret) of the id, that
+ * uid and the ring's sizes, and never goes into shared memory: only the
+ * process that got the WELCOME has it. A resume is refused unless the
+ * token matches the resuming peer's own uid and the memfd's sizes, the
+ * memfd was made by a ringsided, and no live session serves it or its id.
  */
 enum ringside_msg_type {
 	RINGSIDE_MSG_HELLO = 1,
@@ -205,6 +213,7 @@ enum ringside_msg_type {
 #define RINGSIDE_STATUS_CHUNK 8192U
 
 #define RINGSIDE_HELLO_F_RESUME 0x1U
+#define RINGSIDE_TOKEN_LEN 16U
 
 struct ringside_msg {
 	uint32_t type;
@@ -219,6 +228,7 @@ struct ringside_msg_hello {
 	uint32_t reserved;
 	uint64_t session_id;		      /* with RINGSIDE_HELLO_F_RESUME */
 	uint64_t map_size;		      /* with RINGSIDE_HELLO_F_RESUME */
+	uint8_t token[RINGSIDE_TOKEN_LEN];    /* with RINGSIDE_HELLO_F_RESUME */
 	char name[RINGSIDE_SESSION_NAME_MAX]; /* NUL padded, may be empty */
 };
 
@@ -232,6 +242,7 @@ struct ringside_msg_welcome {
 	struct ringside_msg hdr;
 	uint64_t session_id;
 	uint64_t map_size;
+	uint8_t token[RINGSIDE_TOKEN_LEN]; /* keep it private: it resumes */
 };
 
 struct ringside_msg_topic {

@@ -18,6 +18,8 @@ static const struct {
 	{ RINGSIDE_EDENIED, "not allowed by ringsided's configuration" },
 	{ RINGSIDE_ELIMIT, "a ringsided limit was reached" },
 	{ RINGSIDE_ETIMEDOUT, "ringsided did not answer in time" },
+	{ RINGSIDE_EDROPPED, "every record is finished, but some reports "
+			     "were dropped (the reply queue was full)" },
 	{ RINGSIDE_EMSG_TIMEOUT, "not delivered before message.timeout.ms" },
 	{ RINGSIDE_ERECORD_TOO_LARGE, "the broker refused the record's size" },
 	{ RINGSIDE_EUNKNOWN_TOPIC, "the topic or partition does not exist" },

@@ -268,6 +268,8 @@ static const struct ringside_key {
 	  offsetof(struct rs_config, max_records_per_second), 0, 100000000, 0 },
 	{ "max_topics", K_UINT, offsetof(struct rs_config, max_topics), 1,
 	  1000000, 0 },
+	{ "max_topics_per_uid", K_UINT,
+	  offsetof(struct rs_config, max_topics_per_uid), 1, 1000000, 0 },
 	{ "drain_interval_us", K_UINT,
 	  offsetof(struct rs_config, drain_interval_us), 10, 1000000, 0 },
 	{ "idle_linger_ms", K_UINT, offsetof(struct rs_config, idle_linger_ms),
@@ -715,6 +717,7 @@ static void defaults(struct rs_config *cfg)
 	cfg->max_sessions = 1024;
 	cfg->max_sessions_per_uid = 64;
 	cfg->max_topics = 10000;
+	cfg->max_topics_per_uid = 1000;
 	cfg->drain_interval_us = 200;
 	cfg->idle_linger_ms = 20;
 	cfg->shutdown_timeout_ms = 10000;

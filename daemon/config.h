@@ -62,6 +62,7 @@ struct rs_config {
 	uint32_t max_sessions_per_uid;
 	uint32_t max_records_per_second; /* per session; 0: no limit */
 	uint32_t max_topics;
+	uint32_t max_topics_per_uid; /* topics one uid's sessions brought in */
 	uint32_t drain_interval_us;
 	uint32_t idle_linger_ms;
 	uint32_t shutdown_timeout_ms;

@@ -107,17 +107,27 @@ void rs_flow_free(struct rs_flow *f)
 	free(f);
 }
 
+/* t's index in the spool, taken the first time t needs one: a topic that
+ * never spills never enters the spool's index (which is never pruned). */
+static uint32_t spool_id(struct rs_flow *f, struct rs_topic *t)
+{
+	if (t->spool_topic == RS_SPOOL_TOPIC_NONE)
+		t->spool_topic =
+			rs_spool_topic(f->spool, t->name, strlen(t->name));
+	return t->spool_topic;
+}
+
 void rs_flow_topic_new(struct rs_flow *f, struct rs_topic *t)
 {
 	struct rs_spool_pos end;
 
-	t->spool_topic = rs_spool_topic(f->spool, t->name, strlen(t->name));
+	t->spool_topic = RS_SPOOL_TOPIC_NONE;
 	t->mode = RS_MODE_DIRECT;
 	if (!t->write_ahead)
 		return;
 	/* every record of a write-ahead topic goes through the spool */
 	rs_spool_end(f->spool, &end);
-	rs_spool_cursor_init(&t->cursor, t->spool_topic, &end,
+	rs_spool_cursor_init(&t->cursor, spool_id(f, t), &end,
 			     rs_spool_last_seq(f->spool));
 	t->mode = RS_MODE_SPOOLED;
 	mark_busy(f, t);
@@ -310,7 +320,7 @@ static int spool_append(struct rs_flow *f, struct rs_topic *t,
 	uint64_t seq;
 	int rc;
 
-	rc = rs_spool_append(f->spool, t->spool_topic, &in, &seq, &pos);
+	rc = rs_spool_append(f->spool, spool_id(f, t), &in, &seq, &pos);
 	if (rc == RS_SPOOL_ETOOBIG) {
 		fail(f, rec, RINGSIDE_ERECORD_TOO_LARGE);
 		return 1;
@@ -361,7 +371,7 @@ static int spool_topic(struct rs_flow *f, struct rs_topic *t, const char *why,
 	if (!force && rs_spool_usable(f->spool) < 0)
 		return -1;
 	rs_spool_end(f->spool, &end);
-	rs_spool_cursor_init(&t->cursor, t->spool_topic, &end,
+	rs_spool_cursor_init(&t->cursor, spool_id(f, t), &end,
 			     rs_spool_last_seq(f->spool));
 	t->scan = 0;
 	t->mode = RS_MODE_SPOOLED;
@@ -671,7 +681,7 @@ static void rewind_topic(struct rs_flow *f, struct rs_topic *t)
 
 		if (e->state != RS_PENDING_FAILED)
 			continue;
-		rs_spool_cursor_init(&t->cursor, t->spool_topic, &e->pos,
+		rs_spool_cursor_init(&t->cursor, spool_id(f, t), &e->pos,
 				     e->seq - 1);
 		t->scan = i;
 		break;
@@ -793,7 +803,7 @@ static unsigned int replay(struct rs_flow *f, struct rs_topic *t)
 		if (e != NULL && e->state != RS_PENDING_FAILED)
 			continue; /* delivered, or still in flight */
 		if (e == NULL &&
-		    r.seq < rs_spool_checkpoint(f->spool, t->spool_topic))
+		    r.seq < rs_spool_checkpoint(f->spool, spool_id(f, t)))
 			continue; /* retired before a restart */
 		rec = record_from_spool(t, &r);
 		if (rec == NULL)
@@ -906,7 +916,7 @@ void rs_flow_tick(struct rs_flow *f)
 void rs_flow_recovered(struct rs_flow *f, struct rs_topic *t,
 		       const struct rs_spool_pos *first)
 {
-	rs_spool_cursor_init(&t->cursor, t->spool_topic, first, 0);
+	rs_spool_cursor_init(&t->cursor, spool_id(f, t), first, 0);
 	t->scan = 0;
 	t->mode = RS_MODE_SPOOLED;
 	mark_busy(f, t);
@@ -989,6 +999,11 @@ void rs_flow_spill_inflight(struct rs_flow *f)
 	}
 	(void)rs_spool_commit(f->spool);
 	take_committed(f);
+}
+
+int rs_flow_topic_idle(const struct rs_topic *t)
+{
+	return !t->busy && topic_idle(t) && t->inflight == 0 && !t->fence;
 }
 
 int rs_flow_settled(const struct rs_flow *f)

@@ -91,6 +91,10 @@ void rs_flow_stop(struct rs_flow *f);
 /* Shutdown deadline: every record still in librdkafka from a ring is put
  * in the spool, so purging it loses nothing. */
 void rs_flow_spill_inflight(struct rs_flow *f);
+/* 1 if nothing of t is in motion: in librdkafka, held, or in the spool
+ * (it may then be forgotten when no session uses it). */
+int rs_flow_topic_idle(const struct rs_topic *t);
+
 /* 1 when nothing waits in hold lists or for a spool commit. */
 int rs_flow_settled(const struct rs_flow *f);
 /* 1 while any topic has records in motion (the scheduler keeps ticking). */

@@ -204,6 +204,31 @@ void log_msg(int level, const char *fmt, ...)
 	va_end(ap);
 }
 
+void log_rl(struct rs_log_rl *rl, int level, const char *fmt, ...)
+{
+	long long now = (long long)time(NULL);
+	va_list ap;
+
+	if (now - rl->window >= RS_LOG_RL_WINDOW_S) {
+		if (rl->left_out > 0)
+			log_msg(level,
+				"%lu more like the next were left out in %d s "
+				"(rate limited)",
+				rl->left_out, RS_LOG_RL_WINDOW_S);
+		rl->window = now;
+		rl->n = 0;
+		rl->left_out = 0;
+	}
+	if (rl->n >= RS_LOG_RL_BURST) {
+		rl->left_out++;
+		return;
+	}
+	rl->n++;
+	va_start(ap, fmt);
+	vlog(level, 0, fmt, ap);
+	va_end(ap);
+}
+
 void fatal(const char *fmt, ...)
 {
 	int saved = errno;

@@ -29,6 +29,22 @@ void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_msg(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/*
+ * For messages a flood can drive (one per connection, per refused peer):
+ * at most RS_LOG_RL_BURST from one call site (its own struct, static) per
+ * RS_LOG_RL_WINDOW_S, then how many were left out. Event-loop thread
+ * only.
+ */
+#define RS_LOG_RL_BURST 10
+#define RS_LOG_RL_WINDOW_S 10
+struct rs_log_rl {
+	long long window; /* start of the window, seconds */
+	unsigned int n;	  /* written in it */
+	unsigned long left_out;
+};
+void log_rl(struct rs_log_rl *rl, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 void fatal(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *fmt, ...)

@@ -35,6 +35,19 @@ static void usage(FILE *f)
 		RS_CONFIG_PATH);
 }
 
+/* libevent's own messages (it logs a line per failed accept, say: a flood
+ * wrote a million lines) go through the daemon's log, rate limited. */
+static void on_libevent_log(int severity, const char *msg)
+{
+	static struct rs_log_rl rl;
+
+	log_rl(&rl,
+	       severity >= EVENT_LOG_ERR    ? RS_LOG_ERR
+	       : severity >= EVENT_LOG_WARN ? RS_LOG_WARN
+					    : RS_LOG_DEBUG,
+	       "libevent: %s", msg);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct rs_server *srv = arg;
@@ -120,6 +133,7 @@ int main(int argc, char **argv)
 	}
 	log_setlevel(cfg->log_level);
 	signal(SIGPIPE, SIG_IGN);
+	event_set_log_callback(on_libevent_log);
 
 	evcfg = event_config_new();
 	/* sub-millisecond drain intervals need timerfd, not epoll's ms */

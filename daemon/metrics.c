@@ -1,18 +1,18 @@
 /*
  * metrics.c: Prometheus text exposition of the daemon's counters: per
- * topic (topics live as long as the daemon, so their counters never go
- * back), the spool, sessions, reloads, and each librdkafka producer's
+ * topic (a topic unused for 10 minutes is forgotten, and its counters
+ * start again from 0 if it comes back), the spool, sessions, reloads, and each librdkafka producer's
  * brokers from its statistics. Per-session figures are left to
  * ringsidectl status: sessions come and go, and a label per pid would make
  * a time series per process ever started.
  */
 #include <event2/buffer.h>
-#include <event2/http.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "flow.h"
+#include "http.h"
 #include "log.h"
 #include "metrics.h"
 #include "producer.h"
@@ -23,7 +23,7 @@
 
 struct rs_metrics {
 	struct rs_server *srv;
-	struct evhttp *http;
+	struct rs_http *http; /* owned */
 };
 
 /* A label value: backslash, quote and newline escaped. */
@@ -237,31 +237,26 @@ int rs_metrics_render(struct rs_server *srv, char **out, size_t *len)
 	return fclose(f) == 0 ? 0 : -1;
 }
 
-static void on_metrics(struct evhttp_request *req, void *arg)
+/* The HTTP handler (http.c): /metrics, anything else 404. */
+static int metrics_serve(void *arg, const char *path, struct evbuffer *body,
+			 const char **ctype)
 {
 	struct rs_metrics *m = arg;
-	struct evbuffer *buf;
 	char *text = NULL;
 	size_t len = 0;
 
-	if (rs_metrics_render(m->srv, &text, &len) < 0 ||
-	    (buf = evbuffer_new()) == NULL) {
-		free(text);
-		evhttp_send_error(req, HTTP_INTERNAL, NULL);
-		return;
+	if (strcmp(path, "/metrics") != 0) {
+		evbuffer_add_printf(body, "only /metrics is served\n");
+		return 404;
 	}
-	evbuffer_add(buf, text, len);
+	if (rs_metrics_render(m->srv, &text, &len) < 0) {
+		free(text);
+		return 500;
+	}
+	evbuffer_add(body, text, len);
 	free(text);
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-			  "Content-Type", "text/plain; version=0.0.4");
-	evhttp_send_reply(req, HTTP_OK, "OK", buf);
-	evbuffer_free(buf);
-}
-
-static void on_other(struct evhttp_request *req, void *arg)
-{
-	(void)arg;
-	evhttp_send_error(req, HTTP_NOTFOUND, "only /metrics is served");
+	*ctype = "text/plain; version=0.0.4";
+	return 200;
 }
 
 struct rs_metrics *rs_metrics_new(struct rs_server *srv, char *err,
@@ -273,24 +268,10 @@ struct rs_metrics *rs_metrics_new(struct rs_server *srv, char *err,
 	if (m == NULL)
 		fatal("calloc");
 	m->srv = srv;
-	m->http = evhttp_new(srv->base);
+	m->http = rs_http_new(srv->base, cfg->metrics_host, cfg->metrics_port,
+			      metrics_serve, m, err, errlen);
 	if (m->http == NULL) {
-		snprintf(err, errlen, "libevent: cannot create an HTTP server");
 		free(m);
-		return NULL;
-	}
-	/* a scraper sends a small GET; anything bigger is not one */
-	evhttp_set_max_headers_size(m->http, 8192);
-	evhttp_set_max_body_size(m->http, 1024);
-	evhttp_set_timeout(m->http, 10);
-	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-	evhttp_set_cb(m->http, "/metrics", on_metrics, m);
-	evhttp_set_gencb(m->http, on_other, m);
-	if (evhttp_bind_socket_with_handle(m->http, cfg->metrics_host,
-					   cfg->metrics_port) == NULL) {
-		snprintf(err, errlen, "metrics_listen %s:%u: cannot listen",
-			 cfg->metrics_host, (unsigned int)cfg->metrics_port);
-		rs_metrics_free(m);
 		return NULL;
 	}
 	log_notice("metrics on http://%s%s%s:%u/metrics",
@@ -304,7 +285,6 @@ void rs_metrics_free(struct rs_metrics *m)
 {
 	if (m == NULL)
 		return;
-	if (m->http != NULL)
-		evhttp_free(m->http);
+	rs_http_free(m->http);
 	free(m);
 }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "client/ringside.h"
+#include "clock.h"
 #include "log.h"
 #include "producer.h"
 
@@ -414,9 +415,19 @@ static rd_kafka_topic_conf_t *topic_conf(struct rs_class *c,
 	return tconf;
 }
 
+/* Topics uid brought in that are still held. */
+static uint32_t topics_of(const struct rs_producer *p, uid_t uid)
+{
+	uint32_t n = 0;
+
+	for (size_t i = 0; i < p->ntopics; i++)
+		n += p->topics[i]->owner == uid;
+	return n;
+}
+
 static int topic_create(struct rs_producer *p, const char *name,
-			const struct rs_topic_policy *pol, struct rs_topic **tp,
-			char *err, size_t errlen)
+			const struct rs_topic_policy *pol, uid_t uid,
+			struct rs_topic **tp, char *err, size_t errlen)
 {
 	struct rs_class *c = &p->cls[pol->acks];
 	rd_kafka_topic_conf_t *tconf;
@@ -425,6 +436,13 @@ static int topic_create(struct rs_producer *p, const char *name,
 	if (p->ntopics >= p->cfg->max_topics) {
 		snprintf(err, errlen, "max_topics (%u) reached",
 			 p->cfg->max_topics);
+		return RS_TOPIC_LIMIT;
+	}
+	if (uid != RS_TOPIC_NO_OWNER &&
+	    topics_of(p, uid) >= p->cfg->max_topics_per_uid) {
+		snprintf(err, errlen,
+			 "uid %u already uses %u topics (max_topics_per_uid)",
+			 (unsigned int)uid, p->cfg->max_topics_per_uid);
 		return RS_TOPIC_LIMIT;
 	}
 	tconf = topic_conf(c, pol, err, errlen);
@@ -445,6 +463,8 @@ static int topic_create(struct rs_producer *p, const char *name,
 	t->name = strdup(name);
 	if (t->name == NULL)
 		fatal("strdup");
+	t->owner = uid;
+	t->unused_ms = rs_now_ms();
 	t->acks = pol->acks;
 	t->acks_next = -1;
 	t->reports = pol->reports;
@@ -471,7 +491,7 @@ static int topic_create(struct rs_producer *p, const char *name,
 	return 0;
 }
 
-int rs_producer_topic(struct rs_producer *p, const char *name,
+int rs_producer_topic(struct rs_producer *p, const char *name, uid_t uid,
 		      struct rs_topic **tp, char *err, size_t errlen)
 {
 	struct rs_topic_policy pol;
@@ -486,7 +506,21 @@ int rs_producer_topic(struct rs_producer *p, const char *name,
 	}
 	if ((*tp = find_topic(p, name)) != NULL)
 		return 0;
-	return topic_create(p, name, &pol, tp, err, errlen);
+	return topic_create(p, name, &pol, uid, tp, err, errlen);
+}
+
+void rs_producer_topic_forget(struct rs_producer *p, struct rs_topic *t)
+{
+	for (size_t i = 0; i < p->ntopics; i++) {
+		if (p->topics[i] != t)
+			continue;
+		log_debug("topic %s: no session uses it and nothing of it is "
+			  "in flight: forgotten",
+			  t->name);
+		p->topics[i] = p->topics[--p->ntopics];
+		topic_free(t);
+		return;
+	}
 }
 
 int rs_producer_topic_force(struct rs_producer *p, const char *name,
@@ -502,7 +536,8 @@ int rs_producer_topic_force(struct rs_producer *p, const char *name,
 	if ((*tp = find_topic(p, name)) != NULL)
 		return 0;
 	if (rs_config_topic(p->cfg, name, &pol) == 0)
-		return topic_create(p, name, &pol, tp, err, errlen);
+		return topic_create(p, name, &pol, RS_TOPIC_NO_OWNER, tp, err,
+				    errlen);
 	log_warnx("topic %s: the spool holds records for it but the "
 		  "configuration no longer allows it; delivering them with "
 		  "acks=all",
@@ -511,7 +546,7 @@ int rs_producer_topic_force(struct rs_producer *p, const char *name,
 		for (int i = 0; i < RS_ACKS_N; i++)
 			if (p->cls[i].rk != NULL)
 				pol.acks = (enum rs_acks)i;
-	return topic_create(p, name, &pol, tp, err, errlen);
+	return topic_create(p, name, &pol, RS_TOPIC_NO_OWNER, tp, err, errlen);
 }
 
 void rs_outcome_from_kafka(rd_kafka_resp_err_t err,

@@ -29,10 +29,15 @@ void rs_producer_free(struct rs_producer *p);
 
 enum { RS_TOPIC_DENIED = -1, RS_TOPIC_LIMIT = -2, RS_TOPIC_ERROR = -3 };
 
-/* Resolves a topic by name: 0, or RS_TOPIC_* with a reason in err. New
- * topics are announced to the callback set below. */
-int rs_producer_topic(struct rs_producer *p, const char *name,
+/* Resolves a topic by name for a session of uid: 0, or RS_TOPIC_* with a
+ * reason in err. A new topic counts toward uid's max_topics_per_uid while
+ * it is held; new topics are announced to the callback set below. */
+int rs_producer_topic(struct rs_producer *p, const char *name, uid_t uid,
 		      struct rs_topic **tp, char *err, size_t errlen);
+
+/* Frees t: no session holds it and nothing of it is in flight, held or
+ * spooled (the caller checks). Its counters go with it. */
+void rs_producer_topic_forget(struct rs_producer *p, struct rs_topic *t);
 
 /* The same for a topic the spool holds records for: when the config no
  * longer lists it, it gets the built-in policy rather than being lost. */

@@ -135,11 +135,20 @@ int rs_reply_flush(struct rs_reply *r, const char **why)
 	 * the Dekker pair with the client's flag store and tail load */
 	__atomic_store_n(&r->hdr->reply_tail, r->tail, __ATOMIC_SEQ_CST);
 	r->published = r->tail;
-	if ((__atomic_load_n(&r->hdr->reply_flags, __ATOMIC_SEQ_CST) &
-	     RINGSIDE_RF_WANT_WAKEUP) &&
-	    (__atomic_fetch_and(&r->hdr->reply_flags, ~RINGSIDE_RF_WANT_WAKEUP,
-				__ATOMIC_SEQ_CST) &
-	     RINGSIDE_RF_WANT_WAKEUP))
+	/*
+	 * The eventfd is written before the flag is cleared: a client that
+	 * sees the flag clear reads the eventfd (poll.c) and must find the
+	 * count there to consume. The other order let a client read an
+	 * empty eventfd between the two steps; the write that followed left
+	 * ringside_fd() readable with nothing to read, and an idle event
+	 * loop woke for ever. Two writes before one clear are harmless: one
+	 * read consumes both.
+	 */
+	if (__atomic_load_n(&r->hdr->reply_flags, __ATOMIC_SEQ_CST) &
+	    RINGSIDE_RF_WANT_WAKEUP) {
 		(void)eventfd_write(r->wake_fd, 1);
+		__atomic_fetch_and(&r->hdr->reply_flags,
+				   ~RINGSIDE_RF_WANT_WAKEUP, __ATOMIC_SEQ_CST);
+	}
 	return 0;
 }

@@ -7,11 +7,13 @@
  */
 #include <errno.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "client/ringside.h"
 #include "control.h"
 #include "flow.h"
 #include "log.h"
@@ -28,6 +30,18 @@
 #define STOP_READ_PASSES 4096 /* each reads DRAIN_BUDGET per session */
 #define FLOW_TICK_US 10000    /* spooled topics waiting: backoff, window */
 #define SPOOL_LOG_MS 10000
+/* a topic no session has used for FORGET_UNUSED_MS, and nothing of which
+ * is in motion, is forgotten (its counters with it): memory stays bounded
+ * over months of topic churn; at a topic limit, sooner */
+#define FORGET_EVERY_MS 10000
+#define FORGET_UNUSED_MS (10 * 60 * 1000)
+/* connections before their HELLO: per uid, and in all (then the listener
+ * pauses: further connections wait in the kernel's backlog) */
+#define HANDSHAKES_PER_UID 8U
+#define HANDSHAKES_MAX 64U
+#define ACCEPT_PAUSE_MS 100 /* out of descriptors: accept() would spin */
+#define FDS_PER_SESSION 4U  /* socket, memfd, two eventfds */
+#define FDS_RESERVED 128U   /* librdkafka's sockets, logs, the spool's... */
 
 static void timer_us(struct event *ev, int64_t us)
 {
@@ -115,6 +129,10 @@ static unsigned int drain_all(struct rs_server *srv, int *hit_budget)
 	rs_flow_tick(srv->flow);
 	flush_and_reap(srv);
 	log_spool(srv);
+	if (rs_now_ms() - srv->forget_ms >= FORGET_EVERY_MS) {
+		srv->forget_ms = rs_now_ms();
+		rs_server_forget_topics(srv, FORGET_UNUSED_MS);
+	}
 	return work + moved;
 }
 
@@ -193,6 +211,22 @@ static void on_dr_batch(void *arg)
 	flush_and_reap(srv);
 }
 
+void rs_server_forget_topics(struct rs_server *srv, int64_t unused_ms)
+{
+	int64_t now = rs_now_ms();
+	size_t i = 0;
+
+	while (i < rs_producer_ntopics(srv->producer)) {
+		struct rs_topic *t = rs_producer_topic_at(srv->producer, i);
+
+		if (t->refs == 0 && now - t->unused_ms >= unused_ms &&
+		    rs_flow_topic_idle(t))
+			rs_producer_topic_forget(srv->producer, t);
+		else
+			i++;
+	}
+}
+
 unsigned int rs_server_open_sessions(const struct rs_server *srv)
 {
 	const struct rs_session *s;
@@ -201,6 +235,39 @@ unsigned int rs_server_open_sessions(const struct rs_server *srv)
 	TAILQ_FOREACH (s, &srv->sessions, entry)
 		n += s->state != RS_SESSION_HANDSHAKE;
 	return n;
+}
+
+uint64_t rs_server_new_session_id(struct rs_server *srv)
+{
+	uint64_t id;
+
+	/* unguessable: a session is claimed by its token, but its id must
+	 * not tell anyone which sessions exist or come next */
+	do {
+		if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+			fatal("getrandom");
+	} while (id == 0 || rs_server_session(srv, id) != NULL);
+	return id;
+}
+
+int rs_server_memfd_served(const struct rs_server *srv,
+			   const struct rs_shm *shm,
+			   const struct rs_session *self)
+{
+	const struct rs_session *s;
+
+	TAILQ_FOREACH (s, &srv->sessions, entry)
+		if (s != self && s->shm_ready && s->shm.dev == shm->dev &&
+		    s->shm.ino == shm->ino)
+			return 1;
+	return 0;
+}
+
+void rs_server_handshake_done(struct rs_server *srv)
+{
+	srv->nhandshakes--;
+	if (srv->accept_paused && srv->nhandshakes < HANDSHAKES_MAX)
+		event_active(srv->accept_ev, EV_TIMEOUT, 1);
 }
 
 struct rs_session *rs_server_session(struct rs_server *srv, uint64_t id)
@@ -301,21 +368,141 @@ static int open_spool(struct rs_server *srv, char *err, size_t errlen)
 	return rc;
 }
 
+/* Descriptors the sessions hold now. */
+static unsigned int session_fds(const struct rs_server *srv)
+{
+	return srv->nsessions * FDS_PER_SESSION;
+}
+
+static unsigned int handshakes_of(const struct rs_server *srv, uid_t uid)
+{
+	const struct rs_session *s;
+	unsigned int n = 0;
+
+	TAILQ_FOREACH (s, &srv->sessions, entry)
+		n += s->state == RS_SESSION_HANDSHAKE && s->peer.uid == uid;
+	return n;
+}
+
+/* Answers a connection with ERROR and closes it, before any session. */
+static void turn_away(int fd, int code, const char *text)
+{
+	struct ringside_msg_error e;
+
+	memset(&e, 0, sizeof(e));
+	e.hdr.type = RINGSIDE_MSG_ERROR;
+	e.hdr.len = sizeof(e);
+	e.code = code;
+	snprintf(e.text, sizeof(e.text), "%s", text);
+	/* what the peer sent first (its HELLO) is read and dropped: closing
+	 * a Unix socket with unread messages resets the peer, which then
+	 * cannot read the ERROR that says why */
+	for (int i = 0; i < 4; i++) {
+		char buf[RINGSIDE_MSG_MAX];
+
+		if (rs_control_recv(fd, buf, sizeof(buf), NULL) <= 0)
+			break;
+	}
+	(void)rs_control_send(fd, &e, sizeof(e), NULL, 0);
+	close(fd);
+}
+
+static void pause_accepting(struct rs_server *srv, int64_t ms)
+{
+	if (!srv->accept_paused && srv->listen_ev != NULL)
+		event_del(srv->listen_ev);
+	srv->accept_paused = 1;
+	if (ms > 0)
+		timer_us(srv->accept_ev, ms * 1000);
+}
+
+static void on_accept_again(evutil_socket_t fd, short what, void *arg)
+{
+	struct rs_server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	if (!srv->accept_paused || srv->listen_ev == NULL)
+		return;
+	if (srv->nhandshakes >= HANDSHAKES_MAX)
+		return; /* rs_server_handshake_done() calls again */
+	srv->accept_paused = 0;
+	event_add(srv->listen_ev, NULL);
+}
+
+/*
+ * Credentials are checked here, before a session exists: a uid the ACL
+ * refuses is answered and dropped at once, and counts toward nothing.
+ * Connections still in their handshake are bounded per uid and in all;
+ * at the total, the listener pauses (later ones wait in the backlog) so
+ * that one uid's silent connections cannot lock others out. Descriptors
+ * for the spool and librdkafka stay in reserve (FDS_RESERVED), and when
+ * accept() itself runs out of them the listener pauses instead of
+ * spinning.
+ */
 static void on_accept(evutil_socket_t fd, short what, void *arg)
 {
+	static struct rs_log_rl rl_denied, rl_busy, rl_fds, rl_err;
 	struct rs_server *srv = arg;
 
 	(void)what;
 	for (int i = 0; i < 64; i++) {
 		struct rs_peer peer;
-		int cfd = rs_control_accept(fd, &peer);
+		char text[160];
+		int cfd;
 
+		if (srv->nhandshakes >= HANDSHAKES_MAX) {
+			pause_accepting(srv, 0);
+			return;
+		}
+		cfd = rs_control_accept(fd, &peer);
 		if (cfd == -EAGAIN || cfd == -EWOULDBLOCK)
 			return;
-		if (cfd < 0) {
-			errno = -cfd;
-			log_warn("accept");
+		if (cfd == -EMFILE || cfd == -ENFILE) {
+			log_rl(&rl_fds, RS_LOG_WARN,
+			       "accept: out of descriptors; pausing %d ms",
+			       ACCEPT_PAUSE_MS);
+			pause_accepting(srv, ACCEPT_PAUSE_MS);
 			return;
+		}
+		if (cfd < 0) {
+			log_rl(&rl_err, RS_LOG_WARN, "accept: %s",
+			       strerror(-cfd));
+			return;
+		}
+		if (!rs_acl_allows(&srv->cfg->acl, &peer)) {
+			log_rl(&rl_denied, RS_LOG_NOTICE,
+			       "denied: uid %u gid %u (pid %d) is not in "
+			       "[ringside] allow_users or allow_groups",
+			       (unsigned int)peer.uid, (unsigned int)peer.gid,
+			       (int)peer.pid);
+			snprintf(text, sizeof(text),
+				 "uid %u may not use ringsided (allow_users, "
+				 "allow_groups)",
+				 (unsigned int)peer.uid);
+			turn_away(cfd, RINGSIDE_EDENIED, text);
+			continue;
+		}
+		if (handshakes_of(srv, peer.uid) >= HANDSHAKES_PER_UID) {
+			log_rl(&rl_busy, RS_LOG_NOTICE,
+			       "uid %u has %u connections waiting for their "
+			       "handshake: refusing another (pid %d)",
+			       (unsigned int)peer.uid, HANDSHAKES_PER_UID,
+			       (int)peer.pid);
+			turn_away(cfd, RINGSIDE_ELIMIT,
+				  "too many connections of this uid waiting "
+				  "for their handshake");
+			continue;
+		}
+		if (session_fds(srv) + FDS_PER_SESSION > srv->fd_budget) {
+			log_rl(&rl_fds, RS_LOG_WARN,
+			       "%u sessions hold every descriptor ringsided "
+			       "can give them: refusing pid %d",
+			       srv->nsessions, (int)peer.pid);
+			turn_away(cfd, RINGSIDE_ELIMIT,
+				  "ringsided has no descriptor left for "
+				  "another session");
+			continue;
 		}
 		if (rs_session_new(srv, cfd, &peer) == NULL) {
 			log_warnx("cannot allocate a session for pid %d",
@@ -323,6 +510,30 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 			close(cfd);
 		}
 	}
+}
+
+/* Raises the soft descriptor limit to the hard one, and leaves room in it
+ * for what is not a session. */
+static unsigned int fd_budget(const struct rs_config *cfg)
+{
+	struct rlimit rl;
+	unsigned int reserve = FDS_RESERVED;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 1024 - FDS_RESERVED;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	/* one descriptor per spool segment */
+	reserve += (unsigned int)(cfg->spool_max_bytes /
+				  cfg->spool_segment_bytes) + 4;
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1U << 30))
+		rl.rlim_cur = 1U << 30;
+	return rl.rlim_cur > reserve + FDS_PER_SESSION
+		       ? (unsigned int)rl.rlim_cur - reserve
+		       : FDS_PER_SESSION;
 }
 
 int rs_server_start(struct rs_server *srv, struct event_base *base,
@@ -349,16 +560,19 @@ int rs_server_start(struct rs_server *srv, struct event_base *base,
 		snprintf(err, errlen, "libevent: cannot create a timer");
 		return -1;
 	}
-	if (getrandom(&srv->next_session_id, sizeof(srv->next_session_id), 0) !=
-	    sizeof(srv->next_session_id))
-		srv->next_session_id = (uint64_t)time(NULL);
-	/* ids differ across restarts: a record in the spool from an earlier
-	 * run never reports to a session of this one */
-	srv->next_session_id = (srv->next_session_id & 0xffffffffULL) << 24;
+	srv->accept_ev = evtimer_new(base, on_accept_again, srv);
+	if (srv->accept_ev == NULL) {
+		snprintf(err, errlen, "libevent: cannot create a timer");
+		return -1;
+	}
+	srv->fd_budget = fd_budget(cfg);
 	if (rs_producer_new(cfg, base, on_dr, on_dr_batch, srv, &srv->producer,
 			    err, errlen) < 0)
 		return -1;
 	if (open_spool(srv, err, errlen) < 0)
+		return -1;
+	if (rs_session_key_load(cfg->spool_dir, &srv->session_key, err,
+				errlen) < 0)
 		return -1;
 	srv->listen_fd = rs_control_listen(cfg->socket_path, cfg->socket_mode,
 					   cfg->socket_gid,
@@ -529,6 +743,8 @@ void rs_server_free(struct rs_server *srv)
 	if (srv->flow != NULL)
 		rs_flow_free(srv->flow);
 	srv->flow = NULL;
+	TAILQ_FOREACH (s, &srv->sessions, entry)
+		rs_session_drop_topics(s); /* the topics go with the producer */
 	rs_producer_free(srv->producer);
 	srv->producer = NULL;
 	while ((s = TAILQ_FIRST(&srv->sessions)) != NULL)
@@ -539,6 +755,9 @@ void rs_server_free(struct rs_server *srv)
 		event_free(srv->drain_ev);
 	if (srv->stop_ev != NULL)
 		event_free(srv->stop_ev);
+	if (srv->accept_ev != NULL)
+		event_free(srv->accept_ev);
+	memset(&srv->session_key, 0, sizeof(srv->session_key));
 	rs_config_free(srv->cfg);
 	srv->cfg = NULL;
 	if (srv->refused_topic != NULL)

@@ -12,8 +12,10 @@
 #include "clock.h"
 #include "config.h"
 #include "producer.h"
+#include "session_key.h"
 
 struct rs_session;
+struct rs_shm;
 struct rs_spool;
 struct rs_spool_config;
 struct rs_metrics;
@@ -33,7 +35,11 @@ struct rs_server {
 	struct event *stop_ev;
 	struct rs_session_list sessions;
 	uint32_t nsessions;
-	uint64_t next_session_id;
+	uint32_t nhandshakes; /* sessions still in their handshake */
+	int accept_paused;    /* the listener is off: see on_accept() */
+	struct event *accept_ev; /* turns it on again */
+	unsigned int fd_budget;	 /* descriptors sessions may hold in all */
+	struct rs_session_key session_key; /* makes session tokens */
 	int64_t last_work_us; /* when a drain last found records */
 	int sleeping;	      /* rings are armed: clients ring the doorbell */
 	int stopping;
@@ -50,6 +56,7 @@ struct rs_server {
 	 * failed, never produced (owned) */
 	struct rs_topic *refused_topic;
 	int64_t spool_logged_ms;    /* the last periodic spool line */
+	int64_t forget_ms;	    /* the last look for unused topics */
 	int spool_logged_busy;	    /* it said the spool held records */
 };
 
@@ -83,5 +90,21 @@ unsigned int rs_server_open_sessions(const struct rs_server *srv);
 
 /* The open or closing session with this id, or NULL. */
 struct rs_session *rs_server_session(struct rs_server *srv, uint64_t id);
+
+/* A new session id: random, never that of a live session. */
+uint64_t rs_server_new_session_id(struct rs_server *srv);
+
+/* 1 if a live session other than self maps the same memfd as shm. */
+int rs_server_memfd_served(const struct rs_server *srv,
+			   const struct rs_shm *shm,
+			   const struct rs_session *self);
+
+/* Forgets the topics no session has used for unused_ms and nothing of
+ * which is in motion: they no longer count toward max_topics or anyone's
+ * max_topics_per_uid. */
+void rs_server_forget_topics(struct rs_server *srv, int64_t unused_ms);
+
+/* A session left its handshake (opened, refused or gone). */
+void rs_server_handshake_done(struct rs_server *srv);
 
 #endif

@@ -18,15 +18,56 @@
 #include "client/ringside.h"
 #include "control.h"
 #include "log.h"
+#include "session_key.h"
 #include "flow.h"
 #include "server.h"
 #include "session.h"
 #include "status.h"
 
-#define HANDSHAKE_TIMEOUT_S 5
+#define HANDSHAKE_TIMEOUT_S 2 /* a client sends HELLO at once */
 #define SESSION_TOPICS_MAX 1024U
 
 static void on_sock(evutil_socket_t fd, short what, void *arg);
+
+/* A session lets go of t; the last one starts t's unused time. */
+static void topic_unref(struct rs_topic *t)
+{
+	if (--t->refs == 0)
+		t->unused_ms = rs_now_ms();
+}
+
+/* Every change of state goes through here: the server counts the
+ * connections still in their handshake. */
+static void session_set_state(struct rs_session *s,
+			      enum rs_session_state state)
+{
+	if (s->state == RS_SESSION_HANDSHAKE && state != RS_SESSION_HANDSHAKE)
+		rs_server_handshake_done(s->srv);
+	s->state = state;
+}
+
+static void vlog_session(struct rs_log_rl *rl, int level,
+			 const struct rs_session *s, const char *fmt,
+			 va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void vlog_session(struct rs_log_rl *rl, int level,
+			 const struct rs_session *s, const char *fmt,
+			 va_list ap)
+{
+	char msg[512];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (rl != NULL)
+		log_rl(rl, level, "session %llu (pid %d uid %u%s%s): %s",
+		       (unsigned long long)s->id, (int)s->peer.pid,
+		       (unsigned int)s->peer.uid, s->name[0] ? " name " : "",
+		       s->name, msg);
+	else
+		log_msg(level, "session %llu (pid %d uid %u%s%s): %s",
+			(unsigned long long)s->id, (int)s->peer.pid,
+			(unsigned int)s->peer.uid, s->name[0] ? " name " : "",
+			s->name, msg);
+}
 
 static void log_session(int level, const struct rs_session *s, const char *fmt,
 			...) __attribute__((format(printf, 3, 4)));
@@ -34,26 +75,39 @@ static void log_session(int level, const struct rs_session *s, const char *fmt,
 static void log_session(int level, const struct rs_session *s, const char *fmt,
 			...)
 {
-	char msg[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vlog_session(NULL, level, s, fmt, ap);
 	va_end(ap);
-	log_msg(level, "session %llu (pid %d uid %u%s%s): %s",
-		(unsigned long long)s->id, (int)s->peer.pid,
-		(unsigned int)s->peer.uid, s->name[0] ? " name " : "", s->name,
-		msg);
+}
+
+/* The same for what a client (or a flood of them) can make happen at
+ * will: rate limited per call site. */
+static void log_session_rl(struct rs_log_rl *rl, int level,
+			   const struct rs_session *s, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void log_session_rl(struct rs_log_rl *rl, int level,
+			   const struct rs_session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog_session(rl, level, s, fmt, ap);
+	va_end(ap);
 }
 
 static void on_handshake_timeout(evutil_socket_t fd, short what, void *arg)
 {
+	static struct rs_log_rl rl;
 	struct rs_session *s = arg;
 
 	(void)fd;
 	(void)what;
-	log_session(RS_LOG_NOTICE, s, "no HELLO within %d s: disconnecting",
-		    HANDSHAKE_TIMEOUT_S);
+	log_session_rl(&rl, RS_LOG_NOTICE, s,
+		       "no HELLO within %d s: disconnecting",
+		       HANDSHAKE_TIMEOUT_S);
 	rs_session_free(s);
 }
 
@@ -66,7 +120,7 @@ struct rs_session *rs_session_new(struct rs_server *srv, int fd,
 	if (s == NULL)
 		return NULL;
 	s->srv = srv;
-	s->id = ++srv->next_session_id;
+	s->id = rs_server_new_session_id(srv);
 	s->state = RS_SESSION_HANDSHAKE;
 	s->peer = *peer;
 	s->sock = fd;
@@ -87,6 +141,7 @@ struct rs_session *rs_session_new(struct rs_server *srv, int fd,
 	}
 	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
 	srv->nsessions++;
+	srv->nhandshakes++;
 	return s;
 }
 
@@ -105,10 +160,21 @@ static void disconnect(struct rs_session *s)
 	s->sock = -1;
 }
 
+void rs_session_drop_topics(struct rs_session *s)
+{
+	for (uint32_t i = 0; i < s->ntopics; i++) {
+		if (s->topics[i] != NULL && s->topics[i] != s->srv->refused_topic)
+			topic_unref(s->topics[i]);
+		s->topics[i] = NULL;
+	}
+}
+
 void rs_session_free(struct rs_session *s)
 {
 	struct rs_record *rec;
 
+	if (s->state == RS_SESSION_HANDSHAKE)
+		rs_server_handshake_done(s->srv);
 	disconnect(s);
 	while ((rec = TAILQ_FIRST(&s->records)) != NULL) {
 		TAILQ_REMOVE(&s->records, rec, entry);
@@ -123,6 +189,7 @@ void rs_session_free(struct rs_session *s)
 		close(s->doorbell_fd);
 	if (s->reply_fd >= 0)
 		close(s->reply_fd);
+	rs_session_drop_topics(s);
 	for (uint32_t i = 0; i < s->ntopics; i++)
 		free(s->names[i]);
 	free(s->names);
@@ -137,9 +204,11 @@ void rs_session_free(struct rs_session *s)
 
 static void violation(struct rs_session *s, const char *why)
 {
-	log_session(RS_LOG_WARN, s, "protocol violation: %s: disconnecting",
-		    why);
-	s->state = RS_SESSION_DEAD;
+	static struct rs_log_rl rl;
+
+	log_session_rl(&rl, RS_LOG_WARN, s,
+		       "protocol violation: %s: disconnecting", why);
+	session_set_state(s, RS_SESSION_DEAD);
 	disconnect(s);
 	if (s->shm_ready)
 		__atomic_store_n(&s->shm.hdr->state, RINGSIDE_SHM_REFUSING,
@@ -152,6 +221,7 @@ static void send_error(struct rs_session *s, int code, const char *fmt, ...)
 
 static void send_error(struct rs_session *s, int code, const char *fmt, ...)
 {
+	static struct rs_log_rl rl;
 	struct ringside_msg_error e;
 	va_list ap;
 
@@ -162,7 +232,7 @@ static void send_error(struct rs_session *s, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e.text, sizeof(e.text), fmt, ap);
 	va_end(ap);
-	log_session(RS_LOG_INFO, s, "refused: %s", e.text);
+	log_session_rl(&rl, RS_LOG_INFO, s, "refused: %s", e.text);
 	(void)rs_control_send(s->sock, &e, sizeof(e), NULL, 0);
 }
 
@@ -223,12 +293,15 @@ static int open_shm(struct rs_session *s)
 }
 
 /* A client hands its session back after a daemon restart. Its memory is
- * checked like any client input; reading starts again at release once the
- * client has re-resolved its topics (RESUME). */
+ * checked like any client input, and the session must be the peer's own:
+ * the token its first WELCOME gave it, made for this peer's uid and this
+ * memory's sizes (session_key.h). Reading starts again at release once
+ * the client has re-resolved its topics (RESUME). */
 static int resume_shm(struct rs_session *s, const struct ringside_msg_hello *h,
 		      int memfd, const char **why)
 {
 	const struct rs_config *cfg = s->srv->cfg;
+	uint8_t want[RS_SESSION_TOKEN_LEN];
 	struct ringside_shm_hdr *hdr;
 
 	if (memfd < 0) {
@@ -237,6 +310,20 @@ static int resume_shm(struct rs_session *s, const struct ringside_msg_hello *h,
 	}
 	if (rs_shm_adopt(&s->shm, memfd, h->map_size, max_frame(cfg), why) < 0)
 		return -1;
+	rs_session_token(&s->srv->session_key, h->session_id, s->peer.uid,
+			 s->shm.ring_size, s->shm.reply_slots, want);
+	if (!rs_session_token_equal(want, h->token)) {
+		*why = "resume refused: not this uid's session";
+		return -1;
+	}
+	if (rs_server_memfd_served(s->srv, &s->shm, s)) {
+		*why = "resume refused: a live session serves that memory";
+		return -1;
+	}
+	if (rs_server_session(s->srv, h->session_id) != NULL) {
+		*why = "resume refused: that session is still open here";
+		return -1;
+	}
 	hdr = s->shm.hdr;
 	if (__atomic_load_n(&hdr->session_id, __ATOMIC_RELAXED) !=
 	    h->session_id) {
@@ -257,11 +344,9 @@ static int resume_shm(struct rs_session *s, const struct ringside_msg_hello *h,
 		return -1;
 	}
 	s->reply.wake_fd = s->reply_fd;
-	/* the old daemon's session id, if free: the spool's records carry it,
-	 * so their final reports find this session */
-	if (rs_server_session(s->srv, h->session_id) == NULL)
-		s->id = h->session_id;
-	__atomic_store_n(&hdr->session_id, s->id, __ATOMIC_RELAXED);
+	/* the session keeps its id: the spool's records carry it, so their
+	 * final reports find this session */
+	s->id = h->session_id;
 	s->finished = __atomic_load_n(&hdr->records_finished, __ATOMIC_RELAXED);
 	s->resuming = 1;
 	s->shm_ready = 1;
@@ -280,10 +365,35 @@ static uint32_t sessions_of(const struct rs_session *s)
 	return n;
 }
 
+/* The one way out of a HELLO that is refused: closes what the client sent,
+ * answers ERROR (logged), and drops the connection; the session is reaped
+ * with nothing in it. */
+static void refuse(struct rs_session *s, int *memfd, int code,
+		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void refuse(struct rs_session *s, int *memfd, int code,
+		   const char *fmt, ...)
+{
+	char text[200];
+	va_list ap;
+
+	if (*memfd >= 0)
+		close(*memfd);
+	*memfd = -1;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	send_error(s, code, "%s", text);
+	session_set_state(s, RS_SESSION_DEAD);
+	disconnect(s);
+	rs_server_kick(s->srv);
+}
+
 static void hello(struct rs_session *s, const void *buf, size_t len, int memfd)
 {
 	struct ringside_msg_hello h;
 	struct ringside_msg_welcome w;
+	const struct rs_config *cfg = s->srv->cfg;
 	const char *why = NULL;
 	int fds[3], err;
 
@@ -301,75 +411,52 @@ static void hello(struct rs_session *s, const void *buf, size_t len, int memfd)
 	}
 	if (h.magic != RINGSIDE_PROTO_MAGIC ||
 	    h.version != RINGSIDE_PROTO_VERSION) {
-		if (memfd >= 0)
-			close(memfd);
-		send_error(s, RINGSIDE_EPROTO,
-			   "protocol version %u not supported (ringsided "
-			   "speaks %u)",
-			   h.version, RINGSIDE_PROTO_VERSION);
-		s->state = RS_SESSION_DEAD;
-		disconnect(s);
+		refuse(s, &memfd, RINGSIDE_EPROTO,
+		       "protocol version %u not supported (ringsided speaks "
+		       "%u)",
+		       h.version, RINGSIDE_PROTO_VERSION);
 		return;
 	}
-	if (!rs_acl_allows(&s->srv->cfg->acl, &s->peer)) {
-		if (memfd >= 0)
-			close(memfd);
-		log_session(RS_LOG_NOTICE, s,
-			    "denied: uid %u gid %u is not in [ringside] "
-			    "allow_users or allow_groups",
-			    (unsigned int)s->peer.uid,
-			    (unsigned int)s->peer.gid);
-		send_error(s, RINGSIDE_EDENIED,
-			   "uid %u may not use ringsided (allow_users, "
-			   "allow_groups)",
-			   (unsigned int)s->peer.uid);
-		s->state = RS_SESSION_DEAD;
-		disconnect(s);
+	if (!rs_acl_allows(&cfg->acl, &s->peer)) {
+		refuse(s, &memfd, RINGSIDE_EDENIED,
+		       "uid %u may not use ringsided (allow_users, "
+		       "allow_groups)",
+		       (unsigned int)s->peer.uid);
 		return;
 	}
-	if (sessions_of(s) >= s->srv->cfg->max_sessions_per_uid) {
-		if (memfd >= 0)
-			close(memfd);
-		send_error(s, RINGSIDE_ELIMIT,
-			   "uid %u already has %u sessions "
-			   "(max_sessions_per_uid)",
-			   (unsigned int)s->peer.uid,
-			   s->srv->cfg->max_sessions_per_uid);
-		s->state = RS_SESSION_DEAD;
-		disconnect(s);
+	if (s->srv->stopping) {
+		refuse(s, &memfd, RINGSIDE_EDENIED,
+		       "ringsided is shutting down");
 		return;
 	}
-	if ((h.flags & RINGSIDE_HELLO_F_RESUME) && !s->srv->stopping) {
-		if (resume_shm(s, &h, memfd, &why) < 0) {
-			send_error(s, RINGSIDE_EPROTO, "%s", why);
-			s->state = RS_SESSION_DEAD;
-			disconnect(s);
+	if (sessions_of(s) >= cfg->max_sessions_per_uid) {
+		refuse(s, &memfd, RINGSIDE_ELIMIT,
+		       "uid %u already has %u sessions (max_sessions_per_uid)",
+		       (unsigned int)s->peer.uid, cfg->max_sessions_per_uid);
+		return;
+	}
+	/* sessions past their handshake: connections still in it have
+	 * limits of their own (server.c) */
+	if (rs_server_open_sessions(s->srv) >= cfg->max_sessions) {
+		refuse(s, &memfd, RINGSIDE_ELIMIT, "max_sessions (%u) reached",
+		       cfg->max_sessions);
+		return;
+	}
+	if (h.flags & RINGSIDE_HELLO_F_RESUME) {
+		int fd = memfd;
+
+		memfd = -1; /* resume_shm() owns it now */
+		if (resume_shm(s, &h, fd, &why) < 0) {
+			refuse(s, &memfd, RINGSIDE_EPROTO, "%s", why);
 			return;
 		}
 		goto welcome;
 	}
-	if (memfd >= 0)
-		close(memfd);
-	if (s->srv->stopping) {
-		send_error(s, RINGSIDE_EDENIED, "ringsided is shutting down");
-		s->state = RS_SESSION_DEAD;
-		disconnect(s);
-		return;
-	}
-	if (s->srv->nsessions > s->srv->cfg->max_sessions) {
-		send_error(s, RINGSIDE_ELIMIT, "max_sessions (%u) reached",
-			   s->srv->cfg->max_sessions);
-		s->state = RS_SESSION_DEAD;
-		disconnect(s);
-		return;
-	}
 	err = open_shm(s);
 	if (err < 0) {
-		send_error(s, RINGSIDE_ELIMIT,
-			   "cannot create the session's memory: %s",
-			   strerror(-err));
-		s->state = RS_SESSION_DEAD;
-		disconnect(s);
+		refuse(s, &memfd, RINGSIDE_ELIMIT,
+		       "cannot create the session's memory: %s",
+		       strerror(-err));
 		return;
 	}
 welcome:
@@ -379,6 +466,8 @@ welcome:
 	w.hdr.len = sizeof(w);
 	w.session_id = s->id;
 	w.map_size = s->shm.size;
+	rs_session_token(&s->srv->session_key, s->id, s->peer.uid,
+			 s->shm.ring_size, s->shm.reply_slots, w.token);
 	fds[0] = s->shm.fd;
 	fds[1] = s->doorbell_fd;
 	fds[2] = s->reply_fd;
@@ -386,7 +475,7 @@ welcome:
 	if (err < 0) {
 		log_session(RS_LOG_NOTICE, s, "cannot send WELCOME: %s",
 			    strerror(-err));
-		s->state = RS_SESSION_DEAD;
+		session_set_state(s, RS_SESSION_DEAD);
 		disconnect(s);
 		return;
 	}
@@ -396,7 +485,7 @@ welcome:
 		fatalx("libevent: cannot watch a doorbell");
 	event_free(s->handshake_ev);
 	s->handshake_ev = NULL;
-	s->state = RS_SESSION_OPEN;
+	session_set_state(s, RS_SESSION_OPEN);
 	if (s->resuming)
 		log_session(
 			RS_LOG_NOTICE, s,
@@ -455,7 +544,7 @@ static void status(struct rs_session *s, const void *buf, size_t len)
 		(void)rs_control_send(s->sock, &end, sizeof(end), NULL, 0);
 	}
 	free(text);
-	s->state = RS_SESSION_DEAD;
+	session_set_state(s, RS_SESSION_DEAD);
 	disconnect(s);
 	rs_server_kick(s->srv);
 }
@@ -491,7 +580,14 @@ static int topic_refusal(struct rs_session *s, const char *name,
 			 (unsigned int)s->peer.uid, name);
 		return RINGSIDE_EDENIED;
 	}
-	rc = rs_producer_topic(s->srv->producer, name, tp, err, errlen);
+	rc = rs_producer_topic(s->srv->producer, name, s->peer.uid, tp, err,
+			       errlen);
+	if (rc == RS_TOPIC_LIMIT) {
+		/* topics nobody uses any more make room first */
+		rs_server_forget_topics(s->srv, 0);
+		rc = rs_producer_topic(s->srv->producer, name, s->peer.uid, tp,
+				       err, errlen);
+	}
 	if (rc == 0)
 		return 0;
 	/* not configured, or librdkafka refused it: RINGSIDE_ETOPIC; a topic
@@ -566,9 +662,18 @@ static void topic(struct rs_session *s, const void *buf, size_t len)
 		if (nv == NULL || (nv[s->ntopics] = strdup(name)) == NULL)
 			fatal("realloc");
 		s->names = nv;
+		s->topics[s->ntopics] = NULL;
 		s->ntopics++;
 	}
-	/* allowed again, by the checks above, or refused from now on */
+	/* allowed again, by the checks above, or refused from now on; the
+	 * session holds a reference to each real topic it maps */
+	if (s->topics[id] != t) {
+		if (s->topics[id] != NULL &&
+		    s->topics[id] != s->srv->refused_topic)
+			topic_unref(s->topics[id]);
+		if (t != NULL)
+			t->refs++;
+	}
 	s->topics[id] = t != NULL ? t : s->srv->refused_topic;
 	s->refused[id] = status;
 	memset(&ok, 0, sizeof(ok));
@@ -592,12 +697,12 @@ static void client_gone(struct rs_session *s)
 		log_session(RS_LOG_WARN, s,
 			    "client went away while resuming: the records in "
 			    "its ring cannot be read");
-		s->state = RS_SESSION_DEAD;
+		session_set_state(s, RS_SESSION_DEAD);
 		disconnect(s);
 		rs_server_kick(s->srv);
 		return;
 	}
-	s->state = RS_SESSION_CLOSING;
+	session_set_state(s, RS_SESSION_CLOSING);
 	disconnect(s);
 	/* nobody can hand this ring to another daemon now: what it holds
 	 * unfinished goes to the spool as well */

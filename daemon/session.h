@@ -78,6 +78,10 @@ struct rs_session *rs_session_new(struct rs_server *srv, int fd,
 				  const struct rs_peer *peer);
 void rs_session_free(struct rs_session *s);
 
+/* Lets go of the session's topics (before the producer frees them, at
+ * exit); its records may no longer be read after this. */
+void rs_session_drop_topics(struct rs_session *s);
+
 /* Reads up to budget frames and hands them to librdkafka. Returns how many
  * frames it took. */
 unsigned int rs_session_drain(struct rs_session *s, unsigned int budget);

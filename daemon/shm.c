@@ -35,6 +35,14 @@ int rs_shm_create(struct rs_shm *shm, uint32_t ring_size, uint32_t reply_slots,
 		shm->base = NULL;
 		goto fail;
 	}
+	{
+		struct stat st;
+
+		if (fstat(shm->fd, &st) < 0)
+			goto fail;
+		shm->dev = (uint64_t)st.st_dev;
+		shm->ino = (uint64_t)st.st_ino;
+	}
 	shm->size = l.map_size;
 	shm->ring_size = ring_size;
 	shm->reply_slots = reply_slots;
@@ -91,11 +99,17 @@ int rs_shm_adopt(struct rs_shm *shm, int fd, uint64_t map_size,
 		*why = "handed back a descriptor that is not a sealed memfd";
 		goto fail;
 	}
+	if (st.st_uid != geteuid()) {
+		*why = "handed back a memfd no ringsided made";
+		goto fail;
+	}
 	if ((uint64_t)st.st_size != map_size || map_size < RINGSIDE_PAGE ||
 	    map_size > ((uint64_t)1 << 32)) {
 		*why = "handed back a memfd of the wrong size";
 		goto fail;
 	}
+	shm->dev = (uint64_t)st.st_dev;
+	shm->ino = (uint64_t)st.st_ino;
 	shm->base =
 		mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (shm->base == MAP_FAILED) {

@@ -22,6 +22,8 @@ struct rs_shm {
 	uint32_t ring_size;
 	uint32_t reply_slots;
 	uint32_t max_frame;
+	uint64_t dev; /* the memfd's identity: one session per memfd */
+	uint64_t ino;
 };
 
 /* Creates, sizes, seals and maps a memfd, and writes the header. Returns 0
@@ -32,9 +34,11 @@ void rs_shm_destroy(struct rs_shm *shm);
 
 /* Takes over a memfd a client hands back after a daemon restart (fd is
  * owned from here on, closed on failure). It is hostile input: it must be
- * a sealed memfd of exactly map_size bytes whose header describes a
- * layout of that size; the sizes are read once and kept. max_frame is
- * this daemon's limit, written into the header. Returns 0 or a reason. */
+ * a sealed memfd made by a process of this daemon's uid (a ringsided: no
+ * client of another uid can make one), of exactly map_size bytes, whose
+ * header describes a layout of that size; the sizes are read once and
+ * kept. max_frame is this daemon's limit, written into the header.
+ * Returns 0 or a reason. */
 int rs_shm_adopt(struct rs_shm *shm, int fd, uint64_t map_size,
 		 uint32_t max_frame, const char **why);
 

@@ -9,6 +9,7 @@
 #include <librdkafka/rdkafka.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/types.h>
 
 #include "config.h"
 #include "record.h"
@@ -42,8 +43,17 @@ struct rs_pending_q {
 	size_t n;
 };
 
+#define RS_TOPIC_NO_OWNER ((uid_t)-1)
+#define RS_SPOOL_TOPIC_NONE UINT32_MAX
+
 struct rs_topic {
 	char *name;
+	/* sessions that resolved it (session.c); at 0, and idle, the server
+	 * forgets it */
+	uint32_t refs;
+	int64_t unused_ms; /* when refs last fell to 0 (or it was made) */
+	uid_t owner; /* whose session brought it in; RS_TOPIC_NO_OWNER for
+		      * the spool's */
 	enum rs_acks acks;
 	int acks_next; /* -1, or the acks a reload set: applied once none of
 			* the topic's records is in librdkafka */
@@ -64,7 +74,8 @@ struct rs_topic {
 	int64_t delivered_ms; /* when a record of it was last delivered */
 
 	enum rs_topic_mode mode;
-	uint32_t spool_topic;
+	uint32_t spool_topic; /* its spool index; RS_SPOOL_TOPIC_NONE until
+			       * it first spills (flow.c) */
 	struct rs_record_list direct; /* read order */
 	uint64_t direct_bytes;
 	uint64_t unshadowed;	    /* direct records not yet in the spool */

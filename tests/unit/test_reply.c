@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -30,6 +31,26 @@ struct fixture {
 	uint64_t got[1024];
 	size_t ngot;
 };
+
+/*
+ * The daemon's wake-up write, taken over: when racing is set, the client
+ * polls right then, as a client thread can at that moment on another CPU.
+ */
+static struct fixture *racing;
+static void collect(const ringside_report_t *r, void *ctx);
+
+int eventfd_write(int fd, eventfd_t value)
+{
+	if (racing != NULL) {
+		struct fixture *f = racing;
+
+		racing = NULL;
+		(void)ringside_poll(f->rs, collect, f);
+	}
+	return write(fd, &value, sizeof(value)) == (ssize_t)sizeof(value)
+		       ? 0
+		       : -1;
+}
 
 static int setup(void **state)
 {
@@ -144,6 +165,50 @@ static void test_wakeup(void **state)
 	assert_int_equal(ringside_poll(f->rs, collect, f), 2);
 }
 
+static int fd_readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
+}
+
+/*
+ * The client polls while the daemon wakes it. The daemon used to clear
+ * the client's flag, then write the eventfd: a poll between the two saw
+ * the flag clear, read an empty eventfd, and the write that followed was
+ * never consumed, so ringside_fd() stayed readable with nothing to read
+ * (an idle loop woke 613,904 times in a second). After any interleaving
+ * the fd must be quiet once the reports are read.
+ */
+static void test_wakeup_race(void **state)
+{
+	struct fixture *f = *state;
+
+	for (uint64_t round = 0; round < 100; round++) {
+		size_t before = f->ngot;
+
+		/* idle: the client arms */
+		assert_int_equal(ringside_poll(f->rs, collect, f), 0);
+		assert_true(f->shm.hdr->reply_flags & RINGSIDE_RF_WANT_WAKEUP);
+		push(f, round);
+		racing = f;
+		flush(f);
+		assert_null(racing);
+		/* the client reads what is there, as an event loop would
+		 * once the fd is readable */
+		for (int i = 0; i < 10 && (fd_readable(f->wake_fd) ||
+					    f->ngot == before);
+		     i++)
+			(void)ringside_poll(f->rs, collect, f);
+		assert_int_equal(f->ngot, before + 1);
+		assert_int_equal(f->got[before], round);
+		/* and nothing is left to wake anyone */
+		(void)ringside_poll(f->rs, collect, f);
+		assert_false(fd_readable(f->wake_fd));
+		f->ngot = 0;
+	}
+}
+
 static void test_hostile_head(void **state)
 {
 	struct fixture *f = *state;
@@ -176,6 +241,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_backlog_and_drops, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_wakeup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wakeup_race, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_head, setup,
 						teardown),
 	};
