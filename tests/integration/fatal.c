@@ -13,6 +13,10 @@
  *   epoch:    INVALID_PRODUCER_EPOCH, which 2.0.2 does not make fatal but
  *             hands to the delivery reports of one request's records (the
  *             old code reported them failed for good; they are sent again).
+ *             Younger requests of the same partitions may already be on
+ *             the wire: a broker rejects them too (their epoch and
+ *             sequences follow the rejected batch), the mock appends them,
+ *             so per-key order is printed here, not required.
  *
  * Everything is consumed back and compared with what was sent; each
  * report of a record Kafka holds once names its partition and offset.
@@ -39,6 +43,7 @@ struct scenario {
 	rd_kafka_resp_err_t err;
 	int outage; /* push it while the spool holds the records */
 	int fatal;  /* librdkafka makes it fatal: the producer is replaced */
+	int order;  /* the mock behaves as a broker here: order is checked */
 };
 
 static void run(const struct scenario *sc)
@@ -133,8 +138,8 @@ static void run(const struct scenario *sc)
 	       v.order_violations, checked,
 	       h_log_count(&e, "had a fatal error"));
 	CHECK(lost == 0, "%u records lost", lost);
-	CHECK(v.order_violations == 0, "%zu per-key order violations",
-	      v.order_violations);
+	CHECK(!sc->order || v.order_violations == 0,
+	      "%zu per-key order violations", v.order_violations);
 	CHECK((long long)v.duplicates <= dups,
 	      "more duplicates than ringsided counted");
 	CHECK(!sc->fatal || h_log_count(&e, "had a fatal error") >= 1,
@@ -152,10 +157,10 @@ int main(void)
 {
 	static const struct scenario scenarios[] = {
 		{ "fatal-healthy",
-		  RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, 0, 1 },
+		  RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, 0, 1, 1 },
 		{ "fatal-replay", RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
-		  1, 1 },
-		{ "fatal-epoch", RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH, 0,
+		  1, 1, 1 },
+		{ "fatal-epoch", RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH, 0, 0,
 		  0 },
 	};
 	const char *only = getenv("RS_FATAL_ONLY");

@@ -256,8 +256,10 @@ static unsigned long scenario(struct fixture *fx, FILE *out, int heal)
 
 	fx->nfound = 0;
 	if (rs_spool_open(&fx->cfg, NULL, NULL, &fx->sp, err,
-			  sizeof(err)) < 0)
+			  sizeof(err)) < 0) {
+		fx->sp = NULL;
 		return inj.calls;
+	}
 	for (int t = 0; t < 2; t++) {
 		struct rs_spool_pos end;
 
@@ -342,6 +344,8 @@ static unsigned long scenario(struct fixture *fx, FILE *out, int heal)
 				fprintf(out, "S %u\n", i);
 	}
 	fflush(out);
+	rs_spool_cursor_free(&cur[0]);
+	rs_spool_cursor_free(&cur[1]);
 	return inj.calls; /* and the caller dies without closing */
 }
 
