@@ -35,10 +35,11 @@
  * over months of topic churn; at a topic limit, sooner */
 #define FORGET_EVERY_MS 10000
 #define FORGET_UNUSED_MS (10 * 60 * 1000)
-/* connections before their HELLO: per uid, and in all (then the listener
- * pauses: further connections wait in the kernel's backlog) */
-#define HANDSHAKES_PER_UID 8U
-#define HANDSHAKES_MAX 64U
+/* connections before their HELLO: per uid as many as it may have
+ * sessions (a burst of services starting at once must get in), and in all
+ * HANDSHAKES_MAX, well above one uid's share (then the listener pauses:
+ * further connections wait in the kernel's backlog) */
+#define HANDSHAKES_MAX 1024U
 #define ACCEPT_PAUSE_MS 100 /* out of descriptors: accept() would spin */
 #define FDS_PER_SESSION 4U  /* socket, memfd, two eventfds */
 #define FDS_RESERVED 128U   /* librdkafka's sockets, logs, the spool's... */
@@ -483,12 +484,13 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 			turn_away(cfd, RINGSIDE_EDENIED, text);
 			continue;
 		}
-		if (handshakes_of(srv, peer.uid) >= HANDSHAKES_PER_UID) {
+		if (handshakes_of(srv, peer.uid) >=
+		    srv->cfg->max_sessions_per_uid) {
 			log_rl(&rl_busy, RS_LOG_NOTICE,
 			       "uid %u has %u connections waiting for their "
 			       "handshake: refusing another (pid %d)",
-			       (unsigned int)peer.uid, HANDSHAKES_PER_UID,
-			       (int)peer.pid);
+			       (unsigned int)peer.uid,
+			       srv->cfg->max_sessions_per_uid, (int)peer.pid);
 			turn_away(cfd, RINGSIDE_ELIMIT,
 				  "too many connections of this uid waiting "
 				  "for their handshake");

@@ -1,5 +1,5 @@
 /*
- * bench.c: make bench. Six comparisons, each run side by side in one
+ * bench.c: make bench. Seven comparisons, each run side by side in one
  * invocation against the same mock cluster (its own process, over TCP):
  * in-process librdkafka on one side, the real ringsided and libringside on
  * the other. Prints one table per comparison with the ratios and the goal
@@ -24,6 +24,7 @@
 
 #include "bench.h"
 #include "client/ringside.h"
+#include "many.h"
 #include "stages.h"
 
 static FILE *md;
@@ -870,6 +871,8 @@ int main(int argc, char **argv)
 		bench_spool(&c);
 	if (want(6))
 		bench_resources(&c);
+	if (want(7))
+		bench_many(&c, scale, out, goal);
 	cluster_stop(&c);
 	out("\n%d goals missed; %.0f s in all.\n", goals_missed,
 	    (double)(now_ns() - t0) / 1e9);

@@ -53,6 +53,9 @@ long daemon_peak_rss_kb(const struct daemon *d);
 void daemon_stop(struct daemon *d);
 /* 1 if the daemon's log holds needle. */
 int daemon_log_has(const struct daemon *d, const char *needle);
+/* Records ringsided spilled to its spool, from the totals line it logs
+ * when it stops (call after daemon_stop()). */
+unsigned long long daemon_spilled(const struct daemon *d);
 /* rm -rf */
 void rmdir_tree(const char *dir);
 

@@ -141,3 +141,22 @@ void rmdir_tree(const char *dir)
 	if (system(cmd) != 0)
 		die("%s failed", cmd);
 }
+
+unsigned long long daemon_spilled(const struct daemon *d)
+{
+	char path[400], line[2048];
+	unsigned long long n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/ringsided.log", d->dir);
+	f = fopen(path, "r");
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		const char *at = strstr(line, "totals: spilled ");
+
+		if (at != NULL)
+			n = strtoull(at + strlen("totals: spilled "), NULL, 10);
+	}
+	if (f != NULL)
+		fclose(f);
+	return n;
+}
