@@ -19,6 +19,8 @@
 #include "session.h"
 
 #define REPLAY_BUDGET 4096U  /* records per topic per pass */
+#define HOLD_BUDGET 8192U    /* held records routed per topic per pass */
+#define SHADOW_BUDGET 16384U /* shadows written per pass, all topics */
 #define REPLAY_WINDOW 20000U /* records in flight per topic */
 #define REPLAY_WINDOW_BYTES (64ULL << 20)
 #define PENDING_MAX 200000U
@@ -40,6 +42,7 @@ struct rs_flow {
 	uint64_t rseq;
 	int64_t now_ms;
 	int stopping;
+	unsigned int shadow_budget; /* shadows this pass may still write */
 	uint64_t held;
 	uint64_t spilled;
 	uint64_t replayed;
@@ -62,6 +65,7 @@ struct rs_flow *rs_flow_new(struct rs_server *srv, struct rs_producer *p,
 	f->srv = srv;
 	f->producer = p;
 	f->spool = sp;
+	f->shadow_budget = SHADOW_BUDGET;
 	TAILQ_INIT(&f->wait);
 	TAILQ_INIT(&f->busy);
 	f->now_ms = rs_coarse_ms();
@@ -197,9 +201,20 @@ static void hold_push(struct rs_flow *f, struct rs_topic *t,
 {
 	struct rs_record *after = TAILQ_LAST(&t->hold, rs_record_list);
 
-	/* read order; a record coming back from librdkafka may be older */
-	while (after != NULL && after->rseq > rec->rseq)
-		after = TAILQ_PREV(after, rs_record_list, tentry);
+	/* read order. A record read now is the youngest; one coming back
+	 * from librdkafka is older than every held record (a record goes to
+	 * librdkafka only while none of its topic is held), and so is the
+	 * one drain_hold() could not route: those are placed from the head,
+	 * with no walk over a hold list of half a million records */
+	if (after != NULL && after->rseq > rec->rseq) {
+		struct rs_record *next = TAILQ_FIRST(&t->hold);
+
+		after = NULL;
+		while (next != NULL && next->rseq < rec->rseq) {
+			after = next;
+			next = TAILQ_NEXT(next, tentry);
+		}
+	}
 	if (after == NULL)
 		TAILQ_INSERT_HEAD(&t->hold, rec, tentry);
 	else
@@ -341,8 +356,11 @@ static int spool_append(struct rs_flow *f, struct rs_topic *t,
 }
 
 /* Writes every record the topic has in librdkafka, not yet in the spool,
- * to the spool, in read order. -1 if the spool cannot take them now. */
-static int shadow_rest(struct rs_flow *f, struct rs_topic *t)
+ * to the spool, in read order. -1 if the spool cannot take them now, or
+ * (unless all) this turn of the event loop has written its share of
+ * shadows: a spill moment once wrote 100,000 at once, and the control
+ * socket waited 190 ms. Records read meanwhile wait in the hold list. */
+static int shadow_rest(struct rs_flow *f, struct rs_topic *t, int all)
 {
 	struct rs_record *rec;
 
@@ -351,23 +369,27 @@ static int shadow_rest(struct rs_flow *f, struct rs_topic *t)
 	TAILQ_FOREACH (rec, &t->direct, tentry) {
 		if (rec->spool_seq != 0)
 			continue;
+		if (!all && f->shadow_budget == 0)
+			return -1;
 		if (!spool_append(f, t, rec, 1))
 			return -1;
 		t->unshadowed--;
+		if (f->shadow_budget > 0)
+			f->shadow_budget--;
 	}
 	return 0;
 }
 
 /* Switches t to SPOOLED (see flow.h). -1 if the spool cannot take records
  * now, unless force: a record of t already in the spool must be replayed
- * from it, whatever the spool can take today. */
+ * from it, whatever the spool can take today. all: see shadow_rest(). */
 static int spool_topic(struct rs_flow *f, struct rs_topic *t, const char *why,
-		       int force)
+		       int force, int all)
 {
 	struct rs_spool_pos end;
 
 	if (t->mode == RS_MODE_SPOOLED)
-		return shadow_rest(f, t);
+		return shadow_rest(f, t, all);
 	if (!force && rs_spool_usable(f->spool) < 0)
 		return -1;
 	rs_spool_end(f->spool, &end);
@@ -381,12 +403,12 @@ static int spool_topic(struct rs_flow *f, struct rs_topic *t, const char *why,
 	log_notice("topic %s: spooling (%s); %llu records in librdkafka are "
 		   "written to the spool too",
 		   t->name, why, (unsigned long long)t->inflight);
-	return shadow_rest(f, t);
+	return shadow_rest(f, t, all);
 }
 
 static int to_spooled(struct rs_flow *f, struct rs_topic *t, const char *why)
 {
-	return spool_topic(f, t, why, 0);
+	return spool_topic(f, t, why, 0, 0);
 }
 
 /* A record whose client is gone (rec->orphan), in librdkafka from its
@@ -452,13 +474,17 @@ static int route(struct rs_flow *f, struct rs_topic *t, struct rs_record *rec)
 			    0)
 				return 0;
 			break;
-		default: /* librdkafka's queue is full */
-			if (to_spooled(f, t, "librdkafka queue full") < 0)
-				return 0;
-			break;
+		default:
+			/* librdkafka's queue is full: a limit of this
+			 * process, not a sign the brokers are slow. The record
+			 * waits in its ring (the hold list) until reports make
+			 * room; backlog_ms, and a ring half full while nothing
+			 * is delivered (rs_flow_relieve), tell a slow cluster
+			 * from a busy one */
+			return 0;
 		}
 	}
-	if (shadow_rest(f, t) < 0)
+	if (shadow_rest(f, t, 0) < 0)
 		return 0;
 	return spool_append(f, t, rec, 0);
 }
@@ -508,7 +534,7 @@ void rs_flow_delivered(struct rs_flow *f, struct rs_record *rec,
 		 * (an orphan's shadow) is replayed from it in any case */
 		if (rec->list == RS_LIST_DIRECT &&
 		    spool_topic(f, t, rd_kafka_err2str(o->kafka_error),
-				rec->spool_seq != 0) < 0 &&
+				rec->spool_seq != 0, 1) < 0 &&
 		    rec->spool_seq == 0) {
 			/* no spool: back in line, still holding its ring */
 			direct_remove(t, rec);
@@ -647,7 +673,10 @@ static unsigned int drain_hold(struct rs_flow *f, struct rs_topic *t)
 	struct rs_record *rec;
 	unsigned int n = 0;
 
-	while ((rec = TAILQ_FIRST(&t->hold)) != NULL) {
+	/* bounded, as replay is: once librdkafka's queue was full, or the
+	 * spool, every ring's records may be waiting here (64 rings, half a
+	 * million), and a pass is one turn of the event loop */
+	while (n < HOLD_BUDGET && (rec = TAILQ_FIRST(&t->hold)) != NULL) {
 		hold_remove(f, t, rec);
 		if (!route(f, t, rec)) {
 			hold_push(f, t, rec);
@@ -750,14 +779,25 @@ static void retire(struct rs_flow *f, struct rs_topic *t)
 	rs_spool_retire(f->spool, t->spool_topic, below, count);
 }
 
+/*
+ * Replay has read the whole spool: the topic goes straight to Kafka
+ * again, without waiting for the replayed records' reports (under a
+ * steady load there always are some in flight, and the topic never came
+ * back). librdkafka keeps the order of one partition's records, so ring
+ * records sent from now on follow the replayed ones. A replayed record
+ * that fails takes the topic back to the spool (rs_flow_delivered), as a
+ * direct one does; the pending entries the replayed records still have
+ * say where its replay starts again.
+ */
 static void maybe_direct(struct rs_topic *t)
 {
-	if (t->write_ahead || t->mode != RS_MODE_SPOOLED || t->pending.n > 0 ||
+	if (t->write_ahead || t->mode != RS_MODE_SPOOLED ||
 	    t->uncommitted > 0 || t->rewind || !TAILQ_EMPTY(&t->hold) ||
 	    !TAILQ_EMPTY(&t->direct))
 		return;
 	t->mode = RS_MODE_DIRECT;
-	log_notice("topic %s: spool drained; records go straight to Kafka "
+	t->draining = 1;
+	log_notice("topic %s: replay caught up; records go straight to Kafka "
 		   "again",
 		   t->name);
 }
@@ -878,6 +918,7 @@ unsigned int rs_flow_pass(struct rs_flow *f)
 	int purged[RS_ACKS_N] = { 0 };
 
 	f->now_ms = rs_coarse_ms();
+	f->shadow_budget = SHADOW_BUDGET; /* for this pass and the next drain */
 	(void)rs_spool_commit(f->spool);
 	take_committed(f);
 	for (t = TAILQ_FIRST(&f->busy); t != NULL; t = next) {
@@ -896,6 +937,13 @@ unsigned int rs_flow_pass(struct rs_flow *f)
 		work += replay(f, t);
 		if (t->mode == RS_MODE_SPOOLED || t->pending.n > 0)
 			retire(f, t);
+		if (t->draining && t->mode == RS_MODE_DIRECT &&
+		    t->pending.n == 0) {
+			t->draining = 0;
+			log_notice("topic %s: spool drained; every record it "
+				   "held is delivered",
+				   t->name);
+		}
 		if (topic_idle(t)) {
 			TAILQ_REMOVE(&f->busy, t, busy_entry);
 			t->busy = 0;
@@ -927,7 +975,7 @@ void rs_flow_topic_changed(struct rs_flow *f, struct rs_topic *t,
 {
 	mark_busy(f, t);
 	if (t->write_ahead && !was_write_ahead &&
-	    to_spooled(f, t, "write_ahead set by a reload") < 0) {
+	    spool_topic(f, t, "write_ahead set by a reload", 0, 1) < 0) {
 		log_warnx("topic %s: write_ahead not applied: the spool "
 			  "cannot take records now",
 			  t->name);
@@ -977,9 +1025,14 @@ void rs_flow_relieve(struct rs_flow *f, struct rs_record *oldest)
 
 	/* records still being delivered: Kafka is only slower than the
 	 * client; the ring's back-pressure is the answer, not the disk */
-	if (oldest->list != RS_LIST_DIRECT || t->mode == RS_MODE_SPOOLED ||
+	if (t->mode == RS_MODE_SPOOLED ||
 	    f->now_ms - oldest->read_ms < RELIEVE_AGE_MS ||
 	    f->now_ms - t->delivered_ms < RELIEVE_AGE_MS)
+		return;
+	/* in librdkafka, or waiting for room in it (not for an acks switch
+	 * or a failed producer's last records: those wait for reports) */
+	if (oldest->list != RS_LIST_DIRECT &&
+	    (oldest->list != RS_LIST_HOLD || t->acks_next >= 0 || t->fence))
 		return;
 	(void)to_spooled(f, t,
 			 "a client's ring is half full of records "
@@ -992,7 +1045,7 @@ void rs_flow_spill_inflight(struct rs_flow *f)
 
 	TAILQ_FOREACH (t, &f->busy, busy_entry) {
 		if (!TAILQ_EMPTY(&t->direct) &&
-		    to_spooled(f, t, "shutting down") < 0)
+		    spool_topic(f, t, "shutting down", 0, 1) < 0)
 			log_warnx("topic %s: the spool cannot take the %llu "
 				  "records still in librdkafka",
 				  t->name, (unsigned long long)t->inflight);

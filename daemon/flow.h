@@ -3,9 +3,11 @@
  * and back out in order. One state machine per topic (topic.h):
  *
  *   DIRECT  records go to librdkafka; they keep their ring space until
- *           delivered. A full librdkafka queue, a backlog over backlog_bytes
- *           or backlog_ms, or a retriable failure (a local timeout) switches
- *           the topic to SPOOLED.
+ *           delivered. A backlog over backlog_bytes or backlog_ms, a ring
+ *           half full while nothing is delivered, or a retriable failure
+ *           (a local timeout) switches the topic to SPOOLED. A full
+ *           librdkafka queue does not: that is a limit of this process,
+ *           and records wait in their rings (the hold list) for room.
  *   SPOOLED first the topic's records still inside librdkafka are written
  *           to the spool ("shadows"), then every new record: so the spool
  *           holds the topic's records in read order. Ring space is freed
@@ -15,8 +17,10 @@
  *           failure waits until nothing is in flight, then starts again from
  *           the oldest record not yet delivered (skipping delivered ones):
  *           librdkafka's own timeouts leave gaps, replay never does. When
- *           replay has caught up and every record is delivered, the topic
- *           goes back to DIRECT. write_ahead topics stay SPOOLED.
+ *           replay has read the whole spool, the topic goes back to DIRECT
+ *           at once, its replayed records still in flight ahead of the new
+ *           ones ("replay caught up"; "spool drained" once they are all
+ *           delivered). write_ahead topics stay SPOOLED.
  *
  * A record that can be neither produced nor spooled (spool full or broken)
  * waits in its topic's hold list, keeping its ring space: the application's

@@ -17,10 +17,11 @@
 
 struct rs_producer;
 
-/* Called once per delivery report, then once after each batch of them. */
+/* Called once per delivery report, then once after each batch of them
+ * (more: reports are left for the next rs_producer_serve()). */
 typedef void (*rs_dr_fn)(struct rs_record *rec, const struct rs_outcome *o,
 			 void *arg);
-typedef void (*rs_dr_batch_fn)(void *arg);
+typedef void (*rs_dr_batch_fn)(void *arg, int more);
 
 int rs_producer_new(const struct rs_config *cfg, struct event_base *base,
 		    rs_dr_fn dr, rs_dr_batch_fn batch, void *arg,
@@ -61,8 +62,11 @@ int rs_producer_send(struct rs_producer *p, struct rs_record *rec,
 
 uint64_t rs_producer_inflight(const struct rs_producer *p);
 
-/* Serves every producer's event queue now. */
-void rs_producer_serve(struct rs_producer *p);
+/* Serves every producer's event queue now, up to RS_SERVE_BUDGET
+ * delivery reports: a burst (a purge hands back 100,000 at once) is
+ * spread over turns of the event loop. 1 if reports are left. */
+#define RS_SERVE_BUDGET 16384U
+int rs_producer_serve(struct rs_producer *p);
 
 /* Shutdown: send what is queued, ignoring linger, for up to timeout_ms. */
 void rs_producer_flush(struct rs_producer *p, int timeout_ms);

@@ -22,7 +22,12 @@
 #include "session.h"
 #include "spool.h"
 
-#define DRAIN_BUDGET 4096U   /* frames per session per pass */
+#define DRAIN_BUDGET 4096U   /* frames per session per pass, at most */
+#define DRAIN_MIN 64U	     /* ... and at least */
+/* frames per pass in all: a pass is one turn of the event loop, and the
+ * control socket and the metrics endpoint wait for it to end (64
+ * sessions with full rings once made a pass of 262,144 records) */
+#define PASS_BUDGET 16384U
 #define SLEEP_SAFETY_MS 1000 /* re-check rings even when asleep */
 #define BACKLOG_RETRY_MS 10  /* reports wait for reply ring space */
 #define STOP_TICK_MS 10
@@ -106,7 +111,7 @@ static void log_spool(struct rs_server *srv)
 static unsigned int drain_all(struct rs_server *srv, int *hit_budget)
 {
 	struct rs_session *s, *next;
-	unsigned int work = 0, moved;
+	unsigned int work = 0, moved, share;
 
 	if (srv->sleeping) {
 		FOREACH_SESSION (s, next, srv)
@@ -114,18 +119,22 @@ static unsigned int drain_all(struct rs_server *srv, int *hit_budget)
 		srv->sleeping = 0;
 	}
 	*hit_budget = 0;
+	share = srv->nsessions > 0 ? PASS_BUDGET / srv->nsessions : 0;
+	share = share < DRAIN_MIN ? DRAIN_MIN
+		: share > DRAIN_BUDGET ? DRAIN_BUDGET
+				       : share;
 	FOREACH_SESSION (s, next, srv) {
-		unsigned int n = rs_session_drain(s, DRAIN_BUDGET);
+		unsigned int n = rs_session_drain(s, share);
 
 		work += n;
-		if (n >= DRAIN_BUDGET)
+		if (n >= share)
 			*hit_budget = 1;
 	}
 	/* delivery reports come through an eventfd; looking at the queues
 	 * here too costs a lock per class and makes a missed wake-up
 	 * harmless while records are in motion */
-	if (rs_flow_busy(srv->flow))
-		rs_producer_serve(srv->producer);
+	if (rs_flow_busy(srv->flow) && rs_producer_serve(srv->producer))
+		*hit_budget = 1;
 	moved = rs_flow_pass(srv->flow);
 	rs_flow_tick(srv->flow);
 	flush_and_reap(srv);
@@ -202,7 +211,7 @@ static void on_dr(struct rs_record *rec, const struct rs_outcome *o, void *arg)
 	rs_flow_delivered(srv->flow, rec, o);
 }
 
-static void on_dr_batch(void *arg)
+static void on_dr_batch(void *arg, int more)
 {
 	struct rs_server *srv = arg;
 
@@ -210,6 +219,8 @@ static void on_dr_batch(void *arg)
 	if (rs_flow_pass(srv->flow) > 0)
 		srv->last_work_us = rs_now_us();
 	flush_and_reap(srv);
+	if (more)
+		rs_server_kick(srv); /* reports left for the next pass */
 }
 
 void rs_server_forget_topics(struct rs_server *srv, int64_t unused_ms)
@@ -271,19 +282,30 @@ void rs_server_handshake_done(struct rs_server *srv)
 		event_active(srv->accept_ev, EV_TIMEOUT, 1);
 }
 
+static struct rs_session_bucket *bucket(struct rs_server *srv, uint64_t id)
+{
+	/* ids are random (rs_server_new_session_id), and a resumed one is
+	 * only taken with its token: no client picks the bucket */
+	return &srv->by_id[(id ^ (id >> 32)) & (RS_SESSION_BUCKETS - 1)];
+}
+
 struct rs_session *rs_server_session(struct rs_server *srv, uint64_t id)
 {
-	struct rs_session *s, *next;
+	struct rs_session *s;
 
-	if (srv->last_lookup != NULL && srv->last_lookup->id == id)
-		return srv->last_lookup;
-	FOREACH_SESSION (s, next, srv) {
-		if (s->id == id) {
-			srv->last_lookup = s;
+	LIST_FOREACH (s, bucket(srv, id), by_id)
+		if (s->id == id)
 			return s;
-		}
-	}
 	return NULL;
+}
+
+void rs_server_set_id(struct rs_server *srv, struct rs_session *s, uint64_t id)
+{
+	if (s->id != 0)
+		LIST_REMOVE(s, by_id);
+	s->id = id;
+	if (id != 0)
+		LIST_INSERT_HEAD(bucket(srv, id), s, by_id);
 }
 
 static void on_producer_fatal(enum rs_acks acks, void *arg)

@@ -22,6 +22,10 @@ struct rs_metrics;
 struct rs_flow;
 TAILQ_HEAD(rs_session_list, rs_session);
 
+#define RS_SESSION_BUCKETS 1024U /* a power of two */
+
+LIST_HEAD(rs_session_bucket, rs_session);
+
 /* Owns the listener, the producer and every session. */
 struct rs_server {
 	struct event_base *base;
@@ -45,7 +49,9 @@ struct rs_server {
 	int stopping;
 	int64_t stop_deadline_ms;
 	int purged;
-	struct rs_session *last_lookup; /* rs_server_session()'s cache */
+	/* sessions by id: a replayed record's report finds its session
+	 * without a walk of every session */
+	struct rs_session_bucket by_id[RS_SESSION_BUCKETS];
 	uint64_t reports_orphaned;	/* records whose session was gone */
 	uint64_t sessions_opened;
 	uint64_t records_read;
@@ -90,6 +96,11 @@ unsigned int rs_server_open_sessions(const struct rs_server *srv);
 
 /* The open or closing session with this id, or NULL. */
 struct rs_session *rs_server_session(struct rs_server *srv, uint64_t id);
+
+/* Gives s the id (0: none), keeping the index rs_server_session() reads;
+ * every change of a session's id goes through it. */
+void rs_server_set_id(struct rs_server *srv, struct rs_session *s,
+		      uint64_t id);
 
 /* A new session id: random, never that of a live session. */
 uint64_t rs_server_new_session_id(struct rs_server *srv);

@@ -120,7 +120,6 @@ struct rs_session *rs_session_new(struct rs_server *srv, int fd,
 	if (s == NULL)
 		return NULL;
 	s->srv = srv;
-	s->id = rs_server_new_session_id(srv);
 	s->state = RS_SESSION_HANDSHAKE;
 	s->peer = *peer;
 	s->sock = fd;
@@ -139,6 +138,7 @@ struct rs_session *rs_session_new(struct rs_server *srv, int fd,
 		free(s);
 		return NULL;
 	}
+	rs_server_set_id(srv, s, rs_server_new_session_id(srv));
 	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
 	srv->nsessions++;
 	srv->nhandshakes++;
@@ -197,8 +197,7 @@ void rs_session_free(struct rs_session *s)
 	free(s->refused);
 	TAILQ_REMOVE(&s->srv->sessions, s, entry);
 	s->srv->nsessions--;
-	if (s->srv->last_lookup == s)
-		s->srv->last_lookup = NULL;
+	rs_server_set_id(s->srv, s, 0);
 	free(s);
 }
 
@@ -346,7 +345,7 @@ static int resume_shm(struct rs_session *s, const struct ringside_msg_hello *h,
 	s->reply.wake_fd = s->reply_fd;
 	/* the session keeps its id: the spool's records carry it, so their
 	 * final reports find this session */
-	s->id = h->session_id;
+	rs_server_set_id(s->srv, s, h->session_id);
 	s->finished = __atomic_load_n(&hdr->records_finished, __ATOMIC_RELAXED);
 	s->resuming = 1;
 	s->shm_ready = 1;

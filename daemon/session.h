@@ -30,6 +30,7 @@ enum rs_session_state {
  * points to belong to the producer. */
 struct rs_session {
 	TAILQ_ENTRY(rs_session) entry;
+	LIST_ENTRY(rs_session) by_id; /* srv->by_id; rs_server_set_id() */
 	struct rs_server *srv;
 	uint64_t id;
 	enum rs_session_state state;

@@ -88,6 +88,7 @@ struct rs_topic {
 	uint64_t replay_bytes;
 	uint64_t uncommitted; /* appended, not committed yet */
 	int rewind;
+	int draining; /* direct again, replayed records still in flight */
 	int64_t resume_ms;
 	uint32_t backoff_ms;
 	int busy;

@@ -156,6 +156,16 @@ void h_write_config(struct h_env *e, const char *ringside_keys,
 /* 1 once the daemon has said, after offset from of its log, that it
  * listens. Watching the log, not connecting: a probe connection would be
  * a client to the daemon (and one the ACL may refuse, and log). */
+/* In a child about to exec: only stdin, stdout and stderr go with it.
+ * The mock cluster runs in this process, and librdkafka does not open
+ * its sockets close-on-exec: a child holding a copy of a broker's end of
+ * a connection keeps it open after rd_kafka_mock_broker_set_down(), and
+ * "brokers down" became a silent partition until every child exited. */
+static void child_fds(void)
+{
+	closefrom(3);
+}
+
 static int daemon_ready(const char *log, long from)
 {
 	char line[4096];
@@ -210,6 +220,7 @@ pid_t h_daemon_start(struct h_env *e)
 			dup2(fd, 2);
 			close(fd);
 		}
+		child_fds();
 		/* execv's prototype predates const; it does not write */
 		execv(argv[0], (char *const *)(uintptr_t)argv);
 		_exit(127);
@@ -342,6 +353,7 @@ pid_t h_spawn(const char *const argv[], const char *stdout_path)
 				close(fd);
 			}
 		}
+		child_fds();
 		execv(argv[0], (char *const *)(uintptr_t)argv);
 		_exit(127);
 	}
@@ -369,6 +381,7 @@ pid_t h_spawn_as(uid_t uid, gid_t gid, const gid_t *groups, int ngroups,
 			dup2(fd, 2);
 			close(fd);
 		}
+		child_fds();
 		if (setgroups((size_t)ngroups, groups) < 0 || setgid(gid) < 0 ||
 		    setuid(uid) < 0)
 			_exit(126);
