@@ -47,8 +47,10 @@ echo "== bench smoke"
 	exit 1
 }
 # ASan makes ringsided several times slower: the outage test sends a
-# fifth of its million records there, at a fifth of the rate
-RS_OUTAGE_RECORDS=${RS_OUTAGE_RECORDS:-200000} run_suite sanitizers \
+# fifth of its million records there, at a fifth of the rate, and
+# many_clients sends at a quarter of its rates
+RS_OUTAGE_RECORDS=${RS_OUTAGE_RECORDS:-200000} \
+	RS_MANY_RATE_SCALE=${RS_MANY_RATE_SCALE:-0.25} run_suite sanitizers \
 	--enable-sanitizers
 echo "== distcheck"
 # its output goes to a file; on failure the failed tests' logs are shown

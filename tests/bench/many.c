@@ -35,7 +35,7 @@
 #include "client/ringside_proto.h"
 #include "many.h"
 
-#define MANY_MAX 128
+#define MANY_MAX 256
 #define VALUE_SIZE 100
 
 struct many_res {
@@ -358,83 +358,136 @@ static void many_row(many_out_fn out, const char *what, int ringside,
 	    status);
 }
 
+static const char *many_why(const struct many_sum *s)
+{
+	return s->refused			 ? "refused"
+	       : s->spilled || s->spooled	 ? "spilled"
+	       : s->failed || s->delivered < s->sent ? "lost"
+						 : "late";
+}
+
+#define MANY_HEADER                                                          \
+	"| N × R | side | refused | spilled | delivered | last report "      \
+	"after the end | CPU s | RSS MiB | in the call p50 / p99.9 | "         \
+	"status max |\n|---|---|---|---|---|---|---|---|---|---|\n"
+
+/* Both sides at n x rate; goals (CPU, memory, the control socket) where
+ * judged, else the ratios only. */
+static void many_pair(struct cluster *c, unsigned int n, double rate,
+		      double seconds, int judged, many_out_fn out,
+		      many_goal_fn goal)
+{
+	struct many_run run = { .n = n, .seconds = seconds, .rate = rate,
+				.topic = "many" };
+	struct many_sum k, r;
+	char what[64];
+	double cpu, rss;
+
+	snprintf(what, sizeof(what), "%u × %.0f", n, rate);
+	run.ringside = 0;
+	many_one(c, &run, &k);
+	run.ringside = 1;
+	many_one(c, &run, &r);
+	many_row(out, what, 0, &k);
+	many_row(out, what, 1, &r);
+	cpu = r.cpu_s / k.cpu_s;
+	rss = (double)r.rss_kb / (double)k.rss_kb;
+	if (judged)
+		out("| | ratio | | | | | %.2f× (≤ 0.5×: %s) | %.2f× (≤ 0.5×: "
+		    "%s) | | ≤ 100 ms: %s |\n",
+		    cpu, goal(cpu <= 0.5), rss, goal(rss <= 0.5),
+		    goal(r.status_max_ms <= 100));
+	else
+		out("| | ratio | | | | | %.2f× | %.2f× | | ≤ 100 ms: %s |\n",
+		    cpu, rss, goal(r.status_max_ms <= 100));
+	out("| | ringside kept every record | %s | | | | | | | |\n",
+	    goal(many_ok(&r)));
+}
+
 void bench_many(struct cluster *c, double scale, many_out_fn out,
 		many_goal_fn goal)
 {
 	static const unsigned int ns[] = { 1, 8, 64, 128 };
-	static const double steps[] = { 64000, 128000, 192000, 256000,
-					320000, 384000 };
+	static const unsigned int grow[] = { 16, 32, 64, 128, 192, 256 };
 	double seconds = 10 * scale < 1 ? 1 : 10 * scale;
-	double fixed = 128000, best[4] = { 0 };
+	double short_s = seconds / 2 < 1 ? 1 : seconds / 2;
+	double fixed = 256000, per_client = 2000, best[4] = { 0 };
+	double step = 128000;
+	int steps = scale < 0.5 ? 2 : 8; /* a smoke run: two steps */
 
 	mres = shared_alloc(sizeof(*mres) * MANY_MAX);
 	out("\n## 7. Many client processes\n\n"
 	    "N processes each send R records/s of 100 B with an 8-byte key "
-	    "for %.0f s (acks=all, idempotence off, sleeping between sends), "
-	    "then wait for every report. ringside: one ringsided, a session "
-	    "per process, `ring_size = 1M` (and `max_record_bytes = 100000`, which a 1M ring requires); in-process: a librdkafka producer "
-	    "per process (linger.ms 5). Refused sends are not retried. CPU is "
-	    "the clients' plus ringsided's; memory their peak RSS summed (the "
-	    "ring is counted in both the client and ringsided). The status "
-	    "column is ringsided's slowest answer to a STATUS request made "
-	    "every 250 ms during the run.\n\n",
-	    seconds);
-	out("| N × R | side | refused | spilled | delivered | last report "
-	    "after the end | CPU s | RSS MiB | in the call p50 / p99.9 | "
-	    "status max |\n|---|---|---|---|---|---|---|---|---|---|\n");
-	for (size_t i = 0; i < 4; i++) {
-		struct many_run run = { .n = ns[i], .seconds = seconds,
-					.topic = "many" };
+	    "(acks=all, idempotence off, sleeping between sends), then wait "
+	    "for every report. ringside: one ringsided, a session per "
+	    "process, `ring_size = 1M` (and `max_record_bytes = 100000`, "
+	    "which a 1M ring requires), `max_sessions_per_uid = 256`; "
+	    "in-process: a librdkafka producer per process (linger.ms 5). "
+	    "Refused sends are not retried. CPU is the clients' plus "
+	    "ringsided's; memory their peak RSS summed (the ring is counted "
+	    "in both the client and ringsided). The status column is "
+	    "ringsided's slowest answer to a STATUS request made every "
+	    "250 ms during the run.\n\n"
+	    "A fixed aggregate rate, %.0fk records/s, from N = 1 to 128 "
+	    "(%.0f s runs; the goals hold for N = 64 and 128):\n\n" MANY_HEADER,
+	    fixed / 1000, seconds);
+	for (size_t i = 0; i < 4; i++)
+		many_pair(c, ns[i], fixed / ns[i], seconds, ns[i] >= 64, out,
+			  goal);
+
+	out("\nA fixed rate per client, %.0f records/s, N growing until "
+	    "ringside misses (%.0f s runs):\n\n" MANY_HEADER,
+	    per_client, short_s);
+	for (size_t i = 0; i < sizeof(grow) / sizeof(grow[0]); i++) {
+		struct many_run run = { .ringside = 1, .n = grow[i],
+					.seconds = short_s,
+					.rate = per_client,
+					.topic = "many-grow" };
 		struct many_sum k, r;
 		char what[64];
 
-		run.rate = fixed / ns[i];
-		snprintf(what, sizeof(what), "%u × %.0f", ns[i], run.rate);
+		if (scale < 0.5 && i > 1)
+			break;
+		snprintf(what, sizeof(what), "%u × %.0f", grow[i], per_client);
+		many_one(c, &run, &r);
 		run.ringside = 0;
 		many_one(c, &run, &k);
-		run.ringside = 1;
-		many_one(c, &run, &r);
 		many_row(out, what, 0, &k);
 		many_row(out, what, 1, &r);
-		out("| | ratio | | | | | %.2f× (%s) | %.2f× (%s) | | ≤ 100 ms: "
-		    "%s |\n",
-		    r.cpu_s / k.cpu_s, goal(r.cpu_s / k.cpu_s <= 0.5),
-		    (double)r.rss_kb / (double)k.rss_kb,
-		    goal((double)r.rss_kb / (double)k.rss_kb <= 0.5),
-		    goal(r.status_max_ms <= 100));
-		out("| | ringside kept every record | %s | | | | | | | |\n",
-		    goal(many_ok(&r)));
+		if (!many_ok(&r)) {
+			out("| | ringside missed: %s | | | | | | | | |\n",
+			    many_why(&r));
+			break;
+		}
 	}
+
 	out("\nSaturation: for each N, the aggregate rate raised in steps of "
-	    "64k records/s until a run refuses, spills, or delivers the last "
-	    "record over a second after the end (%.0f s runs).\n\n"
+	    "%.0fk records/s until a run refuses, spills, loses, or delivers "
+	    "the last record over a second after the end (%.0f s runs).\n\n"
 	    "| N | highest aggregate rate kept | first rate missed | why |\n"
 	    "|---|---|---|---|\n",
-	    seconds / 2 < 1 ? 1 : seconds / 2);
+	    step / 1000, short_s);
 	for (size_t i = 0; i < 4; i++) {
 		const char *why = "(not reached)";
 		double missed = 0;
 
-		for (size_t j = 0; j < sizeof(steps) / sizeof(steps[0]); j++) {
+		for (int j = 1; j <= steps; j++) {
 			struct many_run run = {
 				.ringside = 1,
 				.n = ns[i],
-				.seconds = seconds / 2 < 1 ? 1 : seconds / 2,
+				.seconds = short_s,
 				.topic = "many-sat",
-				.rate = steps[j] / ns[i],
+				.rate = step * j / ns[i],
 			};
 			struct many_sum r;
 
 			many_one(c, &run, &r);
 			if (!many_ok(&r)) {
-				missed = steps[j];
-				why = r.refused ? "refused"
-				      : r.spilled || r.spooled
-					      ? "spilled"
-					      : "late";
+				missed = step * j;
+				why = many_why(&r);
 				break;
 			}
-			best[i] = steps[j];
+			best[i] = step * j;
 		}
 		if (missed > 0)
 			out("| %u | %.0fk/s | %.0fk/s | %s |\n", ns[i],

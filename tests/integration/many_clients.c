@@ -2,7 +2,8 @@
  * many_clients: the load a real host makes, many services each sending a
  * little, on a healthy cluster. N client processes (rs_rate_client), each
  * with its own session, send R records/s of 100 B with an 8-byte key for
- * RS_MANY_SECONDS (default 10), acks=all, idempotence off, ring_size 1M,
+ * RS_MANY_SECONDS (default 10; RS_MANY_RATE_SCALE scales R), acks=all,
+ * idempotence off, ring_size 1M,
  * everything else as shipped.
  *
  * Before, 64 x 4,000 turned a healthy cluster into a disk backlog: the
@@ -142,7 +143,8 @@ static void run(struct h_env *e, unsigned int n, double rate, double seconds,
 			      "brokers down");
 			down = 1;
 		}
-		if (down && now >= start_ms + (long long)((fault->down_at_s +
+		if (fault != NULL && down &&
+		    now >= start_ms + (long long)((fault->down_at_s +
 							   fault->down_s) *
 							  1000)) {
 			CHECK(rd_kafka_mock_broker_set_up(e->mc, -1) == 0,
@@ -220,26 +222,44 @@ static void run(struct h_env *e, unsigned int n, double rate, double seconds,
 int main(void)
 {
 	double seconds = atof(h_env_or("RS_MANY_SECONDS", "10"));
+	/* ASan makes ringsided several times slower: check-all runs the
+	 * sanitizer build at a quarter of the rates */
+	double scale = atof(h_env_or("RS_MANY_RATE_SCALE", "1"));
 	struct h_env e;
 
 	h_init(&e, "many-clients");
 	h_mock_start(&e, 3);
-	char sections[512];
+	char sections[512], keys[256];
 
 	/* RS_MANY_KAFKA: more [kafka] lines, to try the same load under
 	 * other producer limits */
 	snprintf(sections, sizeof(sections), "%s\n[topic:*]\nacks = all\n",
 		 h_env_or("RS_MANY_KAFKA", ""));
-	h_write_config(&e,
-		       "ring_size = 1M\nmax_record_bytes = 100000\n"
-		       "max_sessions_per_uid = 256\n",
-		       sections);
+	snprintf(keys, sizeof(keys),
+		 "ring_size = %s\nmax_record_bytes = 100000\n"
+		 "max_sessions_per_uid = 256\n",
+		 h_env_or("RS_MANY_RING", "1M"));
+	h_write_config(&e, keys, sections);
 	h_daemon_start(&e);
-	run(&e, 64, 4000, seconds, "many-64", NULL);
-	run(&e, 128, 2000, seconds, "many-128", NULL);
+	if (getenv("RS_MANY_ONLY") != NULL) {
+		/* RS_MANY_ONLY=N:R: that one healthy run, to try a load */
+		unsigned int n = 0;
+		double r = 0;
+
+		CHECK(sscanf(getenv("RS_MANY_ONLY"), "%u:%lf", &n, &r) == 2 &&
+			      n > 0 && n <= 256 && r > 0,
+		      "RS_MANY_ONLY=N:R, N up to 256");
+		run(&e, n, r, seconds, "many-only", NULL);
+		CHECK(h_daemon_stop(&e, SIGTERM, 30000) == 0,
+		      "ringsided exit status");
+		h_cleanup(&e);
+		return 0;
+	}
+	run(&e, 64, 4000 * scale, seconds, "many-64", NULL);
+	run(&e, 128, 2000 * scale, seconds, "many-128", NULL);
 	/* the same load, the brokers down for 1.5 s at 3 s: the spill must
 	 * end, replay faster than the load it competes with */
-	run(&e, 64, 4000, seconds, "many-outage",
+	run(&e, 64, 4000 * scale, seconds, "many-outage",
 	    &(struct outage){ .down_at_s = 3 * seconds / 10,
 			      .down_s = 1.5 * seconds / 10 });
 	CHECK(h_daemon_stop(&e, SIGTERM, 30000) == 0, "ringsided exit status");
