@@ -6,5 +6,5 @@ set -eu
 cd "$(dirname "$0")/.."
 exec cppcheck --quiet --error-exitcode=1 --inline-suppr --std=c11 \
 	--enable=warning,portability,performance \
-	-I. -Iclient -D__GNUC__ --include=tests/cppcheck.h \
-	daemon client tests/unit tests/integration tests/fuzz tests/bench
+	-I. -Iclient -Itests/integration -D__GNUC__ --include=tests/cppcheck.h \
+	daemon client tests/unit tests/integration tests/kafka tests/fuzz tests/bench

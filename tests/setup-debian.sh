@@ -7,3 +7,8 @@ apt-get install -y --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config \
 	librdkafka-dev libevent-dev libinih-dev libcmocka-dev libjson-c-dev strace \
 	kcat cppcheck clang-tidy systemd
+# the real-cluster suite (tests/kafka): Java 17, Maven and Python's
+# socket module for free ports; then Apache Kafka's jars into the cache
+apt-get install -y --no-install-recommends openjdk-17-jre-headless maven \
+	python3
+sh "$(dirname "$0")/kafka/cluster.sh" fetch

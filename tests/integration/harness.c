@@ -90,6 +90,7 @@ void h_fail(void)
 		dump_log(h_current);
 		if (h_current->daemon > 0)
 			kill(h_current->daemon, SIGKILL);
+		h_kafka_stop(h_current);
 		fprintf(stderr, "files kept in %s\n", h_current->dir);
 	}
 	exit(1);
@@ -107,6 +108,7 @@ void h_cleanup(struct h_env *e)
 		rd_kafka_mock_cluster_destroy(e->mc);
 	if (e->mock_rk != NULL)
 		rd_kafka_destroy(e->mock_rk);
+	h_kafka_stop(e);
 	if (getenv("RS_KEEP") == NULL) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
 		if (system(cmd) != 0)
@@ -131,9 +133,13 @@ void h_mock_start(struct h_env *e, int brokers)
 
 void h_topic(struct h_env *e, const char *topic, int partitions)
 {
-	rd_kafka_resp_err_t err =
-		rd_kafka_mock_topic_create(e->mc, topic, partitions, 1);
+	rd_kafka_resp_err_t err;
 
+	if (e->kafka[0] != '\0') {
+		h_kafka_topic(e, topic, partitions, 3, NULL);
+		return;
+	}
+	err = rd_kafka_mock_topic_create(e->mc, topic, partitions, 1);
 	CHECK(err == RD_KAFKA_RESP_ERR_NO_ERROR, "topic %s: %s", topic,
 	      rd_kafka_err2str(err));
 }

@@ -23,6 +23,9 @@ struct h_env {
 	rd_kafka_mock_cluster_t *mc;
 	char bootstraps[512];
 	pid_t daemon;
+	/* the real Apache Kafka cluster (tests/kafka/cluster.sh), if any */
+	char kafka[320];
+	char sasl_bootstraps[512];
 };
 
 struct h_header {
@@ -61,7 +64,33 @@ void h_fail(void) __attribute__((noreturn));
 void h_cleanup(struct h_env *e);
 
 void h_mock_start(struct h_env *e, int brokers);
+/* Creates the topic: on the mock, replication factor 1; on the real
+ * cluster, replication factor 3 and min.insync.replicas 2, returning once
+ * every partition has a leader and three replicas in sync. */
 void h_topic(struct h_env *e, const char *topic, int partitions);
+
+/* The real cluster (kafka.c): one KRaft controller and brokers 1 to 3 in
+ * their own JVMs, started by tests/kafka/cluster.sh ($RS_KAFKA_CLUSTER)
+ * in the test's directory and stopped by h_cleanup() or h_fail(), or by
+ * the script's watchdog when this process is gone. */
+void h_kafka_start(struct h_env *e);
+/* Kills every process of the cluster, if one was started. */
+void h_kafka_stop(struct h_env *e);
+/* kill (-9), term, pause (SIGSTOP), resume or restart broker 1, 2 or 3 */
+void h_kafka_broker(struct h_env *e, const char *action, int broker);
+/* h_topic() with extra topic configs ("name=value,name=value" or NULL)
+ * and a replication factor */
+void h_kafka_topic(struct h_env *e, const char *topic, int partitions,
+		   int replicas, const char *configs);
+/* The broker leading the partition, or -1 if none does. */
+int h_kafka_leader(struct h_env *e, const char *topic, int partition);
+/* Waits until every partition of topic has isr replicas in sync and a
+ * leader; fails the test after timeout_ms. */
+void h_kafka_wait_isr(struct h_env *e, const char *topic, int isr,
+		      int timeout_ms);
+/* Allows principal ("User:alice") to write to topic, by a Kafka ACL. */
+void h_kafka_allow_write(struct h_env *e, const char *principal,
+			 const char *topic);
 
 /* Writes the daemon's config: [ringside] with the socket, the given extra
  * [ringside] keys, [kafka] with the mock's bootstrap servers, then the rest
