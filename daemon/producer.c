@@ -63,6 +63,10 @@ struct rs_producer {
 	struct rs_class *retired;
 	uint64_t replacements;
 	int restart[RS_ACKS_N]; /* a replacement failed to start: again */
+	/* one report event's messages (owned) */
+	const rd_kafka_message_t **msgs;
+	size_t msgs_cap;
+	uint64_t size_retries; /* records sent again, their batch too large */
 };
 
 static void kafka_log(const rd_kafka_t *rk, int level, const char *fac,
@@ -361,6 +365,7 @@ void rs_producer_free(struct rs_producer *p)
 		free(mock);
 	}
 	free(p->mock_bootstraps);
+	free(p->msgs);
 	free(p);
 }
 
@@ -680,25 +685,105 @@ uint64_t rs_producer_inflight(const struct rs_producer *p)
 	return p->inflight;
 }
 
+/* A broker refuses a whole batch with MESSAGE_TOO_LARGE when the batch
+ * is over the topic's max.message.bytes, so records that would fit alone
+ * fail with the one that does not (librdkafka 2.0.2 does not split a
+ * batch, as the Java producer does). Of the records of one report event
+ * that failed so, the largest fails for good; each of the others is
+ * produced again, up to RS_SIZE_RETRIES times. Each round fails at
+ * least one record, so it ends; a record that failed alone fails for
+ * good. */
+#define RS_SIZE_RETRIES 3
+
+static size_t msg_size(const rd_kafka_message_t *m)
+{
+	return m->len + m->key_len;
+}
+
+static const rd_kafka_message_t *
+size_culprit(const rd_kafka_message_t **msgs, size_t n, size_t *nfailed)
+{
+	const rd_kafka_message_t *big = NULL;
+
+	*nfailed = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (msgs[i]->err != RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+			continue;
+		(*nfailed)++;
+		if (big == NULL || msg_size(msgs[i]) > msg_size(big))
+			big = msgs[i];
+	}
+	return big;
+}
+
+/* The event's messages, in p's array (grown as needed); NULL if it
+ * cannot grow, and then they are taken one at a time. */
+static const rd_kafka_message_t **event_messages(struct rs_producer *p,
+						 rd_kafka_event_t *ev,
+						 size_t *n)
+{
+	size_t count = rd_kafka_event_message_count(ev);
+
+	if (count > p->msgs_cap) {
+		const rd_kafka_message_t **more =
+			realloc(p->msgs, count * sizeof(*more));
+
+		if (more == NULL)
+			return NULL;
+		p->msgs = more;
+		p->msgs_cap = count;
+	}
+	*n = rd_kafka_event_message_array(ev, p->msgs, count);
+	return p->msgs;
+}
+
+static void deliver_one(struct rs_producer *p, const rd_kafka_message_t *m,
+			int resend)
+{
+	struct rs_record *rec = m->_private;
+	struct rs_topic *t = rec->topic;
+	struct rs_outcome o;
+
+	t->inflight--;
+	p->inflight--;
+	if (resend && rec->size_retries < RS_SIZE_RETRIES &&
+	    rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_NOT_PERSISTED) {
+		rec->size_retries++;
+		p->size_retries++;
+		if (rs_producer_send(p, rec, &o) == RS_SEND_OK)
+			return;
+	}
+	rs_outcome_from_kafka(m->err, rd_kafka_message_status(m), t->acks, &o);
+	o.partition = m->partition;
+	o.offset = m->offset >= 0 ? m->offset : -1;
+	o.timestamp = rec->frame.timestamp;
+	p->dr(rec, &o, p->arg);
+}
+
 static void deliver(struct rs_producer *p, rd_kafka_event_t *ev)
 {
-	const rd_kafka_message_t *m;
+	const rd_kafka_message_t **msgs, *m, *culprit;
+	size_t n = 0, nfailed;
 
 	p->served += rd_kafka_event_message_count(ev);
-	while ((m = rd_kafka_event_message_next(ev)) != NULL) {
-		struct rs_record *rec = m->_private;
-		struct rs_topic *t = rec->topic;
-		struct rs_outcome o;
-
-		rs_outcome_from_kafka(m->err, rd_kafka_message_status(m),
-				      t->acks, &o);
-		o.partition = m->partition;
-		o.offset = m->offset >= 0 ? m->offset : -1;
-		o.timestamp = rec->frame.timestamp;
-		t->inflight--;
-		p->inflight--;
-		p->dr(rec, &o, p->arg);
+	msgs = event_messages(p, ev, &n);
+	if (msgs == NULL) {
+		while ((m = rd_kafka_event_message_next(ev)) != NULL)
+			deliver_one(p, m, 0);
+		return;
 	}
+	culprit = size_culprit(msgs, n, &nfailed);
+	if (nfailed > 1)
+		log_info("topic %s: the broker refused a batch of %zu records "
+			 "as too large; the largest (%zu bytes) fails, the "
+			 "others go again",
+			 rd_kafka_topic_name(culprit->rkt), nfailed,
+			 msg_size(culprit));
+	for (size_t i = 0; i < n; i++)
+		deliver_one(p, msgs[i],
+			    nfailed > 1 && msgs[i] != culprit &&
+				    msgs[i]->err ==
+					    RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
 }
 
 static void serve_class(struct rs_producer *p, struct rs_class *c)

@@ -47,6 +47,7 @@ struct rs_record {
 	uint8_t from_spool;  /* read back from the spool */
 	uint8_t possible_dup; /* sent again after POSSIBLY_PERSISTED */
 	uint8_t orphan;	      /* its client is gone: spooled as well */
+	uint8_t size_retries; /* sent again after its batch was too large */
 	struct rs_frame frame; /* points into data */
 	uint8_t data[];        /* the private copy */
 };

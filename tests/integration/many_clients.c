@@ -214,8 +214,18 @@ static void run(struct h_env *e, unsigned int n, double rate, double seconds,
 	CHECK(last - end_ms <= 1000, "the last report came %.2f s after the "
 				     "end",
 	      (double)(last - end_ms) / 1000.0);
-	CHECK(topic_total(e, topic) == (long long)sent,
-	      "Kafka holds %lld of %llu records", topic_total(e, topic), sent);
+	/* idempotence is off, as the issue's users ran it: when the brokers
+	 * drop their connections librdkafka itself sends again requests
+	 * whose answer was lost (75 copies in one CI run), which ringsided
+	 * cannot count; on a healthy cluster there are none */
+	if (fault != NULL)
+		CHECK(topic_total(e, topic) >= (long long)sent,
+		      "Kafka holds %lld of %llu records",
+		      topic_total(e, topic), sent);
+	else
+		CHECK(topic_total(e, topic) == (long long)sent,
+		      "Kafka holds %lld of %llu records",
+		      topic_total(e, topic), sent);
 	/* 100 ms on a healthy cluster; while the spill writes 800k records
 	 * a quiet machine answered within 53 ms, and 197 ms once with four
 	 * JVMs starting on the same 2 cores */
