@@ -136,6 +136,13 @@ static rd_kafka_conf_t *class_conf(struct rs_producer *p, enum rs_acks acks,
 	 * anyway when many sessions share a producer). An operator's own
 	 * linger.ms wins */
 	rd_kafka_conf_set(conf, "linger.ms", "1", errstr, sizeof(errstr));
+	/* a topic the cluster does not have: librdkafka waits 30 s for it
+	 * to appear before it fails the records, and by then backlog_ms has
+	 * spilled them; a real cluster (auto.create.topics.enable = false)
+	 * showed it. Topic creation reaches every broker well within a
+	 * second; an operator's own value wins */
+	rd_kafka_conf_set(conf, "topic.metadata.propagation.max.ms", "1000",
+			  errstr, sizeof(errstr));
 
 	for (size_t i = 0; i < p->cfg->kafka.n; i++) {
 		const struct rs_prop *pr = &p->cfg->kafka.v[i];

@@ -1,7 +1,8 @@
 #!/bin/sh
-# Runs cppcheck, then builds ringside twice, out of tree, and runs the whole
-# test suite on each: a normal build with warnings as errors (plus make
-# distcheck), and an ASan+UBSan build. Exits non-zero on the first failure.
+# Runs cppcheck and clang-tidy, then builds ringside twice, out of tree, and
+# runs the whole test suite on each: a normal build with warnings as errors
+# (plus the real Kafka cluster suite, a bench smoke run and make distcheck),
+# and an ASan+UBSan build. Exits non-zero on the first failure.
 set -eu
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -16,7 +17,7 @@ autoreconf -fi
 run_suite() {
 	name=$1
 	shift
-	echo "== $name: configure $*"
+	echo "== $name: configure $* ($(($(date +%s) - start)) s in)"
 	rm -rf "build/$name"
 	mkdir -p "build/$name"
 	(
@@ -35,11 +36,17 @@ echo "== cppcheck, clang-tidy"
 sh tests/cppcheck.sh
 sh tests/clang-tidy.sh
 run_suite normal
+echo "== real Kafka cluster (tests/kafka), $(($(date +%s) - start)) s in"
+(cd build/normal && make --quiet check-kafka) || {
+	echo "check-all: make check-kafka failed:" >&2
+	tail -n 60 build/normal/tests/kafka/real.log >&2
+	exit 1
+}
 echo "== systemd unit"
 (cd build/normal && sh ../../tests/systemd-check.sh)
 # make bench at a twentieth of its counts: it builds, runs every
 # comparison end to end, and its figures go to a scratch file
-echo "== bench smoke"
+echo "== bench smoke, $(($(date +%s) - start)) s in"
 (cd build/normal &&
 	RS_BENCH_SCALE=0.05 RS_BENCH_OUT="$(mktemp /tmp/rs-bench-XXXXXX.md)" \
 		make --quiet bench >/dev/null) || {
@@ -52,7 +59,7 @@ echo "== bench smoke"
 RS_OUTAGE_RECORDS=${RS_OUTAGE_RECORDS:-200000} \
 	RS_MANY_RATE_SCALE=${RS_MANY_RATE_SCALE:-0.25} run_suite sanitizers \
 	--enable-sanitizers
-echo "== distcheck"
+echo "== distcheck, $(($(date +%s) - start)) s in"
 # its output goes to a file; on failure the failed tests' logs are shown
 (cd build/normal && make --quiet distcheck >distcheck.log 2>&1) || {
 	echo "check-all: make distcheck failed; build/normal/distcheck.log:" >&2
