@@ -849,11 +849,16 @@ int main(int argc, char **argv)
 	res = shared_alloc(sizeof(*res) * MAX_PROCS);
 	uname(&u);
 	strftime(when, sizeof(when), "%Y-%m-%d", gmtime(&now));
-	out("# ringside benchmarks\n\n`make bench` on %s: %s %s, %ld CPUs, "
-	    "librdkafka %s, mock cluster of 3 brokers in its own process, "
-	    "scale %.2f.\n",
-	    when, u.sysname, u.release, sysconf(_SC_NPROCESSORS_ONLN),
-	    rd_kafka_version_str(), scale);
+	out("# ringside benchmarks\n\n`make %s` on %s: %s %s, %ld CPUs, "
+	    "librdkafka %s, %s, scale %.2f.\n",
+	    cluster_is_real() ? "bench-kafka" : "bench", when, u.sysname,
+	    u.release, sysconf(_SC_NPROCESSORS_ONLN), rd_kafka_version_str(),
+	    cluster_is_real()
+		    ? "a real Apache Kafka cluster (tests/kafka/cluster.sh: a "
+		      "KRaft controller and 3 brokers, each its own JVM, on "
+		      "loopback; replication factor 3, min.insync.replicas 2)"
+		    : "mock cluster of 3 brokers in its own process",
+	    scale);
 	cluster_start(&c, 3);
 	if (want(1)) {
 		bench_latency(&c);

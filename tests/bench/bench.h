@@ -26,6 +26,8 @@ struct cluster {
 };
 
 void cluster_start(struct cluster *c, int brokers);
+/* 1 with RS_BENCH_KAFKA=real: a real Apache Kafka cluster, not the mock */
+int cluster_is_real(void);
 void cluster_stop(struct cluster *c);
 void cluster_topic(struct cluster *c, const char *topic, int partitions);
 void cluster_down(struct cluster *c);

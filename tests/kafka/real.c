@@ -22,6 +22,8 @@
  *   crash        ringsided kill -9 while a leader election is under way
  *   busy         the outage with message.timeout.ms shorter than it, and
  *                both cores busy beside it: per-key order kept
+ *   restart      ringsided stopped (SIGTERM) and started again on its
+ *                spool while every broker is down: 0 lost, order kept
  *
  * RS_KAFKA_ONLY=a,b runs only those scenarios.
  */
@@ -98,6 +100,8 @@ struct load {
 	/* ringsided is killed: at least once, no final report for every
 	 * record (the clients wait only for ring space) */
 	int at_least_once;
+	/* the clients wait only until each record is spooled or final */
+	int no_final;
 };
 
 struct result {
@@ -117,6 +121,13 @@ static void check_reports(struct v_ctx *v, const struct h_client *c,
 		if (r->stage == RINGSIDE_STAGE_SPOOLED)
 			continue;
 		why = v_report_matches(v, r);
+		/* a record Kafka holds twice (sent again as possibly
+		 * persisted, and counted) is reported at one of its copies;
+		 * the consumer remembers the first */
+		if (why != NULL && v_get(v, r->opaque) != NULL &&
+		    v_get(v, r->opaque)->count > 1 &&
+		    strcmp(why, "reported offset differs from Kafka's") == 0)
+			continue;
 		CHECK(why == NULL, "%s: client %u opaque %llu: %s (status %d)",
 		      l->name, w, (unsigned long long)r->opaque, why,
 		      r->status);
@@ -145,7 +156,9 @@ static void run_load(struct h_env *e, const struct load *l, struct result *res)
 				       threads,	    "--records", nrec,
 				       "--keys",    "11",	 "--topics",
 				       l->topics,   "--rate",	 rate,
-				       l->at_least_once ? NULL : "--final",
+				       l->at_least_once || l->no_final
+					       ? NULL
+					       : "--final",
 				       "400",	    NULL };
 
 		snprintf(id[w], sizeof(id[w]), "%u", w);
@@ -175,7 +188,7 @@ static void run_load(struct h_env *e, const struct load *l, struct result *res)
 		finals += c[w].finals;
 		res->spooled += c[w].spooled;
 	}
-	CHECK(l->at_least_once || finals == total,
+	CHECK(l->at_least_once || l->no_final || finals == total,
 	      "%s: %llu final reports for %u records", l->name, finals, total);
 
 	v_init(&v, l->writers, l->threads, l->records, KEYS, l->vt, l->nvt);
@@ -636,6 +649,73 @@ static void outage(void)
 	scenario_end(&e);
 }
 
+/* SIGTERM ringsided while every broker is down and the spool holds the
+ * records; a new one takes the spool, then the brokers return */
+static void restart_in_outage(struct h_env *e, const struct load *l)
+{
+	int64_t t0;
+	int drained;
+
+	usleep(800 * 1000);
+	for (int b = 1; b <= 3; b++)
+		h_kafka_broker(e, "kill", b);
+	printf("%s: every broker killed -9\n", l->name);
+	sleep(4);
+	t0 = h_now_ms();
+	CHECK(h_daemon_stop(e, SIGTERM, 60000) == 0,
+	      "ringsided exit status during the outage");
+	h_daemon_start(e);
+	printf("%s: ringsided restarted on its spool in %lld ms, brokers "
+	       "still down\n",
+	       l->name, (long long)(h_now_ms() - t0));
+	drained = h_log_count(e, "spool drained");
+	sleep(2);
+	for (int b = 1; b <= 3; b++)
+		h_kafka_broker(e, "restart", b);
+	printf("%s: brokers restarted\n", l->name);
+	heal(e, l->vt[0].name);
+	/* the clients may be gone: the new daemon delivers their records */
+	for (int64_t deadline = h_now_ms() + 240000;
+	     h_log_count(e, "spool drained") == drained;) {
+		CHECK(h_now_ms() < deadline, "%s: the spool never drained",
+		      l->name);
+		usleep(100 * 1000);
+	}
+	printf("%s: the new ringsided drained the spool %lld ms after the "
+	       "restart\n",
+	       l->name, (long long)(h_now_ms() - t0));
+}
+
+static void restart(void)
+{
+	static const struct v_topic vt[] = { { "real-restart", 12, -1 } };
+	const struct load l = {
+		.name = "restart",
+		.topics = "real-restart",
+		.vt = vt,
+		.nvt = 1,
+		.writers = 4,
+		.threads = 2,
+		.records = 15000,
+		.rate = 5000,
+		.fault = restart_in_outage,
+		.spills = 1,
+		.no_final = 1,
+	};
+	struct result res = { 0 };
+	char kafka[512];
+	struct h_env e;
+
+	scenario_begin(&e, "real-restart");
+	h_topic(&e, vt[0].name, vt[0].partitions);
+	snprintf(kafka, sizeof(kafka),
+		 "%s[topic:*]\nacks = all\nbacklog_ms = 1000\n", base_kafka);
+	h_write_config(&e, "ring_size = 4M\n", kafka);
+	h_daemon_start(&e);
+	run_load(&e, &l, &res);
+	scenario_end(&e);
+}
+
 static pid_t busy_loop(void)
 {
 	pid_t pid = fork();
@@ -747,6 +827,7 @@ int main(void)
 		{ "min-isr", min_isr }, { "too-big", too_big },
 		{ "unknown", unknown }, { "acl", acl },
 		{ "crash", crash },	{ "busy", busy },
+		{ "restart", restart },
 		{ "outage", outage },
 	};
 	int64_t t0;
