@@ -54,9 +54,11 @@ echo "== bench smoke, $(($(date +%s) - start)) s in"
 }
 # ASan makes ringsided several times slower: the outage test sends a
 # fifth of its million records there, at a fifth of the rate, and
-# many_clients sends at a quarter of its rates
+# many_clients sends at a quarter of its rates and allows the control
+# socket three times as long
 RS_OUTAGE_RECORDS=${RS_OUTAGE_RECORDS:-200000} \
-	RS_MANY_RATE_SCALE=${RS_MANY_RATE_SCALE:-0.25} run_suite sanitizers \
+	RS_MANY_RATE_SCALE=${RS_MANY_RATE_SCALE:-0.25} \
+	RS_MANY_STATUS_MS=${RS_MANY_STATUS_MS:-300} run_suite sanitizers \
 	--enable-sanitizers
 echo "== distcheck, $(($(date +%s) - start)) s in"
 # its output goes to a file; on failure the failed tests' logs are shown

@@ -102,6 +102,7 @@ struct outage {
 static void run(struct h_env *e, unsigned int n, double rate, double seconds,
 		const char *topic, const struct outage *fault)
 {
+	double status_bound = atof(h_env_or("RS_MANY_STATUS_MS", "100"));
 	const char *bin =
 		h_env_or("RS_RATE_CLIENT", "tests/integration/rs_rate_client");
 	const char *min_sleep = h_env_or("RS_MANY_MIN_SLEEP_US", "1000");
@@ -228,9 +229,10 @@ static void run(struct h_env *e, unsigned int n, double rate, double seconds,
 		      topic_total(e, topic), sent);
 	/* 100 ms on a healthy cluster; while the spill writes 800k records
 	 * a quiet machine answered within 53 ms, and 197 ms once with four
-	 * JVMs starting on the same 2 cores */
-	CHECK(worst <= (fault != NULL ? 300 : 100), "STATUS took %.0f ms",
-	      worst);
+	 * JVMs starting on the same 2 cores. RS_MANY_STATUS_MS sets the
+	 * bound (ASan's build answered once in 103 ms) */
+	CHECK(worst <= (fault != NULL ? 3 : 1) * status_bound,
+	      "STATUS took %.0f ms", worst);
 }
 
 int main(void)
