@@ -5,9 +5,11 @@
  * its own (rs_test_client tells a send that was slow from one the OS or
  * hypervisor interrupted; both are printed). When the brokers come back, a
  * consumer must read every record exactly as sent, per-key order kept,
- * and every final report must arrive. Duplicates are allowed only as many
- * as ringsided counted as possible (records it sent again after librdkafka
- * said they were possibly persisted).
+ * and every final report must arrive. Duplicates are printed with the
+ * number ringsided counted as possible (records it sent again after
+ * librdkafka said they were possibly persisted); the mock cluster adds
+ * librdkafka's own resends, which a real broker drops, so the bound is
+ * checked by the real-cluster suite (tests/kafka/real).
  *
  * Three times: with the shipped backlog_ms (librdkafka never times a
  * record out; the rings fill before backlog_ms, so ringsided spills a
@@ -243,20 +245,24 @@ static void run(const struct scenario *sc)
 	CHECK(v.order_violations == 0, "%zu per-key order violations",
 	      v.order_violations);
 	/*
-	 * librdkafka itself sends again a produce request that timed out on
-	 * the silent connection; a real broker drops the copy (idempotence),
-	 * but 2.0.2's mock broker checks producer sequences only for
-	 * transactions and appends it. Those duplicates are not ringsided's
-	 * and it cannot count them: the bound holds only without them.
+	 * librdkafka itself sends again a produce request whose answer it
+	 * lost: one that timed out on the silent connection, or one in
+	 * flight when the mock dropped its connections (a distcheck run: 35
+	 * duplicates, none sent again by ringsided, no request timed out).
+	 * A real broker drops such a copy (idempotence), but 2.0.2's mock
+	 * checks producer sequences only for transactions and appends it.
+	 * Those duplicates are not ringsided's and it cannot count them, so
+	 * here they are printed; the real-cluster suite (tests/kafka/real:
+	 * busy, restart, outage) holds duplicates to ringsided's count.
 	 */
-	if (h_log_count(&e, "Timed out ProduceRequest") == 0)
-		CHECK(dups >= 0 && (long long)v.duplicates <= dups,
-		      "more duplicates than ringsided counted");
-	else if ((long long)v.duplicates > dups)
-		printf("%s: %lld duplicates beyond ringsided's count, after "
-		       "librdkafka resent produce requests that timed out "
-		       "(the mock broker does not deduplicate them)\n",
-		       sc->name, (long long)v.duplicates - dups);
+	if ((long long)v.duplicates > dups)
+		printf("%s: %lld duplicates beyond ringsided's count: "
+		       "librdkafka's own resends, which the mock broker does "
+		       "not deduplicate%s\n",
+		       sc->name, (long long)v.duplicates - dups,
+		       h_log_count(&e, "Timed out ProduceRequest") > 0
+			       ? " (produce requests timed out)"
+			       : "");
 	/*
 	 * The goal is none. Under the heaviest load here (make distcheck, the
 	 * third full suite on 2 cores) a run once had 2 of 250,000 sends over
