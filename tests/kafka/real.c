@@ -649,6 +649,18 @@ static void outage(void)
 	scenario_end(&e);
 }
 
+/* Until the daemon started last has logged "spool drained" more often
+ * than before: the clients may be gone, it delivers their records. */
+static void wait_drained(struct h_env *e, const struct load *l, int before)
+{
+	for (int64_t deadline = h_now_ms() + 240000;
+	     h_log_count(e, "spool drained") == before;) {
+		CHECK(h_now_ms() < deadline, "%s: the spool never drained",
+		      l->name);
+		usleep(100 * 1000);
+	}
+}
+
 /* SIGTERM ringsided while every broker is down and the spool holds the
  * records; a new one takes the spool, then the brokers return */
 static void restart_in_outage(struct h_env *e, const struct load *l)
@@ -675,12 +687,7 @@ static void restart_in_outage(struct h_env *e, const struct load *l)
 	printf("%s: brokers restarted\n", l->name);
 	heal(e, l->vt[0].name);
 	/* the clients may be gone: the new daemon delivers their records */
-	for (int64_t deadline = h_now_ms() + 240000;
-	     h_log_count(e, "spool drained") == drained;) {
-		CHECK(h_now_ms() < deadline, "%s: the spool never drained",
-		      l->name);
-		usleep(100 * 1000);
-	}
+	wait_drained(e, l, drained);
 	printf("%s: the new ringsided drained the spool %lld ms after the "
 	       "restart\n",
 	       l->name, (long long)(h_now_ms() - t0));
@@ -769,18 +776,6 @@ static void busy(void)
 }
 
 /* --- crash -------------------------------------------------------------*/
-
-/* Until the daemon started last has logged "spool drained" more often
- * than before: the clients may be gone, it delivers their records. */
-static void wait_drained(struct h_env *e, const struct load *l, int before)
-{
-	for (int64_t deadline = h_now_ms() + 240000;
-	     h_log_count(e, "spool drained") == before;) {
-		CHECK(h_now_ms() < deadline, "%s: the spool never drained",
-		      l->name);
-		usleep(100 * 1000);
-	}
-}
 
 static void crash_in_election(struct h_env *e, const struct load *l)
 {
