@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,8 +83,16 @@ static void remember(pid_t pid)
 		spawned[nspawned++] = pid;
 }
 
-void h_fail(void)
+void h_fail(const char *file, int line, const char *cond, const char *fmt,
+	    ...)
 {
+	char why[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "FAIL %s:%d: %s: %s\n", file, line, cond, why);
 	for (unsigned int i = 0; i < nspawned; i++)
 		kill(spawned[i], SIGKILL);
 	if (h_current != NULL) {
@@ -92,6 +101,7 @@ void h_fail(void)
 			kill(h_current->daemon, SIGKILL);
 		h_kafka_stop(h_current);
 		fprintf(stderr, "files kept in %s\n", h_current->dir);
+		fprintf(stderr, "FAIL %s:%d: %s\n", file, line, why);
 	}
 	exit(1);
 }

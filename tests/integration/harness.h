@@ -50,17 +50,16 @@ extern struct h_env *h_current;
 
 #define CHECK(cond, ...)                                                       \
 	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__,          \
-				__LINE__, #cond);                              \
-			fprintf(stderr, __VA_ARGS__);                          \
-			fputc('\n', stderr);                                   \
-			h_fail();                                              \
-		}                                                              \
+		if (!(cond))                                                   \
+			h_fail(__FILE__, __LINE__, #cond, __VA_ARGS__);        \
 	} while (0)
 
 void h_init(struct h_env *e, const char *name);
-void h_fail(void) __attribute__((noreturn));
+/* Prints "FAIL file:line: cond: message", the daemon's log tail, then the
+ * message again (a CI summary shows only the end), kills what the test
+ * started and exits 1. */
+void h_fail(const char *file, int line, const char *cond, const char *fmt,
+	    ...) __attribute__((noreturn, format(printf, 4, 5)));
 void h_cleanup(struct h_env *e);
 
 void h_mock_start(struct h_env *e, int brokers);
