@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * harness.c: see harness.h. Failures print the daemon's log tail and stop
  * the daemon, so a failed run explains itself.
@@ -571,6 +572,18 @@ void h_read_client(const char *path, struct h_client *c)
 			c->max_ns[t] = efull;
 			c->over_1ms[t] = op;
 			c->preempted[t] = pre;
+		} else if (line[0] == 'S') {
+			struct h_slow sl;
+			unsigned long long a, b, cpu;
+
+			CHECK(sscanf(line, "S %u %llu %llu %llu %ld", &sl.thread,
+				     &a, &b, &cpu, &sl.switches) == 5,
+			      "%s: bad line: %s", path, line);
+			sl.start_ns = a;
+			sl.end_ns = b;
+			sl.cpu_ns = cpu;
+			if (c->nslow < H_MAX_SLOW)
+				c->slow[c->nslow++] = sl;
 		} else if (line[0] == 'F' &&
 			   sscanf(line, "F %llu %llu %llu", &c->finals,
 				  &c->failures, &c->spooled) == 3) {
@@ -584,6 +597,31 @@ void h_read_client(const char *path, struct h_client *c)
 		}
 	}
 	fclose(f);
+}
+
+unsigned long long h_machine_stalls(const struct h_client *c, unsigned int n)
+{
+	unsigned long long machine = 0;
+
+	for (unsigned int w = 0; w < n; w++) {
+		for (unsigned int i = 0; i < c[w].nslow; i++) {
+			const struct h_slow *s = &c[w].slow[i];
+			int shared = 0;
+
+			if (s->switches != 0)
+				continue; /* it slept: never the machine's */
+			for (unsigned int o = 0; o < n && !shared; o++) {
+				for (unsigned int j = 0;
+				     o != w && j < c[o].nslow && !shared; j++)
+					shared = c[o].slow[j].start_ns <
+							 s->end_ns &&
+						 s->start_ns <
+							 c[o].slow[j].end_ns;
+			}
+			machine += shared;
+		}
+	}
+	return machine;
 }
 
 void h_client_free(struct h_client *c)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * harness.h: what every integration scenario needs: a librdkafka mock
  * cluster in this process (real Kafka protocol over TCP), the real ringsided
@@ -137,6 +138,14 @@ struct h_report {
 };
 
 #define H_MAX_THREADS 16
+#define H_MAX_SLOW (H_MAX_THREADS * 32)
+
+/* one of rs_test_client's S lines: a send over 1 ms, not preempted */
+struct h_slow {
+	unsigned int thread;
+	uint64_t start_ns, end_ns, cpu_ns; /* CLOCK_MONOTONIC; thread CPU */
+	long switches; /* voluntary context switches during it */
+};
 
 struct h_client {
 	struct h_report *reports;
@@ -147,6 +156,8 @@ struct h_client {
 	unsigned long long max_ns[H_MAX_THREADS];
 	unsigned long long over_1ms[H_MAX_THREADS];
 	unsigned long long preempted[H_MAX_THREADS];
+	struct h_slow slow[H_MAX_SLOW]; /* the first 32 of over_1ms[t] */
+	unsigned int nslow;
 	unsigned long long finals;
 	unsigned long long failures;
 	unsigned long long spooled;
@@ -157,6 +168,13 @@ struct h_client {
 };
 
 void h_read_client(const char *path, struct h_client *c);
+/* How many of the slow sends of c[0..n) that were not preempted the whole
+ * machine explains: they used no voluntary switch and overlap in time a
+ * slow send of another client process. This kernel charges interrupt time
+ * to the thread it interrupts (no IRQ time accounting), so a send can seem
+ * to use milliseconds of CPU while the machine was busy elsewhere; a loop
+ * of 50 additions sees the same stalls beside a disk writer. */
+unsigned long long h_machine_stalls(const struct h_client *c, unsigned int n);
 void h_client_free(struct h_client *c);
 
 #endif

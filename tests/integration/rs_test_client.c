@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rs_test_client: a client process for the integration tests. Threads send
  * deterministic records (records.h) through libringside while the main
@@ -7,6 +8,8 @@
  *   R opaque status kafka_error partition offset persistence stage topic
  *   T thread sent efull
  *   L thread max_send_ns sends_over_1ms_not_preempted sends_over_1ms_preempted
+ *   S thread start_ns end_ns cpu_ns voluntary_switches   (each of the first
+ *     SLOW_MAX slow sends that were not preempted, CLOCK_MONOTONIC)
  *   F finals failures spooled
  *   X flush_rc records_finished reports_dropped
  *
@@ -47,6 +50,14 @@ struct opts {
 	unsigned int ntopics;
 };
 
+#define SLOW_MAX 32
+
+/* a send over 1 ms that the scheduler did not preempt */
+struct slow_send {
+	uint64_t start_ns, end_ns, cpu_ns;
+	long switches;
+};
+
 struct sender {
 	pthread_t thread;
 	unsigned int index;
@@ -58,6 +69,7 @@ struct sender {
 	unsigned long long preempted; /* slow, and the scheduler preempted it */
 	unsigned long long hist[5];   /* >10us, >50us, >100us, >500us, >1ms */
 	long nvcsw; /* voluntary switches when the thread last slept itself */
+	struct slow_send slow[SLOW_MAX]; /* the first over_1ms of them */
 	int joined;
 };
 
@@ -90,6 +102,11 @@ static uint64_t mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t ts_ns(const struct timespec *ts)
+{
+	return (uint64_t)ts->tv_sec * 1000000000ULL + (uint64_t)ts->tv_nsec;
 }
 
 /* Keeps a thread at o.rate records per second, sleeping in steps of a
@@ -187,9 +204,17 @@ static void *send_loop(void *arg)
 			sd->hist[4] += ns > 1000000;
 			if (ns > 1000000) {
 				getrusage(RUSAGE_THREAD, &rb);
-				if (cpu > 1000000 || rb.ru_nvcsw != sd->nvcsw)
+				if (cpu > 1000000 || rb.ru_nvcsw != sd->nvcsw) {
+					if (sd->over_1ms < SLOW_MAX)
+						sd->slow[sd->over_1ms] =
+							(struct slow_send){
+								ts_ns(&a),
+								ts_ns(&b), cpu,
+								rb.ru_nvcsw -
+									sd->nvcsw
+							};
 					sd->over_1ms++;
-				else
+				} else
 					sd->preempted++;
 			}
 			if (err != RINGSIDE_EFULL)
@@ -408,6 +433,13 @@ int main(int argc, char **argv)
 		printf("L %u %llu %llu %llu\n", i,
 		       (unsigned long long)sd[i].max_ns, sd[i].over_1ms,
 		       sd[i].preempted);
+		for (unsigned long long k = 0;
+		     k < sd[i].over_1ms && k < SLOW_MAX; k++)
+			printf("S %u %llu %llu %llu %ld\n", i,
+			       (unsigned long long)sd[i].slow[k].start_ns,
+			       (unsigned long long)sd[i].slow[k].end_ns,
+			       (unsigned long long)sd[i].slow[k].cpu_ns,
+			       sd[i].slow[k].switches);
 		fprintf(stderr,
 			"client %u thread %u: sends over 10us %llu, 50us %llu, "
 			"100us %llu, 500us %llu, 1ms %llu\n",
