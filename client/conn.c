@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * conn.c: the client's side of the control socket: connect, one request and
  * its answer (with the file descriptors a WELCOME carries), and a liveness

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * internal.h: the client library's private state, shared by its files and
  * its unit tests. Nothing here is part of the API.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * poll.c: reads reports from the reply ring. One thread at a time (a
  * try-lock; a second caller gets 0 at once). No system call while reports

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * reconnect.c: hands a session to the next daemon after the last one went
  * away (crashed, killed, restarted). Driven by ringside_poll(), one step at

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ringside-send: reads records from stdin, one per line, sends them through
  * ringsided, waits for every report and prints a summary. Like kcat -P, but

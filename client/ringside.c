@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ringside.c: a session's life: open (connect, HELLO, map the memfd the
  * daemon sends), topic handles, state, flush and close. The hot paths are in

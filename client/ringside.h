@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ringside.h: the client library's public API.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ringside_proto.h: the one definition of what the daemon and the client
  * library must agree on: the shared-memory layout, the frame format, the

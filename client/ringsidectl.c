@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ringsidectl: asks ringsided how it is doing, over its control socket.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * send.c: the hot path. Reserves space in the shared ring with a CAS on
  * tail, writes the frame, and publishes it by setting its commit bit. Never

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * strerror.c: one sentence per error code, for ringside_strerror().
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * acl.c: allow_users / allow_groups. Names are resolved once, when the
  * configuration is loaded, so a check is a few integer compares and never

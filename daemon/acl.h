@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * acl.h: who may use ringsided: allow_users and allow_groups lists, in
  * [ringside] for opening a session and in topic sections for sending to a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * checkpoint.c: encodes, decodes, reads and writes the spool's checkpoint
  * (checkpoint.h). The decoder takes the file as hostile: the CRC line is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * checkpoint.h: the spool's checkpoint file: for each topic, the sequence
  * below which every record is delivered (or failed for good and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * clock.h: the daemon's clocks, in one place. Monotonic time for every
  * interval and deadline; the coarse monotonic clock (a few ms, no

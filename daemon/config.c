@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config.c: parses ringside.ini with inih. A reader wrapper counts lines, so
  * every error names its line; parsing goes on after an error so that one run

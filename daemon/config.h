@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config.h: ringside.ini, parsed and checked once. The rest of the daemon
  * sees only validated values; librdkafka properties are kept as text (with

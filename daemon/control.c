@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * control.c: the Unix socket. Clients are untrusted: every message is
  * received whole or refused, and descriptors they try to pass are closed

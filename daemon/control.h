@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * control.h: the daemon's Unix socket: listening, accepting with the peer's
  * credentials, and moving one message (and descriptors) at a time.

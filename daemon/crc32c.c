@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * crc32c.c: CRC-32C with the SSE4.2 crc32 instruction where the CPU has it,
  * and a table otherwise. Small enough that a dependency would not pay.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * flow.c: the per-topic state machine described in flow.h. It decides and
  * keeps order; producer.c talks to librdkafka, spool.c to the disk,

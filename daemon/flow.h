@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * flow.h: where each record goes: straight to librdkafka, or into the spool
  * and back out in order. One state machine per topic (topic.h):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * frame.c: decodes one record frame from the daemon's private copy of it.
  * Pure: no shared memory, no allocation. The fuzz target for ring frames

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * frame.h: a record frame, decoded from the daemon's private copy. Every
  * pointer points into that copy; every length has been checked against it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * http.c: see http.h. A connection is read until the blank line that ends
  * its request head (or HTTP_REQUEST_MAX, or the deadline), answered once,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * http.h: the daemon's small HTTP/1.1 server, for /metrics and the health
  * endpoints. It exists because libevent 2.1's evhttp has no connection

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kstats.c: reads librdkafka's statistics JSON with json-c. The document
  * is large (every partition of every topic) and only a few fields matter;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kstats.h: the part of librdkafka's statistics (its JSON, every
  * statistics.interval.ms) that status and metrics show: each broker's

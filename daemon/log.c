@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * log.c: writes one line per message to stderr, in one write(2) so lines
  * from librdkafka's threads never interleave mid-line. Exits only in fatal().

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * log.h: the daemon's only way to speak, in the style of OpenBSD's daemons.
  * log_warn() and fatal() append strerror(errno); the *x forms do not.

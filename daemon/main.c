@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * main.c: ringsided's start-up, the event loop and signals. Everything else
  * lives in server.c and below; this is the only place, with fatal(), that

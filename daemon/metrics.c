@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * metrics.c: Prometheus text exposition of the daemon's counters: per
  * topic (a topic unused for 10 minutes is forgotten, and its counters

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * metrics.h: the optional Prometheus endpoint (metrics_listen), served by
  * libevent's evhttp on the daemon's own event loop: GET /metrics.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * notify.c: see notify.h. The socket path may be abstract ("@name"), as
  * systemd uses; the watchdog interval comes from WATCHDOG_USEC, and only

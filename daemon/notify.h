@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * notify.h: the service manager's notification protocol, spoken directly
  * (a datagram to $NOTIFY_SOCKET), as systemd documents for daemons that do

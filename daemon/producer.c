@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * producer.c: everything that talks to librdkafka. Delivery reports arrive
  * as events on each producer's main queue, which signals an eventfd watched

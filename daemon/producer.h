@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * producer.h: ringsided's librdkafka producers, one per acks class in use
  * (librdkafka forces acks=all under idempotence, so acks 0 and 1 need their

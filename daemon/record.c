@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * record.c: the end of a record's life. A record can be held by several
  * owners at once (its ring list, librdkafka, a topic list, the spool's

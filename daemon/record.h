@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * record.h: one record the daemon holds, whether taken from a client ring
  * or read back from the spool. The daemon owns the copy; librdkafka borrows

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * reload.c: SIGHUP. The new file is parsed and checked in full before
  * anything changes; a file with errors changes nothing. Then what can

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * reply.c: writes reports into a session's reply ring. The client's head is
  * the only value read from shared memory here, read once per check and

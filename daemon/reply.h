@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * reply.h: the daemon's writer of one session's reply ring. A full reply
  * ring never stalls the daemon: reports wait in a bounded backlog, and what

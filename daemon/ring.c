@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ring.c: reads client rings. Every value read from shared memory is read
  * once and bounds-checked here; nothing outside this file touches ring

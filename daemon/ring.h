@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ring.h: the daemon's reader of one client's send ring. Its cursors are the
  * daemon's truth; the header's copies are for the client to read.

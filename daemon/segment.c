@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * segment.c: encodes and decodes spool records and segment headers. Pure
  * functions on memory: spool files are untrusted input at start-up (a torn

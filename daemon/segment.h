@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * segment.h: the spool's on-disk format. A segment file is a 64-byte header
  * then records, each with its own length and CRC-32C, so a torn tail costs

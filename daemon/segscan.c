@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * segscan.c: the scan of one segment file described in segscan.h. The
  * file is hostile input: a length is believed only once the CRC over the

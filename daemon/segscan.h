@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * segscan.h: finds every valid record in one spool segment file, however
  * the file is damaged. Each record carries its own length and CRC, so a

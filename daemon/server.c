@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * server.c: the set of sessions and the drain scheduler. While records flow
  * the daemon polls every ring each drain_interval_us, so busy clients never

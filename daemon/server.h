@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * server.h: the daemon's state: its sessions, the producer, and the drain
  * scheduler that decides when to read rings and when to sleep.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * session.c: one client's lifetime: the handshake on the control socket,
  * topic lookups, reading its ring into records, routing each record's report

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * session.h: one client's lifetime, from HELLO to the last record's
  * report. A session outlives its socket until every record it handed over

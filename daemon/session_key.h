@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * session_key.h: the secret behind session tokens. A session handed back
  * to a restarted daemon is accepted only with the token the daemon that

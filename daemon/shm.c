@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * shm.c: creates a session's memfd. It is sealed against shrinking and
  * growing before any client sees it, so a client can never make the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * shm.h: one session's shared memory, as the daemon holds it. The sizes and
  * pointers here are the daemon's own copies, never re-read from the header

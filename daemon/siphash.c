@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * siphash.c: SipHash-2-4, written from the paper's description (2 rounds
  * per 8-byte word, 4 at the end), little-endian words. Checked against

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * siphash.h: SipHash-2-4 (Aumasson and Bernstein), a keyed pseudorandom
  * function for short inputs: the session tokens are two of it under the

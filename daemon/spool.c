@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * spool.c: segment files, the writer, cursors, recovery and checkpoints.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * spool.h: the disk spool: an append-only sequence of segment files shared
  * by every topic, per-topic read cursors, and a durable per-topic

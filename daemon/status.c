@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * status.c: renders the status report from the daemon's own counters (no
  * value is read from shared memory a client could have written, except

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * status.h: what ringsidectl status shows: the daemon, each client
  * session, each topic, the spool. As text for people or JSON for tools.

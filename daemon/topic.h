@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * topic.h: one Kafka topic in use, shared by every session that resolved
  * it: its policy (producer.c) and where its records flow (flow.c). Owned by

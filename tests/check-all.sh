@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Runs cppcheck and clang-tidy, then builds ringside twice, out of tree, and
 # runs the whole test suite on each: a normal build with warnings as errors
 # (plus the real Kafka cluster suite, a bench smoke run and make distcheck),

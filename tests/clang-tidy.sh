@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # clang-tidy over the daemon and the library with the checked-in
 # .clang-tidy; any finding fails. CI runs it.
 set -eu

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Given to cppcheck (tests/cppcheck.sh), which does not read the system's
  * sys/queue.h: the iteration macro the code uses, so it can follow the
  * loops. */

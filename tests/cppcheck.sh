@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Static analysis, as CI runs it: cppcheck over the daemon, the library,
 # the tests, the fuzz targets and the benchmark; any finding fails. tests/cppcheck.h spells
 # out sys/queue.h's iteration macro so that cppcheck can follow the loops.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Builds ringside, starts ringsided on librdkafka's embedded mock cluster
 # (the shipped conf/ringside.ini, with the socket and the spool moved to a
 # scratch directory), sends demo records through ringside-send showing each report,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # install: "make install" into a DESTDIR, as a packager would. Checks the
 # tree (daemon, tools, library, header, .pc, config, unit, sysusers, man
 # pages, docs), that the library exports only ringside_* and a program

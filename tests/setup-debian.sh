@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Installs what building, testing and the demo need on Debian 12 (as root).
 set -eu
 export DEBIAN_FRONTEND=noninteractive

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Checks systemd/ringsided.service the way systemd will read it: the unit
 # is generated with the built ringsided in place of the installed one,
 # then "systemd-analyze verify" must be silent and "systemd-analyze

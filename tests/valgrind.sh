@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Runs the integration tests that exercise the daemon's edges with
 # ringsided under valgrind's memcheck (RS_VALGRIND=1 in the harness): any
 # invalid access or definite leak makes the daemon exit 99, which fails

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench.c: make bench. Seven comparisons, each run side by side in one
  * invocation against the same mock cluster (its own process, over TCP):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench.h: what the benchmark's parts share. The mock cluster runs in its
  * own process (cluster.c) so neither side pays for it in CPU or memory;

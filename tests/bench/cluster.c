@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cluster.c: the cluster both sides of every comparison talk to over TCP,
  * in a process of its own driven by line commands over a pipe: "topic

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * daemon.c: the real ringsided binary ($RINGSIDED) on a config written for
  * the run, pointed at the mock cluster; its CPU time and peak RSS read

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hist.c: see hist.h. Values below HIST_SUB are exact (exponent 0); above,
  * the exponent is the position of the highest bit and the sub-bucket the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hist.h: a log-linear latency histogram (HdrHistogram-style): values in
  * nanoseconds, 32 linear sub-buckets per power of two, so every recorded

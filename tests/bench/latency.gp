@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # latency.gp: comparison 1's send latency percentiles (latency.dat, written
 # by make bench) as latency.svg. gnuplot -e "dir='tests/bench'" latency.gp
 if (!exists("dir")) dir = "tests/bench"

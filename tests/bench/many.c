@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * many.c: comparison 7, many client processes. A host runs dozens of
  * services, each sending a little: N processes, each with its own session

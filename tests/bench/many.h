@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * many.h: comparison 7 of make bench, many client processes (many.c).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stages.c: the two stages measured without Kafka, in this process:
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* stages.h: the ring and the spool alone (stages.c). Rates: records/s for
  * the rings, MB/s for the writes. */
 #ifndef RS_BENCH_STAGES_H

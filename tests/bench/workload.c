@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * workload.c: the two sides of every comparison, each in forked children:
  * sender threads calling rd_kafka_producev(RD_KAFKA_MSG_F_COPY) or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_config: the ini loader on any text. It must accept or reject with
  * "file:line: message" lines, never crash or leak.

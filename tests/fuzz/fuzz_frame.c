@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_frame: rs_frame_parse() on any bytes, as a client could write them
  * into its ring. It must refuse or decode without reading outside the

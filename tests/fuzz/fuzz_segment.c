@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_segment: the spool's decoders on any bytes, as a damaged disk could
  * leave them: a segment header, then records one after another, the way

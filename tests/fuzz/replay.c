@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * replay.c: runs a fuzz target over its seed corpus when the build has no
  * libFuzzer (make check): every file in tests/fuzz/corpus/NAME, where

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * acl: who may open a session and who may send to which topic, decided by
  * [ringside] and [topic:NAME] allow_users / allow_groups against the

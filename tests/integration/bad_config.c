@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bad_config: ringsided refuses a broken ringside.ini with a non-zero exit
  * and "file:line: message" for every problem, and accepts the shipped

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * client_exit: one client process exits without ringside_close() while its
  * threads send, another is killed with SIGKILL mid-send. The daemon stays

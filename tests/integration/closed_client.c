@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * closed_client: a client that is gone, and ringsided killed soon after.
  *

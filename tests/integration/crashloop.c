@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * crashloop: several client processes send known sequences of records
  * while the test kills ringsided with SIGKILL at random moments and starts

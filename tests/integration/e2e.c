@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * e2e: several client processes, each with several threads, send to topics
  * with acks 0, 1 and all through the real ringsided; a consumer then reads

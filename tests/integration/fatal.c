@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fatal: one fatal producer error. The mock cluster answers one produce
  * request with an error that kills librdkafka's idempotent producer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hostile: while two honest clients send, hostile ones (rs_hostile) write
  * garbage into their rings, claim frames past the end or of 4 GiB, move

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * many_clients: the load a real host makes, many services each sending a
  * little, on a healthy cluster. N client processes (rs_rate_client), each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * metrics: the Prometheus endpoint (metrics_listen), scraped over TCP with
  * plain HTTP/1.0 requests. After a client has sent 1000 records the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * notify: this test plays systemd. It binds a datagram socket, passes it
  * as NOTIFY_SOCKET with WATCHDOG_USEC = 200 ms, starts ringsided and

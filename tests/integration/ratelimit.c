@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ratelimit: max_records_per_second. A client sending flat out is held to
  * the rate (it takes at least as long as the limit allows, its ring fills

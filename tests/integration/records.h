@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * records.h: the deterministic records integration clients send, so a test
  * can regenerate exactly what a consumed record should contain from the

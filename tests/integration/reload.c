@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * reload: SIGHUP while clients send. One client sends to two topics
  * (alternating records), both acks=0. Three reloads follow, 0.8 s apart:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * restart_limits: ringsided restarted with a lower max_record_bytes and a
  * topic removed from its config, while a client's ring and the spool hold

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rs_forge: an attacker, for the takeover test. It speaks the control
  * protocol by hand to take sessions that are not its own, and floods what

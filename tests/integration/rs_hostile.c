@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rs_hostile: a client that breaks the rules on purpose, for the hostile
  * test. It opens a real session through libringside, then writes into the

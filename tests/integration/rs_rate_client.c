@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rs_rate_client: one of many small services, for the many_clients test.
  * Opens a session, waits until START_MS (CLOCK_REALTIME, ms), sends RATE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * send_tool: ringside-send as a user runs it. With healthy brokers every
  * line is delivered and it exits 0. With every broker down the records go

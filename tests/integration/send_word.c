@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * send_word: ringside-send and ringside_flush() keep their word.
  *

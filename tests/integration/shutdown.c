@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * shutdown: SIGTERM while clients send. ringsided must exit 0 and report
  * every record it took from a ring: delivered (and then in Kafka at the

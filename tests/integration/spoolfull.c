@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * spoolfull: the brokers are down and the spool runs out of room, first
  * at spool_max_bytes, then on a real full filesystem (a small tmpfs

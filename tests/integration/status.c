@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * status: ringsidectl status, text and JSON, against a daemon with a
  * client sending: the session is listed with its pid, uid, name and

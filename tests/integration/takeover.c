@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * takeover: a local user tries to take another's session, or to lock
  * other users out. The victim is this process (libringside); the attacker

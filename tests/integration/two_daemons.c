@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * two_daemons: a second ringsided pointed at a spool_dir another one is
  * using (its own socket, the same spool). Before, nothing locked the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * verify.h: reads every topic back and checks each record against what its
  * writer must have sent (records.h): exactly once, same key, value and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * writeahead: a topic with write_ahead = yes under spool_fsync = always.
  * Each record's first report says it is on disk (stage SPOOLED), and its

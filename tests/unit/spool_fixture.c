@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * spool_fixture.c: see spool_fixture.h.
  */

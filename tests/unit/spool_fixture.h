@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * spool_fixture.h: what the spool's unit tests share: a spool in a fresh
  * directory, records whose contents follow from their number (so a test

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_config.c: ringside.ini parsing: values and defaults, topic policy
  * resolution, and every error path, each of which must name its file and

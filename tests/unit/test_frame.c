@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_frame.c: rs_frame_parse() on frames built by hand: valid ones
  * decode exactly, and each rule a frame can break is refused with a reason.

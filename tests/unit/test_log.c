@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_log.c: the daemon's log lines, captured from stderr: a message
  * repeated within the window is written once, and the next different

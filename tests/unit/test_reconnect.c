@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_reconnect.c: the client library's reconnection, against a fake
  * daemon played by this test over a real Unix socket: after the daemon

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_recovery.c: the spool's start-up recovery against damage anywhere.
  * A spool is written by the real code, damaged the way power cuts and

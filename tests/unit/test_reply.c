@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_reply.c: the daemon's reply writer (daemon/reply.c) against the
  * client's reader (client/poll.c) over a real memfd: ordering, a full ring

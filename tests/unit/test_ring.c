@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_ring.c: the send ring, both sides: the client's reservation and
  * commit (client/send.c) against the daemon's reader (daemon/ring.c), over

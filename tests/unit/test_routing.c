@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_routing.c: report routing in daemon/session.c: which reports reach
  * the client for reports = all / errors / none, failures from librdkafka's

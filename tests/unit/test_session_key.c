@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_session_key.c: the session token. SipHash-2-4 against the test
  * vector of its paper (Aumasson and Bernstein, appendix A: key 00..0f,

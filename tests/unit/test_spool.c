@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_spool.c: the spool's on-disk format and its recovery. Records are
  * encoded and decoded exactly; every damage a record can take is refused

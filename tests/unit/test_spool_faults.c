@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_spool_faults.c: the spool under every storage failure, in turn.
  *
