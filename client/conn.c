@@ -16,14 +16,7 @@
 #include <unistd.h>
 
 #include "internal.h"
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "ringside_clock.h"
 
 int rs_conn_connect(const char *path, int timeout_ms, int *sockp)
 {
@@ -55,7 +48,7 @@ static int wait_readable(int sock, int64_t deadline)
 	struct pollfd pfd = { .fd = sock, .events = POLLIN };
 
 	for (;;) {
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - rs_now_ms();
 		int n;
 
 		if (left < 0)
@@ -135,7 +128,7 @@ int rs_conn_request(int sock, int timeout_ms, const void *req, size_t reqlen,
 {
 	char buf[RINGSIDE_MSG_MAX];
 	const struct ringside_msg *hdr = (const struct ringside_msg *)buf;
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = rs_now_ms() + timeout_ms;
 	ssize_t n;
 	int nrecv, err;
 
@@ -152,7 +145,7 @@ int rs_conn_request(int sock, int timeout_ms, const void *req, size_t reqlen,
 			return -err;
 		/* the daemon may have answered before it closed (a refusal
 		 * at accept): its ERROR is still queued, and says why */
-		deadline = now_ms();
+		deadline = rs_now_ms();
 	}
 	err = wait_readable(sock, deadline);
 	if (err < 0 && n < 0)

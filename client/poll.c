@@ -27,7 +27,7 @@ static int64_t coarse_ms(void)
 static const ringside_topic_t *topic_by_id(struct ringside *rs, uint32_t id)
 {
 	/* pairs with the release store in ringside_topic() */
-	uint32_t n = __atomic_load_n(&rs->ntopics, __ATOMIC_ACQUIRE);
+	uint32_t n = rs_load_acquire(&rs->ntopics);
 
 	return id < n ? rs->topics[id] : NULL;
 }
@@ -51,10 +51,10 @@ static void to_report(struct ringside *rs, const struct ringside_reply_slot *s,
 }
 
 /* Delivers what the reply ring holds. */
-static int deliver(struct ringside *rs, ringside_report_cb cb, void *ctx)
+static int poll_deliver(struct ringside *rs, ringside_report_cb cb, void *ctx)
 {
 	/* pairs with the daemon's release store of reply_tail in reply.c */
-	uint64_t tail = __atomic_load_n(&rs->shm->reply_tail, __ATOMIC_ACQUIRE);
+	uint64_t tail = rs_load_acquire(&rs->shm->reply_tail);
 	uint64_t head = rs->reply_head;
 	int n = 0;
 
@@ -67,7 +67,7 @@ static int deliver(struct ringside *rs, ringside_report_cb cb, void *ctx)
 		memcpy(&slot, &rs->reply[head & rs->reply_mask], sizeof(slot));
 		head++;
 		/* free the slot before the callback: it may be slow */
-		__atomic_store_n(&rs->shm->reply_head, head, __ATOMIC_RELEASE);
+		rs_store_release(&rs->shm->reply_head, head);
 		rs->reply_head = head;
 		to_report(rs, &slot, &r);
 		cb(&r, ctx);
@@ -83,16 +83,16 @@ static int idle(struct ringside *rs)
 	int64_t now;
 
 	if (!rs->reply_armed) {
-		__atomic_fetch_or(&rs->shm->reply_flags,
-				  RINGSIDE_RF_WANT_WAKEUP, __ATOMIC_SEQ_CST);
+		rs_fetch_or_seq_cst(&rs->shm->reply_flags,
+				    RINGSIDE_RF_WANT_WAKEUP);
 		rs->reply_armed = 1;
 		/* Dekker with the daemon: its tail store, then its load of
 		 * our flag */
-		if (__atomic_load_n(&rs->shm->reply_tail, __ATOMIC_SEQ_CST) !=
+		if (rs_load_seq_cst(&rs->shm->reply_tail) !=
 		    rs->reply_head)
 			return 1;
 	}
-	if (__atomic_load_n(&rs->disconnected, __ATOMIC_RELAXED))
+	if (rs_load_relaxed(&rs->disconnected))
 		return rs->no_reconnect ? RINGSIDE_ENOTCONN : 0;
 	now = coarse_ms();
 	if (now < rs->next_liveness_ms)
@@ -101,11 +101,11 @@ static int idle(struct ringside *rs)
 	if (rs_conn_alive(rs->sock))
 		return 0;
 	if (rs->no_reconnect)
-		__atomic_store_n(&rs->disconnected, 1, __ATOMIC_RELEASE);
+		rs_store_release(&rs->disconnected, 1);
 	else
 		rs_reconnect_lost(rs);
 	/* the daemon may have written reports just before it went */
-	if (__atomic_load_n(&rs->shm->reply_tail, __ATOMIC_ACQUIRE) !=
+	if (rs_load_acquire(&rs->shm->reply_tail) !=
 	    rs->reply_head)
 		return 1;
 	return rs->no_reconnect ? RINGSIDE_ENOTCONN : 0;
@@ -119,12 +119,12 @@ int ringside_poll(ringside_t *rs, ringside_report_cb cb, void *ctx)
 		return RINGSIDE_EINVAL;
 	if (rs->shm == NULL)
 		return RINGSIDE_ENOTCONN;
-	if (__atomic_exchange_n(&rs->poll_busy, 1, __ATOMIC_ACQUIRE))
+	if (rs_exchange_acquire(&rs->poll_busy, 1))
 		return 0;
 	if (rs->conn_state != RS_CONN_UP && !rs->no_reconnect)
 		(void)rs_reconnect_step(rs);
 	if (rs->reply_armed &&
-	    !(__atomic_load_n(&rs->shm->reply_flags, __ATOMIC_ACQUIRE) &
+	    !(rs_load_acquire(&rs->shm->reply_flags) &
 	      RINGSIDE_RF_WANT_WAKEUP)) {
 		eventfd_t v;
 
@@ -133,12 +133,12 @@ int ringside_poll(ringside_t *rs, ringside_report_cb cb, void *ctx)
 		(void)eventfd_read(rs->reply_fd, &v);
 		rs->reply_armed = 0;
 	}
-	n = deliver(rs, cb, ctx);
+	n = poll_deliver(rs, cb, ctx);
 	if (n == 0) {
 		n = idle(rs);
 		if (n == 1)
-			n = deliver(rs, cb, ctx);
+			n = poll_deliver(rs, cb, ctx);
 	}
-	__atomic_store_n(&rs->poll_busy, 0, __ATOMIC_RELEASE);
+	rs_store_release(&rs->poll_busy, 0);
 	return n;
 }

@@ -24,18 +24,11 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "ringside_clock.h"
 
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 1000
 #define HANDSHAKE_MS 5000
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void arm_timer(struct ringside *rs, int ms)
 {
@@ -67,17 +60,17 @@ static void retry_later(struct ringside *rs)
 			 : rs->backoff_ms * 2 > BACKOFF_MAX_MS
 				 ? BACKOFF_MAX_MS
 				 : rs->backoff_ms * 2;
-	rs->retry_at_ms = now_ms() + rs->backoff_ms;
+	rs->retry_at_ms = rs_now_ms() + rs->backoff_ms;
 	arm_timer(rs, rs->backoff_ms);
 }
 
 void rs_reconnect_lost(struct ringside *rs)
 {
-	__atomic_store_n(&rs->disconnected, 1, __ATOMIC_RELEASE);
+	rs_store_release(&rs->disconnected, 1);
 	rs->backoff_ms = 0;
 	drop_socket(rs);
 	rs->conn_state = RS_CONN_DOWN;
-	rs->retry_at_ms = now_ms(); /* the first try at once */
+	rs->retry_at_ms = rs_now_ms(); /* the first try at once */
 }
 
 static int start(struct ringside *rs)
@@ -117,7 +110,7 @@ static int start(struct ringside *rs)
 	(void)epoll_ctl(rs->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
 	pthread_mutex_unlock(&rs->topic_lock);
 	rs->conn_state = RS_CONN_WELCOME;
-	rs->handshake_deadline_ms = now_ms() + HANDSHAKE_MS;
+	rs->handshake_deadline_ms = rs_now_ms() + HANDSHAKE_MS;
 	return 0;
 }
 
@@ -157,7 +150,7 @@ static int on_welcome(struct ringside *rs)
 
 	n = rs_conn_recv_nowait(rs->sock, buf, sizeof(buf), fds, 3, &nrecv);
 	if (n == -EAGAIN || n == -EWOULDBLOCK)
-		return now_ms() < rs->handshake_deadline_ms ? 0 : -1;
+		return rs_now_ms() < rs->handshake_deadline_ms ? 0 : -1;
 	if (n != (ssize_t)sizeof(w) || nrecv != 3) {
 		for (int i = 0; i < nrecv; i++)
 			close(fds[i]);
@@ -180,12 +173,11 @@ static int on_welcome(struct ringside *rs)
 	 * frame checked against the old limit just before is failed by the
 	 * daemon as too large, not taken as a violation) */
 	{
-		uint32_t mf = __atomic_load_n(&rs->shm->max_frame,
-					      __ATOMIC_RELAXED);
+		uint32_t mf = rs_load_relaxed(&rs->shm->max_frame);
 
 		if (mf > rs->ring_size / 2)
 			mf = rs->ring_size / 2;
-		__atomic_store_n(&rs->max_frame, mf, __ATOMIC_RELAXED);
+		rs_store_relaxed(&rs->max_frame, mf);
 	}
 	rs->topics_sent = rs->topics_ok = 0;
 	rs->conn_state = RS_CONN_TOPICS;
@@ -194,7 +186,7 @@ static int on_welcome(struct ringside *rs)
 
 static int send_topics(struct ringside *rs)
 {
-	uint32_t n = __atomic_load_n(&rs->ntopics, __ATOMIC_ACQUIRE);
+	uint32_t n = rs_load_acquire(&rs->ntopics);
 
 	while (rs->topics_sent < n) {
 		const struct ringside_topic *t = rs->topics[rs->topics_sent];
@@ -219,7 +211,7 @@ static int send_topics(struct ringside *rs)
 /* 1 when every topic has its old id again and RESUME is sent. */
 static int on_topics(struct ringside *rs)
 {
-	uint32_t n = __atomic_load_n(&rs->ntopics, __ATOMIC_ACQUIRE);
+	uint32_t n = rs_load_acquire(&rs->ntopics);
 
 	if (send_topics(rs) < 0)
 		return -1;
@@ -231,7 +223,7 @@ static int on_topics(struct ringside *rs)
 						  NULL, 0, &nrecv);
 
 		if (got == -EAGAIN || got == -EWOULDBLOCK)
-			return now_ms() < rs->handshake_deadline_ms ? 0 : -1;
+			return rs_now_ms() < rs->handshake_deadline_ms ? 0 : -1;
 		if (got != (ssize_t)sizeof(ok))
 			return -1; /* EOF, or an ERROR: the topic is refused */
 		memcpy(&ok, buf, sizeof(ok));
@@ -262,8 +254,8 @@ int rs_reconnect_step(struct ringside *rs)
 		(void)!read(rs->timer_fd, &expirations, sizeof(expirations));
 	}
 	if (rs->conn_state == RS_CONN_DOWN) {
-		if (now_ms() < rs->retry_at_ms) {
-			arm_timer(rs, (int)(rs->retry_at_ms - now_ms()) + 1);
+		if (rs_now_ms() < rs->retry_at_ms) {
+			arm_timer(rs, (int)(rs->retry_at_ms - rs_now_ms()) + 1);
 			return 0;
 		}
 		if (start(rs) < 0) {
@@ -289,7 +281,7 @@ int rs_reconnect_step(struct ringside *rs)
 	rs->conn_state = RS_CONN_UP;
 	rs->backoff_ms = 0;
 	rs->next_liveness_ms = 0;
-	__atomic_add_fetch(&rs->reconnects, 1, __ATOMIC_RELAXED);
-	__atomic_store_n(&rs->disconnected, 0, __ATOMIC_RELEASE);
+	rs_add_relaxed(&rs->reconnects, 1);
+	rs_store_release(&rs->disconnected, 0);
 	return 1;
 }

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "ringside.h"
+#include "ringside_clock.h"
 
 #define MAX_HEADERS 64
 #define DEFAULT_TIMEOUT_MS 30000
@@ -43,7 +44,7 @@ struct counts {
 	int verbose;
 };
 
-static void usage(FILE *f)
+static void send_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ringside-send -t TOPIC [-s SOCKET] [-K DELIM] "
@@ -77,14 +78,6 @@ static const char *persistence_name(ringside_persistence_t p)
 	default:
 		return "not persisted";
 	}
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* The state of line n, growing the table for a line just sent; NULL for
@@ -169,7 +162,7 @@ static void on_report(const ringside_report_t *r, void *ctx)
  * it later. */
 static int wait_reports(ringside_t *rs, int64_t deadline, struct counts *c)
 {
-	int64_t left = deadline - now_ms();
+	int64_t left = deadline - rs_now_ms();
 	int rc;
 
 	rc = ringside_flush(rs, left > 0 ? (int)left : 0, on_report, c);
@@ -179,7 +172,7 @@ static int wait_reports(ringside_t *rs, int64_t deadline, struct counts *c)
 		struct pollfd pfd = { .fd = ringside_fd(rs), .events = POLLIN };
 		int n;
 
-		left = deadline - now_ms();
+		left = deadline - rs_now_ms();
 		if (left <= 0)
 			break;
 		n = ringside_poll(rs, on_report, c);
@@ -254,7 +247,7 @@ static int send_line(ringside_t *rs, const ringside_topic_t *t, char *line,
 		}
 	}
 	while ((err = ringside_sendv(rs, t, &rec)) == RINGSIDE_EFULL) {
-		if (now_ms() >= deadline)
+		if (rs_now_ms() >= deadline)
 			return 1;
 		if (ringside_poll(rs, on_report, c) == 0)
 			pause_1ms();
@@ -332,21 +325,21 @@ int main(int argc, char **argv)
 			quiet = 1;
 			break;
 		case 'h':
-			usage(stdout);
+			send_usage(stdout);
 			return 0;
 		case 'V':
 			printf("ringside-send %s\n", PACKAGE_VERSION);
 			return 0;
 		default:
-			usage(stderr);
+			send_usage(stderr);
 			return 2;
 		}
 	}
 	if (topic == NULL || optind != argc || (delim != NULL && !*delim)) {
-		usage(stderr);
+		send_usage(stderr);
 		return 2;
 	}
-	deadline = now_ms() + timeout;
+	deadline = rs_now_ms() + timeout;
 	opts.timeout_ms = timeout; /* open and topic: within the budget */
 	rs = ringside_open_opts(&opts, err, sizeof(err));
 	if (rs == NULL) {

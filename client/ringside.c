@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "ringside_clock.h"
 
 static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -94,11 +95,11 @@ int rs_client_attach(struct ringside *rs, int memfd, uint64_t map_size)
 	rs->reply = (const struct ringside_reply_slot *)((char *)map +
 							 rs->shm->reply_off);
 	rs->cached_release =
-		__atomic_load_n(&rs->shm->release, __ATOMIC_ACQUIRE);
+		rs_load_acquire(&rs->shm->release);
 	rs->dropped_seen =
-		__atomic_load_n(&rs->shm->reports_dropped, __ATOMIC_RELAXED);
+		rs_load_relaxed(&rs->shm->reports_dropped);
 	rs->reply_head =
-		__atomic_load_n(&rs->shm->reply_head, __ATOMIC_ACQUIRE);
+		rs_load_acquire(&rs->shm->reply_head);
 	return 0;
 }
 
@@ -122,7 +123,7 @@ static struct ringside *handle_new(void)
 	return rs;
 }
 
-static int hello(struct ringside *rs, const char *name, char *errbuf,
+static int client_hello(struct ringside *rs, const char *name, char *errbuf,
 		 size_t errlen)
 {
 	struct ringside_msg_hello req;
@@ -192,6 +193,11 @@ ringside_t *ringside_open_opts(const ringside_options_t *opts, char *errbuf,
 		path = getenv("RINGSIDE_SOCKET");
 	if (path == NULL || *path == '\0')
 		path = RINGSIDE_DEFAULT_SOCKET;
+	if (opts != NULL && (opts->resv[0] | opts->resv[1] | opts->resv[2] |
+			     opts->resv[3]) != 0) {
+		seterr(errbuf, errlen, "ringside_options_t.resv is not zero");
+		return NULL;
+	}
 	if (name != NULL && strlen(name) >= RINGSIDE_SESSION_NAME_MAX) {
 		seterr(errbuf, errlen, "session name longer than %u bytes",
 		       RINGSIDE_SESSION_NAME_MAX - 1);
@@ -221,7 +227,7 @@ ringside_t *ringside_open_opts(const ringside_options_t *opts, char *errbuf,
 		       ringside_strerror(err));
 		goto fail;
 	}
-	err = hello(rs, name, errbuf, errlen);
+	err = client_hello(rs, name, errbuf, errlen);
 	if (err < 0)
 		goto fail;
 	err = make_epoll(rs);
@@ -266,7 +272,7 @@ void ringside_close(ringside_t *rs)
 	free(rs);
 }
 
-static struct ringside_topic *find_topic(struct ringside *rs, const char *name)
+static struct ringside_topic *client_find_topic(struct ringside *rs, const char *name)
 {
 	for (uint32_t i = 0; i < rs->ntopics; i++)
 		if (strcmp(rs->topics[i]->name, name) == 0)
@@ -289,11 +295,11 @@ int ringside_topic(ringside_t *rs, const char *name, ringside_topic_t **topicp)
 	if (!ringside_topic_name_valid(name, len))
 		return RINGSIDE_EINVAL;
 	if (rs->shm == NULL ||
-	    __atomic_load_n(&rs->disconnected, __ATOMIC_ACQUIRE))
+	    rs_load_acquire(&rs->disconnected))
 		return RINGSIDE_ENOTCONN;
 
 	pthread_mutex_lock(&rs->topic_lock);
-	t = find_topic(rs, name);
+	t = client_find_topic(rs, name);
 	if (t != NULL) {
 		*topicp = t;
 		pthread_mutex_unlock(&rs->topic_lock);
@@ -328,7 +334,7 @@ int ringside_topic(ringside_t *rs, const char *name, ringside_topic_t **topicp)
 	memcpy(t->name, name, len + 1);
 	rs->topics[rs->ntopics] = t;
 	/* pairs with the acquire load in poll.c's topic lookup */
-	__atomic_store_n(&rs->ntopics, rs->ntopics + 1, __ATOMIC_RELEASE);
+	rs_store_release(&rs->ntopics, rs->ntopics + 1);
 	pthread_mutex_unlock(&rs->topic_lock);
 	*topicp = t;
 	return 0;
@@ -356,18 +362,18 @@ int ringside_state(const ringside_t *rs, ringside_state_t *st)
 		st->backpressure = RINGSIDE_DISCONNECTED;
 		return 0;
 	}
-	release = __atomic_load_n(&rs->shm->release, __ATOMIC_ACQUIRE);
-	tail = __atomic_load_n(&rs->shm->tail, __ATOMIC_ACQUIRE);
-	state = __atomic_load_n(&rs->shm->state, __ATOMIC_RELAXED);
+	release = rs_load_acquire(&rs->shm->release);
+	tail = rs_load_acquire(&rs->shm->tail);
+	state = rs_load_relaxed(&rs->shm->state);
 	st->ring_size = rs->ring_size;
 	st->ring_used = tail >= release && tail - release <= rs->ring_size
 				? (size_t)(tail - release)
 				: rs->ring_size;
 	st->records_finished =
-		__atomic_load_n(&rs->shm->records_finished, __ATOMIC_RELAXED);
+		rs_load_relaxed(&rs->shm->records_finished);
 	st->reports_dropped =
-		__atomic_load_n(&rs->shm->reports_dropped, __ATOMIC_RELAXED);
-	if (__atomic_load_n(&rs->disconnected, __ATOMIC_ACQUIRE))
+		rs_load_relaxed(&rs->shm->reports_dropped);
+	if (rs_load_acquire(&rs->disconnected))
 		st->backpressure = RINGSIDE_DISCONNECTED;
 	else if (state <= RINGSIDE_SHM_STOPPING)
 		st->backpressure = (ringside_backpressure_t)state;
@@ -378,34 +384,26 @@ int ringside_state(const ringside_t *rs, ringside_state_t *st)
 
 int rs_client_finished(const struct ringside *rs, uint64_t pos)
 {
-	uint64_t release = __atomic_load_n(&rs->shm->release, __ATOMIC_ACQUIRE);
+	uint64_t release = rs_load_acquire(&rs->shm->release);
 	uint64_t rtail =
-		__atomic_load_n(&rs->shm->reply_tail, __ATOMIC_ACQUIRE);
+		rs_load_acquire(&rs->shm->reply_tail);
 	uint64_t backlog =
-		__atomic_load_n(&rs->shm->reports_backlog, __ATOMIC_RELAXED);
+		rs_load_relaxed(&rs->shm->reports_backlog);
 
 	return release >= pos && backlog == 0 && rtail == rs->reply_head;
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int ringside_flush(ringside_t *rs, int timeout_ms, ringside_report_cb cb,
 		   void *ctx)
 {
-	int64_t deadline = mono_ms() + timeout_ms;
+	int64_t deadline = rs_now_ms() + timeout_ms;
 	uint64_t target;
 
 	if (rs == NULL)
 		return RINGSIDE_EINVAL;
 	if (rs->shm == NULL)
 		return RINGSIDE_ENOTCONN;
-	target = __atomic_load_n(&rs->shm->tail, __ATOMIC_ACQUIRE);
+	target = rs_load_acquire(&rs->shm->tail);
 	for (;;) {
 		struct pollfd pfd = { .fd = rs->epoll_fd, .events = POLLIN };
 		int n = ringside_poll(rs, cb, ctx);
@@ -416,8 +414,8 @@ int ringside_flush(ringside_t *rs, int timeout_ms, ringside_report_cb cb,
 		if (n > 0)
 			continue;
 		if (rs_client_finished(rs, target)) {
-			uint64_t dropped = __atomic_load_n(
-				&rs->shm->reports_dropped, __ATOMIC_RELAXED);
+			uint64_t dropped =
+				rs_load_relaxed(&rs->shm->reports_dropped);
 
 			if (dropped == rs->dropped_seen)
 				return 0;
@@ -425,7 +423,7 @@ int ringside_flush(ringside_t *rs, int timeout_ms, ringside_report_cb cb,
 			return RINGSIDE_EDROPPED;
 		}
 		if (timeout_ms >= 0) {
-			int64_t left = deadline - mono_ms();
+			int64_t left = deadline - rs_now_ms();
 
 			if (left <= 0)
 				return RINGSIDE_ETIMEDOUT;

@@ -104,6 +104,9 @@ typedef struct ringside_record {
 	uint64_t opaque;   /* returned in the record's report */
 	int32_t partition; /* with RINGSIDE_REC_PARTITION only */
 	unsigned int flags; /* RINGSIDE_REC_* */
+	/* room to grow without an ABI break: must be zero (RINGSIDE_EINVAL
+	 * otherwise); zero the struct or use a designated initializer */
+	uint64_t resv[2];
 } ringside_record_t;
 
 typedef struct ringside_report {
@@ -126,6 +129,7 @@ typedef struct ringside_state {
 	size_t ring_used;	   /* bytes sent and not yet finished */
 	uint64_t records_finished; /* by the daemon, this session */
 	uint64_t reports_dropped;  /* the reply queue overflowed */
+	uint64_t resv[4];	   /* room to grow; the library zeroes it */
 } ringside_state_t;
 
 typedef struct ringside_options {
@@ -133,6 +137,9 @@ typedef struct ringside_options {
 	const char *name;	 /* shown in the daemon's logs; may be NULL */
 	int timeout_ms;		 /* for open and topic lookups; 0: 5000 */
 	unsigned int flags;	 /* RINGSIDE_OPEN_* */
+	/* room to grow without an ABI break: must be zero (the open fails
+	 * otherwise); zero the struct or use a designated initializer */
+	uint64_t resv[4];
 } ringside_options_t;
 
 /* Do not hand the session to a restarted daemon: once the daemon has gone,

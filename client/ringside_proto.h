@@ -13,6 +13,32 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * Atomic operations on shared (and shared-between-threads) words, named by
+ * their memory order so that a reader sees the order before the operand.
+ * Every acquire, release and seq_cst use keeps a comment naming the other
+ * half of its pair. Type-generic, as the GCC builtins they spell.
+ */
+#define rs_load_relaxed(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define rs_load_acquire(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define rs_load_seq_cst(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define rs_store_relaxed(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define rs_store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define rs_store_seq_cst(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+#define rs_fetch_or_seq_cst(p, v) __atomic_fetch_or((p), (v), __ATOMIC_SEQ_CST)
+#define rs_fetch_and_seq_cst(p, v)                                             \
+	__atomic_fetch_and((p), (v), __ATOMIC_SEQ_CST)
+#define rs_fetch_and_relaxed(p, v)                                             \
+	__atomic_fetch_and((p), (v), __ATOMIC_RELAXED)
+#define rs_add_relaxed(p, v) __atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
+#define rs_exchange_acquire(p, v)                                              \
+	__atomic_exchange_n((p), (v), __ATOMIC_ACQUIRE)
+/* weak: may fail spuriously, so only inside a retry loop; on failure
+ * *expected is the current value */
+#define rs_cas_weak_relaxed(p, expected, desired)                              \
+	__atomic_compare_exchange_n((p), (expected), (desired), 1,             \
+				    __ATOMIC_RELAXED, __ATOMIC_RELAXED)
+
 #define RINGSIDE_PROTO_MAGIC 0x5253484dU /* "RSHM" */
 #define RINGSIDE_PROTO_VERSION 3U
 #define RINGSIDE_CACHELINE 64U

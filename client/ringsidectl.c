@@ -14,7 +14,7 @@
 
 #include "internal.h"
 
-static void usage(FILE *f)
+static void ctl_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ringsidectl [-s SOCKET] status [--json]\n"
@@ -24,7 +24,7 @@ static void usage(FILE *f)
 		RINGSIDE_DEFAULT_SOCKET);
 }
 
-static int status(const char *path, int json)
+static int ctl_status(const char *path, int json)
 {
 	struct ringside_msg_status req = {
 		.hdr = { RINGSIDE_MSG_STATUS, sizeof(req) },
@@ -102,18 +102,18 @@ int main(int argc, char **argv)
 			json = 1;
 			break;
 		case 'h':
-			usage(stdout);
+			ctl_usage(stdout);
 			return 0;
 		default:
-			usage(stderr);
+			ctl_usage(stderr);
 			return 2;
 		}
 	}
 	if (optind != argc - 1 || strcmp(argv[optind], "status") != 0) {
-		usage(stderr);
+		ctl_usage(stderr);
 		return 2;
 	}
 	if (path == NULL || *path == '\0')
 		path = RINGSIDE_DEFAULT_SOCKET;
-	return status(path, json);
+	return ctl_status(path, json);
 }

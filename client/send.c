@@ -107,7 +107,7 @@ static void write_frame(uint8_t *dst, uint32_t size, uint32_t hbytes,
 static int reserve(struct ringside *rs, uint32_t size, uint64_t *startp,
 		   uint32_t *padp)
 {
-	uint64_t tail = __atomic_load_n(&rs->shm->tail, __ATOMIC_RELAXED);
+	uint64_t tail = rs_load_relaxed(&rs->shm->tail);
 
 	for (;;) {
 		uint64_t off = tail & rs->ring_mask;
@@ -117,18 +117,16 @@ static int reserve(struct ringside *rs, uint32_t size, uint64_t *startp,
 		uint64_t end = tail + pad + size;
 		/* pairs with the release store below */
 		uint64_t rel =
-			__atomic_load_n(&rs->cached_release, __ATOMIC_ACQUIRE);
+			rs_load_acquire(&rs->cached_release);
 
 		if (end - rel > rs->ring_size) {
 			/* pairs with the release store of release in the
 			 * daemon's ring.c, after it cleared the commit bits */
-			rel = __atomic_load_n(&rs->shm->release,
-					      __ATOMIC_ACQUIRE);
+			rel = rs_load_acquire(&rs->shm->release);
 			if (rel > tail) {
 				/* our tail is older than the daemon's release
 				 */
-				uint64_t now = __atomic_load_n(
-					&rs->shm->tail, __ATOMIC_RELAXED);
+				uint64_t now = rs_load_relaxed(&rs->shm->tail);
 
 				if (now == tail)
 					return RINGSIDE_EPROTO;
@@ -137,12 +135,9 @@ static int reserve(struct ringside *rs, uint32_t size, uint64_t *startp,
 			}
 			if (end - rel > rs->ring_size)
 				return RINGSIDE_EFULL;
-			__atomic_store_n(&rs->cached_release, rel,
-					 __ATOMIC_RELEASE);
+			rs_store_release(&rs->cached_release, rel);
 		}
-		if (__atomic_compare_exchange_n(&rs->shm->tail, &tail, end, 1,
-						__ATOMIC_RELAXED,
-						__ATOMIC_RELAXED)) {
+		if (rs_cas_weak_relaxed(&rs->shm->tail, &tail, end)) {
 			*startp = tail;
 			*padp = pad;
 			return 0;
@@ -154,11 +149,10 @@ static void ring_doorbell(struct ringside *rs)
 {
 	/* Dekker with the daemon's arm in ring.c: our seq_cst commit then
 	 * this load; its seq_cst flag store then its load of our bit. */
-	if (!(__atomic_load_n(&rs->shm->flags, __ATOMIC_SEQ_CST) &
+	if (!(rs_load_seq_cst(&rs->shm->flags) &
 	      RINGSIDE_F_NEED_WAKEUP))
 		return;
-	if (__atomic_fetch_and(&rs->shm->flags, ~RINGSIDE_F_NEED_WAKEUP,
-			       __ATOMIC_SEQ_CST) &
+	if (rs_fetch_and_seq_cst(&rs->shm->flags, ~RINGSIDE_F_NEED_WAKEUP) &
 	    RINGSIDE_F_NEED_WAKEUP)
 		(void)eventfd_write(rs->doorbell_fd, 1);
 }
@@ -174,19 +168,19 @@ int ringside_sendv(ringside_t *rs, const ringside_topic_t *topic,
 	if (rs == NULL || topic == NULL || rec == NULL ||
 	    (rec->flags & ~RINGSIDE_REC_PARTITION) ||
 	    ((rec->flags & RINGSIDE_REC_PARTITION) && rec->partition < 0) ||
-	    rec->timestamp < 0)
+	    rec->timestamp < 0 || (rec->resv[0] | rec->resv[1]) != 0)
 		return RINGSIDE_EINVAL;
 	/* while the daemon is away, records still go into the ring: the next
 	 * daemon reads them (unless the application opted out) */
 	if (rs->shm == NULL ||
 	    (rs->no_reconnect &&
-	     __atomic_load_n(&rs->disconnected, __ATOMIC_RELAXED)))
+	     rs_load_relaxed(&rs->disconnected)))
 		return RINGSIDE_ENOTCONN;
 	size = frame_bytes(rec, &hbytes);
 	if (size < 0)
 		return (int)size;
 	/* a reconnect may lower it meanwhile (reconnect.c's on_welcome) */
-	if (size > __atomic_load_n(&rs->max_frame, __ATOMIC_RELAXED))
+	if (size > rs_load_relaxed(&rs->max_frame))
 		return RINGSIDE_ETOOBIG;
 	err = reserve(rs, (uint32_t)size, &start, &pad);
 	if (err < 0)

@@ -202,7 +202,7 @@ int rs_checkpoint_read(int dirfd, uint64_t *next_seq, rs_checkpoint_topic_fn fn,
 	return rc;
 }
 
-static int write_all(int fd, const char *p, size_t len)
+static int checkpoint_write_all(int fd, const char *p, size_t len)
 {
 	off_t off = 0;
 
@@ -237,7 +237,7 @@ int rs_checkpoint_write_tmp(int dirfd, uint64_t next_seq,
 		free(text);
 		return -1;
 	}
-	if (write_all(fd, text, len) < 0 || fdatasync(fd) < 0)
+	if (checkpoint_write_all(fd, text, len) < 0 || fdatasync(fd) < 0)
 		saved = errno ? errno : EIO;
 	close(fd);
 	free(text);

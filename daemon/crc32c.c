@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "client/ringside_proto.h"
 #include "crc32c.h"
 
 #define POLY 0x82f63b78U /* reflected Castagnoli polynomial */
@@ -26,9 +27,11 @@ static uint32_t crc_sw(uint32_t crc, const uint8_t *p, size_t len)
 {
 	static int ready;
 
-	if (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE)) {
+	/* pairs with the release store below: a thread that sees ready
+	 * sees the whole table */
+	if (!rs_load_acquire(&ready)) {
 		init_table(); /* idempotent: racing threads write equal values */
-		__atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
+		rs_store_release(&ready, 1);
 	}
 	while (len--)
 		crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);

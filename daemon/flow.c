@@ -13,11 +13,11 @@
 #include <time.h>
 
 #include "client/ringside.h"
+#include "client/ringside_clock.h"
+#include "client/ringside_proto.h"
 #include "flow.h"
 #include "log.h"
 #include "producer.h"
-#include "server.h"
-#include "session.h"
 
 #define REPLAY_BUDGET 4096U  /* records per topic per pass */
 #define HOLD_BUDGET 8192U    /* held records routed per topic per pass */
@@ -35,7 +35,8 @@
 
 /* Owns nothing but its lists' links: records belong to their holders. */
 struct rs_flow {
-	struct rs_server *srv;
+	const struct rs_flow_ops *ops; /* the layer above; set once */
+	void *ctx;		       /* its argument */
 	struct rs_producer *producer;
 	struct rs_spool *spool;
 	struct rs_record_list wait; /* spool appends not yet committed */
@@ -56,14 +57,15 @@ struct rs_flow {
 	int stall_logged[RS_ACKS_N];
 };
 
-struct rs_flow *rs_flow_new(struct rs_server *srv, struct rs_producer *p,
-			    struct rs_spool *sp)
+struct rs_flow *rs_flow_new(const struct rs_flow_ops *ops, void *ctx,
+			    struct rs_producer *p, struct rs_spool *sp)
 {
 	struct rs_flow *f = calloc(1, sizeof(*f));
 
 	if (f == NULL)
 		fatal("calloc");
-	f->srv = srv;
+	f->ops = ops;
+	f->ctx = ctx;
 	f->producer = p;
 	f->spool = sp;
 	f->shadow_budget = SHADOW_BUDGET;
@@ -223,7 +225,7 @@ static void hold_push(struct rs_flow *f, struct rs_topic *t,
 	rec->list = RS_LIST_HOLD;
 	f->held++;
 	if (rec->in_ring)
-		rs_session_held(rec->session, 1);
+		f->ops->held(rec->session, 1);
 	mark_busy(f, t);
 }
 
@@ -234,7 +236,7 @@ static void hold_remove(struct rs_flow *f, struct rs_topic *t,
 	rec->list = RS_LIST_NONE;
 	f->held--;
 	if (rec->in_ring)
-		rs_session_held(rec->session, -1);
+		f->ops->held(rec->session, -1);
 }
 
 static void direct_add(struct rs_flow *f, struct rs_topic *t,
@@ -265,13 +267,13 @@ static void finish(struct rs_flow *f, struct rs_record *rec,
 		rec->topic->delivered++;
 	else
 		rec->topic->failed++;
-	rs_session_report(f->srv, rec, o);
+	f->ops->report(f->ctx, rec, o);
 	if (rec->in_ring)
-		rs_session_ring_done(rec);
+		f->ops->ring_done(rec);
 }
 
 /* Fails rec for good, before it reached Kafka. */
-static void fail(struct rs_flow *f, struct rs_record *rec, int status)
+static void flow_fail(struct rs_flow *f, struct rs_record *rec, int status)
 {
 	struct rs_outcome o = {
 		.status = status,
@@ -338,7 +340,7 @@ static int spool_append(struct rs_flow *f, struct rs_topic *t,
 
 	rc = rs_spool_append(f->spool, spool_id(f, t), &in, &seq, &pos);
 	if (rc == RS_SPOOL_ETOOBIG) {
-		fail(f, rec, RINGSIDE_ERECORD_TOO_LARGE);
+		flow_fail(f, rec, RINGSIDE_ERECORD_TOO_LARGE);
 		return 1;
 	}
 	if (rc < 0)
@@ -352,7 +354,7 @@ static int spool_append(struct rs_flow *f, struct rs_topic *t,
 	if (shadow)
 		pq_push(&t->pending, seq, &pos);
 	if (rec->in_ring)
-		rs_session_spilled(rec->session);
+		f->ops->spilled(rec->session);
 	return 1;
 }
 
@@ -590,8 +592,8 @@ static void take_committed(struct rs_flow *f)
 		rec->in_wait = 0;
 		rec->topic->uncommitted--;
 		if (rec->in_ring && !rec->ring_done)
-			rs_session_ring_done(rec);
-		rs_session_report_spooled(f->srv, rec);
+			f->ops->ring_done(rec);
+		f->ops->report_spooled(f->ctx, rec);
 		rs_record_release(rec);
 	}
 }
@@ -997,7 +999,7 @@ void rs_flow_topic_changed(struct rs_flow *f, struct rs_topic *t,
 void rs_flow_refuse(struct rs_flow *f, struct rs_record *rec, int status)
 {
 	rec->rseq = ++f->rseq;
-	fail(f, rec, status);
+	flow_fail(f, rec, status);
 	rs_record_release(rec);
 }
 

@@ -36,12 +36,32 @@
 #include "spool.h"
 #include "topic.h"
 
-struct rs_server;
 struct rs_producer;
 struct rs_flow;
+struct rs_session;
 
-struct rs_flow *rs_flow_new(struct rs_server *srv, struct rs_producer *p,
-			    struct rs_spool *sp);
+/*
+ * What the flow tells the layer above about a record's session, without
+ * knowing what a session is (the server passes session.c's functions).
+ * ctx is rs_flow_new()'s; session is rec->session, valid while in_ring.
+ */
+struct rs_flow_ops {
+	/* the final report (delivered or failed), to rec's session if it is
+	 * still open; counted as dropped otherwise */
+	void (*report)(void *ctx, struct rs_record *rec,
+		       const struct rs_outcome *o);
+	/* the non-final report: rec is committed to the spool */
+	void (*report_spooled)(void *ctx, struct rs_record *rec);
+	/* rec's ring space may be released (finished, or safe in the spool) */
+	void (*ring_done)(struct rs_record *rec);
+	/* back-pressure bookkeeping: delta records held / one spilled */
+	void (*held)(struct rs_session *session, int delta);
+	void (*spilled)(struct rs_session *session);
+};
+
+/* ops must outlive the flow. */
+struct rs_flow *rs_flow_new(const struct rs_flow_ops *ops, void *ctx,
+			    struct rs_producer *p, struct rs_spool *sp);
 void rs_flow_free(struct rs_flow *f);
 
 /* A topic just created: its spool identity, and write-ahead mode. */

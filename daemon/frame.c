@@ -9,13 +9,13 @@
 #include "client/ringside_proto.h"
 #include "frame.h"
 
-static int fail(const char **why, const char *reason)
+static int frame_fail(const char **why, const char *reason)
 {
 	*why = reason;
 	return -1;
 }
 
-static uint64_t opt_len(uint32_t len)
+static uint64_t frame_opt_len(uint32_t len)
 {
 	return len == RINGSIDE_NULL_LEN ? 0 : len;
 }
@@ -26,28 +26,28 @@ int rs_headers_check(const uint8_t *p, uint32_t bytes, uint32_t count,
 	uint64_t pos = 0;
 
 	if (count > RINGSIDE_HEADERS_MAX)
-		return fail(why, "too many headers");
+		return frame_fail(why, "too many headers");
 	for (uint32_t i = 0; i < count; i++) {
 		struct ringside_wire_header wh;
 
 		if (bytes - pos < sizeof(wh))
-			return fail(why, "header runs past header_bytes");
+			return frame_fail(why, "header runs past header_bytes");
 		memcpy(&wh, p + pos, sizeof(wh));
 		pos += sizeof(wh);
 		if (wh.name_len == 0 || wh.name_len > RINGSIDE_HEADER_NAME_MAX)
-			return fail(why, "header name length out of range");
+			return frame_fail(why, "header name length out of range");
 		if (wh.reserved != 0)
-			return fail(why, "header reserved field not zero");
-		if (opt_len(wh.value_len) + wh.name_len > bytes - pos)
-			return fail(why, "header runs past header_bytes");
+			return frame_fail(why, "header reserved field not zero");
+		if (frame_opt_len(wh.value_len) + wh.name_len > bytes - pos)
+			return frame_fail(why, "header runs past header_bytes");
 		if (memchr(p + pos, '\0', wh.name_len) != NULL)
-			return fail(why, "header name contains NUL");
+			return frame_fail(why, "header name contains NUL");
 		if (!ringside_utf8_valid((const char *)p + pos, wh.name_len))
-			return fail(why, "header name is not UTF-8");
-		pos += wh.name_len + opt_len(wh.value_len);
+			return frame_fail(why, "header name is not UTF-8");
+		pos += wh.name_len + frame_opt_len(wh.value_len);
 	}
 	if (pos != bytes)
-		return fail(why, "header_bytes does not match the headers");
+		return frame_fail(why, "header_bytes does not match the headers");
 	return 0;
 }
 
@@ -58,25 +58,25 @@ int rs_frame_parse_header(const void *buf, uint32_t size, struct rs_frame *f,
 	uint64_t need;
 
 	if (size < sizeof(h) || size % 8 != 0)
-		return fail(why, "frame size invalid");
+		return frame_fail(why, "frame size invalid");
 	memcpy(&h, buf, sizeof(h));
 	if (h.size != size)
-		return fail(why, "frame size changed while being read");
+		return frame_fail(why, "frame size changed while being read");
 	if (h.type != RINGSIDE_FRAME_RECORD)
-		return fail(why, "unknown frame type");
+		return frame_fail(why, "unknown frame type");
 	if (h.flags & ~RINGSIDE_FRAME_F_ALL)
-		return fail(why, "unknown frame flags");
+		return frame_fail(why, "unknown frame flags");
 	if (h.header_count > RINGSIDE_HEADERS_MAX)
-		return fail(why, "too many headers");
+		return frame_fail(why, "too many headers");
 	if ((h.flags & RINGSIDE_FRAME_F_PARTITION) ? h.partition < 0
 						   : h.partition != -1)
-		return fail(why, "partition invalid");
+		return frame_fail(why, "partition invalid");
 	if (h.timestamp < 0)
-		return fail(why, "negative timestamp");
-	need = sizeof(h) + (uint64_t)h.header_bytes + opt_len(h.key_len) +
-	       opt_len(h.value_len);
+		return frame_fail(why, "negative timestamp");
+	need = sizeof(h) + (uint64_t)h.header_bytes + frame_opt_len(h.key_len) +
+	       frame_opt_len(h.value_len);
 	if (ringside_align8(need) != size)
-		return fail(why, "frame lengths do not add up to its size");
+		return frame_fail(why, "frame lengths do not add up to its size");
 	memset(f, 0, sizeof(*f));
 	f->size = size;
 	f->topic = h.topic;
@@ -94,25 +94,25 @@ int rs_frame_parse(const void *buf, uint32_t size, struct rs_frame *f,
 	uint64_t need;
 
 	if (size < sizeof(h) || size % 8 != 0)
-		return fail(why, "frame size invalid");
+		return frame_fail(why, "frame size invalid");
 	memcpy(&h, buf, sizeof(h));
 	if (h.size != size)
-		return fail(why, "frame size changed while being read");
+		return frame_fail(why, "frame size changed while being read");
 	if (h.type != RINGSIDE_FRAME_RECORD)
-		return fail(why, "unknown frame type");
+		return frame_fail(why, "unknown frame type");
 	if (h.flags & ~RINGSIDE_FRAME_F_ALL)
-		return fail(why, "unknown frame flags");
+		return frame_fail(why, "unknown frame flags");
 	if (h.header_count > RINGSIDE_HEADERS_MAX)
-		return fail(why, "too many headers");
+		return frame_fail(why, "too many headers");
 	if ((h.flags & RINGSIDE_FRAME_F_PARTITION) ? h.partition < 0
 						   : h.partition != -1)
-		return fail(why, "partition invalid");
+		return frame_fail(why, "partition invalid");
 	if (h.timestamp < 0)
-		return fail(why, "negative timestamp");
-	need = sizeof(h) + (uint64_t)h.header_bytes + opt_len(h.key_len) +
-	       opt_len(h.value_len);
+		return frame_fail(why, "negative timestamp");
+	need = sizeof(h) + (uint64_t)h.header_bytes + frame_opt_len(h.key_len) +
+	       frame_opt_len(h.value_len);
 	if (ringside_align8(need) != size)
-		return fail(why, "frame lengths do not add up to its size");
+		return frame_fail(why, "frame lengths do not add up to its size");
 	f->size = size;
 	f->topic = h.topic;
 	f->partition = h.partition;
@@ -124,11 +124,11 @@ int rs_frame_parse(const void *buf, uint32_t size, struct rs_frame *f,
 	f->key = h.key_len == RINGSIDE_NULL_LEN
 			 ? NULL
 			 : p + sizeof(h) + h.header_bytes;
-	f->key_len = (uint32_t)opt_len(h.key_len);
+	f->key_len = (uint32_t)frame_opt_len(h.key_len);
 	f->value = h.value_len == RINGSIDE_NULL_LEN
 			   ? NULL
 			   : p + sizeof(h) + h.header_bytes + f->key_len;
-	f->value_len = (uint32_t)opt_len(h.value_len);
+	f->value_len = (uint32_t)frame_opt_len(h.value_len);
 	return rs_headers_check(f->headers, f->header_bytes, f->header_count,
 				why);
 }

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client/ringside_proto.h"
 #include "log.h"
 
 static int log_level = RS_LOG_INFO;
@@ -51,12 +52,12 @@ void log_init(int level)
 
 void log_setlevel(int level)
 {
-	__atomic_store_n(&log_level, level, __ATOMIC_RELAXED);
+	rs_store_relaxed(&log_level, level);
 }
 
 int log_getlevel(void)
 {
-	return __atomic_load_n(&log_level, __ATOMIC_RELAXED);
+	return rs_load_relaxed(&log_level);
 }
 
 int log_level_parse(const char *name, int *level)

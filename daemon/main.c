@@ -17,14 +17,16 @@
 
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "server.h"
+#include "status.h"
 
 #ifndef RS_CONFIG_PATH
 #define RS_CONFIG_PATH "/etc/ringside/ringside.ini"
 #endif
 
-static void usage(FILE *f)
+static void main_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ringsided [--config FILE] [--check] [--version] "
@@ -95,6 +97,7 @@ int main(int argc, char **argv)
 	struct event_base *base;
 	struct rs_config *cfg;
 	struct rs_server srv;
+	struct rs_metrics *metrics = NULL;
 	char err[4096];
 	int ch, check = 0;
 
@@ -111,15 +114,15 @@ int main(int argc, char **argv)
 			       PACKAGE_VERSION, rd_kafka_version_str());
 			return 0;
 		case 'h':
-			usage(stdout);
+			main_usage(stdout);
 			return 0;
 		default:
-			usage(stderr);
+			main_usage(stderr);
 			return 2;
 		}
 	}
 	if (optind != argc) {
-		usage(stderr);
+		main_usage(stderr);
 		return 2;
 	}
 	log_init(RS_LOG_INFO);
@@ -143,12 +146,16 @@ int main(int argc, char **argv)
 	event_config_free(evcfg);
 	if (base == NULL)
 		fatalx("libevent: cannot create the event base");
-	if (rs_server_start(&srv, base, cfg, err, sizeof(err)) < 0) {
+	/* the metrics endpoint reads the server; main owns both */
+	if (rs_server_start(&srv, base, cfg, err, sizeof(err)) < 0 ||
+	    (srv.cfg->metrics_host != NULL &&
+	     (metrics = rs_metrics_new(&srv, err, sizeof(err))) == NULL)) {
 		log_msg(RS_LOG_ERR, "%s", err);
 		rs_server_free(&srv); /* and cfg */
 		event_base_free(base);
 		return 1;
 	}
+	srv.render_status = rs_status_render;
 	for (int i = 0; i < 3; i++) {
 		sigev[i] = evsignal_new(base, sigs[i], on_signal, &srv);
 		if (sigev[i] == NULL || event_add(sigev[i], NULL) < 0)
@@ -167,6 +174,7 @@ int main(int argc, char **argv)
 	rs_notify_free();
 	for (int i = 0; i < 3; i++)
 		event_free(sigev[i]);
+	rs_metrics_free(metrics);
 	rs_server_free(&srv); /* and the config in force */
 	event_base_free(base);
 	return 0;

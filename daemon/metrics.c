@@ -28,7 +28,7 @@ struct rs_metrics {
 };
 
 /* A label value: backslash, quote and newline escaped. */
-static void label(FILE *f, const char *s)
+static void metrics_label(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s != '\0'; s++) {
@@ -43,7 +43,7 @@ static void label(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static void help(FILE *f, const char *name, const char *type, const char *text)
+static void metrics_help(FILE *f, const char *name, const char *type, const char *text)
 {
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
 }
@@ -51,18 +51,18 @@ static void help(FILE *f, const char *name, const char *type, const char *text)
 /* One line per topic of a per-topic counter or gauge. */
 #define TOPIC_METRIC(f, srv, mname, type, text, expr)                          \
 	do {                                                                   \
-		help(f, mname, type, text);                                    \
+		metrics_help(f, mname, type, text);                                    \
 		for (size_t i_ = 0; i_ < rs_producer_ntopics((srv)->producer); \
 		     i_++) {                                                   \
 			const struct rs_topic *t =                             \
 				rs_producer_topic_at((srv)->producer, i_);     \
 			fputs(mname "{topic=", f);                             \
-			label(f, t->name);                                     \
+			metrics_label(f, t->name);                                     \
 			fprintf(f, "} %llu\n", (unsigned long long)(expr));    \
 		}                                                              \
 	} while (0)
 
-static void topics(FILE *f, struct rs_server *srv)
+static void metrics_topics(FILE *f, struct rs_server *srv)
 {
 	TOPIC_METRIC(f, srv, "ringside_topic_delivered_total", "counter",
 		     "Records delivered (acks=0: sent).", t->delivered);
@@ -84,63 +84,63 @@ static void topics(FILE *f, struct rs_server *srv)
 		     t->mode == RS_MODE_SPOOLED);
 }
 
-static void daemon_counters(FILE *f, struct rs_server *srv)
+static void metrics_daemon(FILE *f, struct rs_server *srv)
 {
 	struct rs_spool_stats ss;
 	unsigned int n = rs_server_open_sessions(srv);
 
 	rs_spool_stats(srv->spool, &ss);
-	help(f, "ringside_build_info", "gauge", "The ringsided version.");
+	metrics_help(f, "ringside_build_info", "gauge", "The ringsided version.");
 	fprintf(f, "ringside_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
-	help(f, "ringside_sessions", "gauge", "Client sessions open.");
+	metrics_help(f, "ringside_sessions", "gauge", "Client sessions open.");
 	fprintf(f, "ringside_sessions %u\n", n);
-	help(f, "ringside_sessions_opened_total", "counter",
+	metrics_help(f, "ringside_sessions_opened_total", "counter",
 	     "Client sessions opened since start.");
 	fprintf(f, "ringside_sessions_opened_total %llu\n",
 		(unsigned long long)srv->sessions_opened);
-	help(f, "ringside_records_read_total", "counter",
+	metrics_help(f, "ringside_records_read_total", "counter",
 	     "Records read from client rings.");
 	fprintf(f, "ringside_records_read_total %llu\n",
 		(unsigned long long)srv->records_read);
-	help(f, "ringside_reports_orphaned_total", "counter",
+	metrics_help(f, "ringside_reports_orphaned_total", "counter",
 	     "Final reports for sessions already gone.");
 	fprintf(f, "ringside_reports_orphaned_total %llu\n",
 		(unsigned long long)srv->reports_orphaned);
-	help(f, "ringside_config_reloads_total", "counter",
+	metrics_help(f, "ringside_config_reloads_total", "counter",
 	     "Configuration reloads, by result.");
 	fprintf(f,
 		"ringside_config_reloads_total{result=\"ok\"} %llu\n"
 		"ringside_config_reloads_total{result=\"failed\"} %llu\n",
 		(unsigned long long)srv->reloads,
 		(unsigned long long)srv->reload_failures);
-	help(f, "ringside_spool_records", "gauge",
+	metrics_help(f, "ringside_spool_records", "gauge",
 	     "Records in the spool not yet delivered.");
 	fprintf(f, "ringside_spool_records %llu\n",
 		(unsigned long long)ss.records);
-	help(f, "ringside_spool_bytes", "gauge", "Bytes of spool segments.");
+	metrics_help(f, "ringside_spool_bytes", "gauge", "Bytes of spool segments.");
 	fprintf(f, "ringside_spool_bytes %llu\n", (unsigned long long)ss.bytes);
-	help(f, "ringside_spool_segments", "gauge", "Spool segment files.");
+	metrics_help(f, "ringside_spool_segments", "gauge", "Spool segment files.");
 	fprintf(f, "ringside_spool_segments %llu\n",
 		(unsigned long long)ss.segments);
-	help(f, "ringside_spool_dropped_total", "counter",
+	metrics_help(f, "ringside_spool_dropped_total", "counter",
 	     "Records dropped by spool_full = drop_oldest.");
 	fprintf(f, "ringside_spool_dropped_total %llu\n",
 		(unsigned long long)ss.dropped);
-	help(f, "ringside_spool_full", "gauge", "1 while the spool is full.");
+	metrics_help(f, "ringside_spool_full", "gauge", "1 while the spool is full.");
 	fprintf(f, "ringside_spool_full %d\n", ss.full ? 1 : 0);
-	help(f, "ringside_spool_writes_failing", "gauge",
+	metrics_help(f, "ringside_spool_writes_failing", "gauge",
 	     "1 while spool writes fail.");
 	fprintf(f, "ringside_spool_writes_failing %d\n", ss.broken ? 1 : 0);
 }
 
 /* {producer="...",acks="...",broker="...",nodeid="..."} */
-static void broker_labels(FILE *f, const char *prod, int acks,
+static void metrics_broker_labels(FILE *f, const char *prod, int acks,
 			  const struct rs_kbroker *b)
 {
 	fputs("{producer=", f);
-	label(f, prod);
+	metrics_label(f, prod);
 	fprintf(f, ",acks=\"%s\",broker=", rs_acks_name((enum rs_acks)acks));
-	label(f, b->name);
+	metrics_label(f, b->name);
 	fprintf(f, ",nodeid=\"%d\"}", (int)b->nodeid);
 }
 
@@ -150,7 +150,7 @@ struct broker_metric {
 	const char *help;
 };
 
-static double broker_value(const struct rs_kbroker *b, int which)
+static double metrics_broker_value(const struct rs_kbroker *b, int which)
 {
 	switch (which) {
 	case 0:
@@ -172,7 +172,7 @@ static double broker_value(const struct rs_kbroker *b, int which)
 	}
 }
 
-static void kafka(FILE *f, struct rs_server *srv)
+static void metrics_kafka(FILE *f, struct rs_server *srv)
 {
 	static const struct broker_metric bm[] = {
 		{ "ringside_kafka_broker_up", "gauge",
@@ -194,7 +194,7 @@ static void kafka(FILE *f, struct rs_server *srv)
 		  "Connections to the broker lost." },
 	};
 
-	help(f, "ringside_kafka_queued_records", "gauge",
+	metrics_help(f, "ringside_kafka_queued_records", "gauge",
 	     "Records queued or in flight in a librdkafka producer.");
 	for (int a = 0; a < RS_ACKS_N; a++) {
 		const char *name;
@@ -204,12 +204,12 @@ static void kafka(FILE *f, struct rs_server *srv)
 		if (ks == NULL || !ks->valid)
 			continue;
 		fputs("ringside_kafka_queued_records{producer=", f);
-		label(f, name);
+		metrics_label(f, name);
 		fprintf(f, ",acks=\"%s\"} %lld\n",
 			rs_acks_name((enum rs_acks)a), (long long)ks->msg_cnt);
 	}
 	for (size_t m = 0; m < sizeof(bm) / sizeof(bm[0]); m++) {
-		help(f, bm[m].name, bm[m].type, bm[m].help);
+		metrics_help(f, bm[m].name, bm[m].type, bm[m].help);
 		for (int a = 0; a < RS_ACKS_N; a++) {
 			const char *name;
 			const struct rs_kstats *ks = rs_producer_kstats(
@@ -218,9 +218,9 @@ static void kafka(FILE *f, struct rs_server *srv)
 			for (uint32_t i = 0; ks != NULL && i < ks->nbrokers;
 			     i++) {
 				fputs(bm[m].name, f);
-				broker_labels(f, name, a, &ks->broker[i]);
+				metrics_broker_labels(f, name, a, &ks->broker[i]);
 				fprintf(f, " %.9g\n",
-					broker_value(&ks->broker[i], (int)m));
+					metrics_broker_value(&ks->broker[i], (int)m));
 			}
 		}
 	}
@@ -232,9 +232,9 @@ int rs_metrics_render(struct rs_server *srv, char **out, size_t *len)
 
 	if (f == NULL)
 		return -1;
-	daemon_counters(f, srv);
-	topics(f, srv);
-	kafka(f, srv);
+	metrics_daemon(f, srv);
+	metrics_topics(f, srv);
+	metrics_kafka(f, srv);
 	return fclose(f) == 0 ? 0 : -1;
 }
 

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "client/ringside.h"
-#include "clock.h"
+#include "client/ringside_clock.h"
 #include "log.h"
 #include "producer.h"
 
@@ -407,7 +407,7 @@ void rs_producer_on_topic(struct rs_producer *p, rs_topic_new_fn fn, void *arg)
 	p->on_topic_arg = arg;
 }
 
-static struct rs_topic *find_topic(struct rs_producer *p, const char *name)
+static struct rs_topic *producer_find_topic(struct rs_producer *p, const char *name)
 {
 	for (size_t i = 0; i < p->ntopics; i++)
 		if (strcmp(p->topics[i]->name, name) == 0)
@@ -531,7 +531,7 @@ int rs_producer_topic(struct rs_producer *p, const char *name, uid_t uid,
 			 name, name);
 		return RS_TOPIC_DENIED;
 	}
-	if ((*tp = find_topic(p, name)) != NULL)
+	if ((*tp = producer_find_topic(p, name)) != NULL)
 		return 0;
 	return topic_create(p, name, &pol, uid, tp, err, errlen);
 }
@@ -560,7 +560,7 @@ int rs_producer_topic_force(struct rs_producer *p, const char *name,
 		.backlog_ms = 2000,
 	};
 
-	if ((*tp = find_topic(p, name)) != NULL)
+	if ((*tp = producer_find_topic(p, name)) != NULL)
 		return 0;
 	if (rs_config_topic(p->cfg, name, &pol) == 0)
 		return topic_create(p, name, &pol, RS_TOPIC_NO_OWNER, tp, err,
@@ -768,7 +768,7 @@ static void deliver_one(struct rs_producer *p, const rd_kafka_message_t *m,
 	p->dr(rec, &o, p->arg);
 }
 
-static void deliver(struct rs_producer *p, rd_kafka_event_t *ev)
+static void producer_deliver(struct rs_producer *p, rd_kafka_event_t *ev)
 {
 	const rd_kafka_message_t **msgs, *m, *culprit;
 	size_t n = 0, nfailed;
@@ -803,7 +803,7 @@ static void serve_class(struct rs_producer *p, struct rs_class *c)
 	       (ev = rd_kafka_queue_poll(c->queue, 0)) != NULL) {
 		switch (rd_kafka_event_type(ev)) {
 		case RD_KAFKA_EVENT_DR:
-			deliver(p, ev);
+			producer_deliver(p, ev);
 			break;
 		case RD_KAFKA_EVENT_STATS:
 			if (rs_kstats_parse(rd_kafka_event_stats(ev),

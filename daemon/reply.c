@@ -23,8 +23,8 @@ void rs_reply_init(struct rs_reply *r, const struct rs_shm *shm,
 
 int rs_reply_resume(struct rs_reply *r)
 {
-	uint64_t tail = __atomic_load_n(&r->hdr->reply_tail, __ATOMIC_ACQUIRE);
-	uint64_t head = __atomic_load_n(&r->hdr->reply_head, __ATOMIC_ACQUIRE);
+	uint64_t tail = rs_load_acquire(&r->hdr->reply_tail);
+	uint64_t head = rs_load_acquire(&r->hdr->reply_head);
 
 	if (head > tail || tail - head > (uint64_t)r->mask + 1)
 		return -1;
@@ -43,7 +43,7 @@ void rs_reply_free(struct rs_reply *r)
 static int refresh_head(struct rs_reply *r, const char **why)
 {
 	/* pairs with the client's release store of reply_head in poll.c */
-	uint64_t head = __atomic_load_n(&r->hdr->reply_head, __ATOMIC_ACQUIRE);
+	uint64_t head = rs_load_acquire(&r->hdr->reply_head);
 
 	if (head < r->head || head > r->published) {
 		*why = "reply head out of range";
@@ -82,16 +82,14 @@ static int backlog_add(struct rs_reply *r, const struct ringside_reply_slot *s)
 	}
 	r->backlog[(r->backlog_first + r->backlog_len) % r->backlog_alloc] = *s;
 	r->backlog_len++;
-	__atomic_store_n(&r->hdr->reports_backlog, r->backlog_len,
-			 __ATOMIC_RELAXED);
+	rs_store_relaxed(&r->hdr->reports_backlog, r->backlog_len);
 	return 0;
 }
 
 void rs_reply_drop(struct rs_reply *r)
 {
 	r->dropped++;
-	__atomic_store_n(&r->hdr->reports_dropped, r->dropped,
-			 __ATOMIC_RELAXED);
+	rs_store_relaxed(&r->hdr->reports_dropped, r->dropped);
 }
 
 static void write_slot(struct rs_reply *r, const struct ringside_reply_slot *s)
@@ -127,14 +125,13 @@ int rs_reply_flush(struct rs_reply *r, const char **why)
 				(r->backlog_first + 1) % r->backlog_alloc;
 			r->backlog_len--;
 		}
-		__atomic_store_n(&r->hdr->reports_backlog, r->backlog_len,
-				 __ATOMIC_RELAXED);
+		rs_store_relaxed(&r->hdr->reports_backlog, r->backlog_len);
 	}
 	if (r->tail == r->published)
 		return 0;
 	/* pairs with the acquire load of reply_tail in poll.c; seq_cst for
 	 * the Dekker pair with the client's flag store and tail load */
-	__atomic_store_n(&r->hdr->reply_tail, r->tail, __ATOMIC_SEQ_CST);
+	rs_store_seq_cst(&r->hdr->reply_tail, r->tail);
 	r->published = r->tail;
 	/*
 	 * The eventfd is written before the flag is cleared: a client that
@@ -145,11 +142,11 @@ int rs_reply_flush(struct rs_reply *r, const char **why)
 	 * loop woke for ever. Two writes before one clear are harmless: one
 	 * read consumes both.
 	 */
-	if (__atomic_load_n(&r->hdr->reply_flags, __ATOMIC_SEQ_CST) &
+	if (rs_load_seq_cst(&r->hdr->reply_flags) &
 	    RINGSIDE_RF_WANT_WAKEUP) {
 		(void)eventfd_write(r->wake_fd, 1);
-		__atomic_fetch_and(&r->hdr->reply_flags,
-				   ~RINGSIDE_RF_WANT_WAKEUP, __ATOMIC_SEQ_CST);
+		rs_fetch_and_seq_cst(&r->hdr->reply_flags,
+				     ~RINGSIDE_RF_WANT_WAKEUP);
 	}
 	return 0;
 }

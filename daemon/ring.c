@@ -26,7 +26,7 @@ void rs_ring_allow_oversize(struct rs_ring *r)
 	r->oversize_frame = r->size / 2;
 }
 
-static int violation(const char **why, const char *reason)
+static int ring_violation(const char **why, const char *reason)
 {
 	*why = reason;
 	return RS_RING_VIOLATION;
@@ -36,14 +36,14 @@ static int refresh_tail(struct rs_ring *r, const char **why)
 {
 	/* pairs with the clients' CAS on tail in send.c; the frame's own
 	 * contents are ordered by the commit bit, not by tail */
-	uint64_t tail = __atomic_load_n(&r->hdr->tail, __ATOMIC_ACQUIRE);
+	uint64_t tail = rs_load_acquire(&r->hdr->tail);
 
 	if (tail < r->tail)
-		return violation(why, "tail moved backwards");
+		return ring_violation(why, "tail moved backwards");
 	if (tail - r->release > r->size)
-		return violation(why, "tail overran the released space");
+		return ring_violation(why, "tail overran the released space");
 	if (tail % 8 != 0)
-		return violation(why, "tail not 8-byte aligned");
+		return ring_violation(why, "tail not 8-byte aligned");
 	r->tail = tail;
 	return 0;
 }
@@ -69,31 +69,30 @@ int rs_ring_peek(struct rs_ring *r, uint32_t *sizep, const char **why)
 	if (!committed(r, off, __ATOMIC_ACQUIRE))
 		return RS_RING_EMPTY;
 	/* size and type in one read: the client cannot make them disagree */
-	word = __atomic_load_n((const uint64_t *)(r->ring + off),
-			       __ATOMIC_RELAXED);
+	word = rs_load_relaxed((const uint64_t *)(r->ring + off));
 	size = (uint32_t)word;
 	type = (uint16_t)(word >> 32);
 	if (size < 8 || size % 8 != 0)
-		return violation(why,
+		return ring_violation(why,
 				 "frame size not a positive multiple of 8");
 	if (size > r->size - off)
-		return violation(why, "frame straddles the end of the ring");
+		return ring_violation(why, "frame straddles the end of the ring");
 	if (size > r->tail - r->head)
-		return violation(why, "frame runs past tail");
+		return ring_violation(why, "frame runs past tail");
 	if (type == RINGSIDE_FRAME_PAD) {
 		if (size != r->size - off)
-			return violation(why, "padding does not reach the end");
+			return ring_violation(why, "padding does not reach the end");
 		*sizep = size;
 		return RS_RING_PAD;
 	}
 	if (type != RINGSIDE_FRAME_RECORD)
-		return violation(why, "unknown frame type");
+		return ring_violation(why, "unknown frame type");
 	if (size < sizeof(struct ringside_frame))
-		return violation(why, "record frame shorter than its header");
+		return ring_violation(why, "record frame shorter than its header");
 	*sizep = size;
 	if (size > r->max_frame) {
 		if (size > r->oversize_frame)
-			return violation(why,
+			return ring_violation(why,
 					 "record frame larger than max_frame");
 		return RS_RING_OVERSIZE;
 	}
@@ -108,7 +107,7 @@ void rs_ring_copy(const struct rs_ring *r, void *dst, uint32_t size)
 void rs_ring_advance(struct rs_ring *r, uint32_t size)
 {
 	r->head += size;
-	__atomic_store_n(&r->hdr->head, r->head, __ATOMIC_RELAXED);
+	rs_store_relaxed(&r->hdr->head, r->head);
 }
 
 static void clear_bits(struct rs_ring *r, uint64_t from, uint64_t to)
@@ -122,11 +121,10 @@ static void clear_bits(struct rs_ring *r, uint64_t from, uint64_t to)
 		if (slots > (to - from) >> 3)
 			slots = (to - from) >> 3;
 		if (slots == 64)
-			__atomic_store_n(word, 0, __ATOMIC_RELAXED);
+			rs_store_relaxed(word, 0);
 		else
-			__atomic_fetch_and(
-				word, ~((((uint64_t)1 << slots) - 1) << bit),
-				__ATOMIC_RELAXED);
+			rs_fetch_and_relaxed(
+				word, ~((((uint64_t)1 << slots) - 1) << bit));
 		from += slots << 3;
 	}
 }
@@ -137,33 +135,33 @@ void rs_ring_release(struct rs_ring *r, uint64_t pos)
 		return;
 	/* a daemon killed from here on leaves release_to for the next one
 	 * (rs_ring_resume): the bits may be half cleared */
-	__atomic_store_n(&r->hdr->release_to, pos, __ATOMIC_RELEASE);
+	rs_store_release(&r->hdr->release_to, pos);
 	clear_bits(r, r->release, pos);
 	r->release = pos;
 	/* pairs with the acquire load of release in send.c's reserve(): the
 	 * cleared bits are visible before the space is */
-	__atomic_store_n(&r->hdr->release, pos, __ATOMIC_RELEASE);
+	rs_store_release(&r->hdr->release, pos);
 }
 
 int rs_ring_resume(struct rs_ring *r, const char **why)
 {
-	uint64_t release = __atomic_load_n(&r->hdr->release, __ATOMIC_ACQUIRE);
-	uint64_t to = __atomic_load_n(&r->hdr->release_to, __ATOMIC_ACQUIRE);
-	uint64_t tail = __atomic_load_n(&r->hdr->tail, __ATOMIC_ACQUIRE);
+	uint64_t release = rs_load_acquire(&r->hdr->release);
+	uint64_t to = rs_load_acquire(&r->hdr->release_to);
+	uint64_t tail = rs_load_acquire(&r->hdr->tail);
 
 	if (release % 8 != 0 || tail < release || tail - release > r->size ||
 	    tail % 8 != 0)
-		return violation(why, "resumed ring: cursors out of range");
+		return ring_violation(why, "resumed ring: cursors out of range");
 	r->release = r->head = r->tail = release;
 	if (to > release) {
 		/* the last daemon died moving release: finish the move */
 		if (to > tail || to % 8 != 0)
-			return violation(why, "resumed ring: release_to out of "
+			return ring_violation(why, "resumed ring: release_to out of "
 					      "range");
 		rs_ring_release(r, to);
 		r->head = r->tail = to;
 	}
-	__atomic_store_n(&r->hdr->head, r->head, __ATOMIC_RELAXED);
+	rs_store_relaxed(&r->hdr->head, r->head);
 	return 0;
 }
 
@@ -173,10 +171,9 @@ int rs_ring_arm(struct rs_ring *r)
 
 	/* Dekker with send.c's ring_doorbell(): this seq_cst flag store, then
 	 * the seq_cst load of the commit bit at head */
-	__atomic_fetch_or(&r->hdr->flags, RINGSIDE_F_NEED_WAKEUP,
-			  __ATOMIC_SEQ_CST);
+	rs_fetch_or_seq_cst(&r->hdr->flags, RINGSIDE_F_NEED_WAKEUP);
 	r->armed = 1;
-	tail = __atomic_load_n(&r->hdr->tail, __ATOMIC_SEQ_CST);
+	tail = rs_load_seq_cst(&r->hdr->tail);
 	if (tail == r->head)
 		return 0;
 	return committed(r, r->head & r->mask, __ATOMIC_SEQ_CST);
@@ -186,8 +183,7 @@ void rs_ring_disarm(struct rs_ring *r)
 {
 	if (!r->armed)
 		return;
-	__atomic_fetch_and(&r->hdr->flags, ~RINGSIDE_F_NEED_WAKEUP,
-			   __ATOMIC_SEQ_CST);
+	rs_fetch_and_seq_cst(&r->hdr->flags, ~RINGSIDE_F_NEED_WAKEUP);
 	r->armed = 0;
 }
 
@@ -201,9 +197,9 @@ uint64_t rs_ring_skip_gap(struct rs_ring *r)
 	while (pos < r->tail) {
 		uint64_t off = pos & r->mask;
 		uint64_t bit = (off >> 3) & 63U;
-		uint64_t w = __atomic_load_n(&r->bitmap[ringside_bit_word(off)],
-					     __ATOMIC_ACQUIRE) >>
-			     bit;
+		uint64_t w =
+			rs_load_acquire(&r->bitmap[ringside_bit_word(off)]) >>
+			bit;
 
 		if (w != 0) {
 			pos += (uint64_t)__builtin_ctzll(w) << 3;
@@ -214,7 +210,7 @@ uint64_t rs_ring_skip_gap(struct rs_ring *r)
 	if (pos > r->tail)
 		pos = r->tail;
 	r->head = pos;
-	__atomic_store_n(&r->hdr->head, r->head, __ATOMIC_RELAXED);
+	rs_store_relaxed(&r->hdr->head, r->head);
 	return pos - start;
 }
 

@@ -13,7 +13,7 @@
 #include "frame.h"
 #include "segment.h"
 
-static uint64_t opt_len(uint32_t len)
+static uint64_t segment_opt_len(uint32_t len)
 {
 	return len == RINGSIDE_NULL_LEN ? 0 : len;
 }
@@ -22,7 +22,7 @@ uint32_t rs_srec_size(const struct rs_srec_in *in)
 {
 	return (uint32_t)ringside_align8(
 		sizeof(struct rs_srec_hdr) + in->topic_len + in->header_bytes +
-		opt_len(in->key_len) + opt_len(in->value_len));
+		segment_opt_len(in->key_len) + segment_opt_len(in->value_len));
 }
 
 void rs_srec_encode(const struct rs_srec_in *in, uint64_t seq, void *dst)
@@ -49,12 +49,12 @@ void rs_srec_encode(const struct rs_srec_in *in, uint64_t seq, void *dst)
 	if (in->header_bytes > 0)
 		memcpy(p, in->headers, in->header_bytes);
 	p += in->header_bytes;
-	if (opt_len(in->key_len) > 0)
+	if (segment_opt_len(in->key_len) > 0)
 		memcpy(p, in->key, in->key_len);
-	p += opt_len(in->key_len);
-	if (opt_len(in->value_len) > 0)
+	p += segment_opt_len(in->key_len);
+	if (segment_opt_len(in->value_len) > 0)
 		memcpy(p, in->value, in->value_len);
-	p += opt_len(in->value_len);
+	p += segment_opt_len(in->value_len);
 	memset(p, 0, (size_t)(end - p));
 	memcpy(dst, &h, sizeof(h));
 	h.crc = rs_crc32c(0, (const uint8_t *)dst + 8, h.size - 8);
@@ -115,7 +115,7 @@ int rs_srec_decode(const void *buf, size_t len, uint32_t max_size,
 	if (h.timestamp < 0 || h.seq == 0)
 		return bad(why, "record timestamp or sequence invalid");
 	need = sizeof(h) + (uint64_t)h.topic_len + h.header_bytes +
-	       opt_len(h.key_len) + opt_len(h.value_len);
+	       segment_opt_len(h.key_len) + segment_opt_len(h.value_len);
 	if (ringside_align8(need) != h.size)
 		return bad(why, "record lengths do not add up to its size");
 	if (!ringside_topic_name_valid((const char *)p + sizeof(h),
@@ -136,11 +136,11 @@ int rs_srec_decode(const void *buf, size_t len, uint32_t max_size,
 	out->key = h.key_len == RINGSIDE_NULL_LEN
 			   ? NULL
 			   : out->headers + h.header_bytes;
-	out->key_len = (uint32_t)opt_len(h.key_len);
+	out->key_len = (uint32_t)segment_opt_len(h.key_len);
 	out->value = h.value_len == RINGSIDE_NULL_LEN
 			     ? NULL
 			     : out->headers + h.header_bytes + out->key_len;
-	out->value_len = (uint32_t)opt_len(h.value_len);
+	out->value_len = (uint32_t)segment_opt_len(h.value_len);
 	if (rs_headers_check(out->headers, h.header_bytes, h.header_count,
 			     why) < 0)
 		return RS_SREC_BAD;
@@ -166,7 +166,7 @@ int rs_srec_plausible(const void *hdr, uint64_t room)
 					     : h.partition != -1))
 		return 0;
 	need = sizeof(h) + (uint64_t)h.topic_len + h.header_bytes +
-	       opt_len(h.key_len) + opt_len(h.value_len);
+	       segment_opt_len(h.key_len) + segment_opt_len(h.value_len);
 	return ringside_align8(need) == h.size;
 }
 

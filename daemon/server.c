@@ -18,7 +18,6 @@
 #include "control.h"
 #include "flow.h"
 #include "log.h"
-#include "metrics.h"
 #include "server.h"
 #include "session.h"
 #include "spool.h"
@@ -50,7 +49,7 @@
 #define FDS_PER_SESSION 4U  /* socket, memfd, two eventfds */
 #define FDS_RESERVED 128U   /* librdkafka's sockets, logs, the spool's... */
 
-static void timer_us(struct event *ev, int64_t us)
+static void server_timer_us(struct event *ev, int64_t us)
 {
 	struct timeval tv = { .tv_sec = us / 1000000, .tv_usec = us % 1000000 };
 
@@ -62,7 +61,7 @@ static void timer_us(struct event *ev, int64_t us)
 	     (s) != NULL && ((next) = TAILQ_NEXT((s), entry), 1);              \
 	     (s) = (next))
 
-static void flush_and_reap(struct rs_server *srv)
+static void server_flush_and_reap(struct rs_server *srv)
 {
 	struct rs_session *s, *next;
 
@@ -78,7 +77,7 @@ static void flush_and_reap(struct rs_server *srv)
 
 /* While the spool holds records, a line every SPOOL_LOG_MS, and one more
  * when it is empty again: an operator sees an outage come and go. */
-static void log_spool(struct rs_server *srv)
+static void server_log_spool(struct rs_server *srv)
 {
 	int64_t now = rs_now_ms();
 	struct rs_spool_stats ss;
@@ -109,7 +108,7 @@ static void log_spool(struct rs_server *srv)
 	srv->spool_logged_busy = ss.records > 0;
 }
 
-static unsigned int drain_all(struct rs_server *srv, int *hit_budget)
+static unsigned int server_drain_all(struct rs_server *srv, int *hit_budget)
 {
 	struct rs_session *s, *next;
 	unsigned int work = 0, moved, share;
@@ -138,8 +137,8 @@ static unsigned int drain_all(struct rs_server *srv, int *hit_budget)
 		*hit_budget = 1;
 	moved = rs_flow_pass(srv->flow);
 	rs_flow_tick(srv->flow);
-	flush_and_reap(srv);
-	log_spool(srv);
+	server_flush_and_reap(srv);
+	server_log_spool(srv);
 	if (rs_now_ms() - srv->forget_ms >= FORGET_EVERY_MS) {
 		srv->forget_ms = rs_now_ms();
 		rs_server_forget_topics(srv, FORGET_UNUSED_MS);
@@ -149,7 +148,7 @@ static unsigned int drain_all(struct rs_server *srv, int *hit_budget)
 
 /* Decides when to drain next: soon while records flow, never (until a
  * doorbell) once the rings are armed. */
-static void schedule(struct rs_server *srv, unsigned int work, int hit_budget)
+static void server_schedule(struct rs_server *srv, unsigned int work, int hit_budget)
 {
 	const struct rs_config *cfg = srv->cfg;
 	struct rs_session *s, *next;
@@ -157,20 +156,20 @@ static void schedule(struct rs_server *srv, unsigned int work, int hit_budget)
 	int waiting = 0, backlog = 0;
 
 	if (hit_budget) {
-		timer_us(srv->drain_ev, 0);
+		server_timer_us(srv->drain_ev, 0);
 		return;
 	}
 	if (work > 0)
 		srv->last_work_us = now;
 	if (work > 0 ||
 	    now - srv->last_work_us < (int64_t)cfg->idle_linger_ms * 1000) {
-		timer_us(srv->drain_ev, cfg->drain_interval_us);
+		server_timer_us(srv->drain_ev, cfg->drain_interval_us);
 		return;
 	}
 	if (rs_flow_busy(srv->flow)) {
 		/* records in motion but nothing to do this instant: a slower
 		 * tick, and rings stay polled */
-		timer_us(srv->drain_ev, FLOW_TICK_US);
+		server_timer_us(srv->drain_ev, FLOW_TICK_US);
 		return;
 	}
 	FOREACH_SESSION (s, next, srv) {
@@ -179,13 +178,13 @@ static void schedule(struct rs_server *srv, unsigned int work, int hit_budget)
 	}
 	srv->sleeping = 1;
 	if (waiting)
-		timer_us(srv->drain_ev, cfg->drain_interval_us);
+		server_timer_us(srv->drain_ev, cfg->drain_interval_us);
 	else
-		timer_us(srv->drain_ev,
+		server_timer_us(srv->drain_ev,
 			 (backlog ? BACKLOG_RETRY_MS : SLEEP_SAFETY_MS) * 1000);
 }
 
-static void on_drain(evutil_socket_t fd, short what, void *arg)
+static void server_on_drain(evutil_socket_t fd, short what, void *arg)
 {
 	struct rs_server *srv = arg;
 	unsigned int work;
@@ -195,8 +194,8 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (srv->stopping)
 		return; /* the stop tick drains */
-	work = drain_all(srv, &hit);
-	schedule(srv, work, hit);
+	work = server_drain_all(srv, &hit);
+	server_schedule(srv, work, hit);
 }
 
 void rs_server_kick(struct rs_server *srv)
@@ -205,21 +204,21 @@ void rs_server_kick(struct rs_server *srv)
 		event_active(srv->drain_ev, EV_TIMEOUT, 1);
 }
 
-static void on_dr(struct rs_record *rec, const struct rs_outcome *o, void *arg)
+static void server_on_delivery_report(struct rs_record *rec, const struct rs_outcome *o, void *arg)
 {
 	struct rs_server *srv = arg;
 
 	rs_flow_delivered(srv->flow, rec, o);
 }
 
-static void on_dr_batch(void *arg, int more)
+static void server_on_delivery_batch(void *arg, int more)
 {
 	struct rs_server *srv = arg;
 
 	/* room in librdkafka: held records and replay can move */
 	if (rs_flow_pass(srv->flow) > 0)
 		srv->last_work_us = rs_now_us();
-	flush_and_reap(srv);
+	server_flush_and_reap(srv);
 	if (more)
 		rs_server_kick(srv); /* reports left for the next pass */
 }
@@ -283,7 +282,7 @@ void rs_server_handshake_done(struct rs_server *srv)
 		event_active(srv->accept_ev, EV_TIMEOUT, 1);
 }
 
-static struct rs_session_bucket *bucket(struct rs_server *srv, uint64_t id)
+static struct rs_session_bucket *server_bucket(struct rs_server *srv, uint64_t id)
 {
 	/* ids are random (rs_server_new_session_id), and a resumed one is
 	 * only taken with its token: no client picks the bucket */
@@ -294,7 +293,7 @@ struct rs_session *rs_server_session(struct rs_server *srv, uint64_t id)
 {
 	struct rs_session *s;
 
-	LIST_FOREACH (s, bucket(srv, id), by_id)
+	LIST_FOREACH (s, server_bucket(srv, id), by_id)
 		if (s->id == id)
 			return s;
 	return NULL;
@@ -306,17 +305,17 @@ void rs_server_set_id(struct rs_server *srv, struct rs_session *s, uint64_t id)
 		LIST_REMOVE(s, by_id);
 	s->id = id;
 	if (id != 0)
-		LIST_INSERT_HEAD(bucket(srv, id), s, by_id);
+		LIST_INSERT_HEAD(server_bucket(srv, id), s, by_id);
 }
 
-static void on_producer_fatal(enum rs_acks acks, void *arg)
+static void server_on_producer_fatal(enum rs_acks acks, void *arg)
 {
 	struct rs_server *srv = arg;
 
 	rs_flow_producer_failed(srv->flow, acks);
 }
 
-static void on_topic(struct rs_topic *t, void *arg)
+static void server_on_topic(struct rs_topic *t, void *arg)
 {
 	struct rs_server *srv = arg;
 
@@ -333,7 +332,7 @@ struct found_list {
 	size_t n;
 };
 
-static void on_found(void *arg, uint32_t topic, const char *name,
+static void server_on_found(void *arg, uint32_t topic, const char *name,
 		     uint64_t records, const struct rs_spool_pos *first)
 {
 	struct found_list *fl = arg;
@@ -365,18 +364,39 @@ void rs_server_spool_config(const struct rs_config *cfg,
 		ringside_align8((uint64_t)cfg->max_record_bytes + 1024);
 }
 
-static int open_spool(struct rs_server *srv, char *err, size_t errlen)
+/* The flow reports through the sessions; ctx is the server. */
+static void server_flow_report(void *ctx, struct rs_record *rec,
+			       const struct rs_outcome *o)
+{
+	rs_session_report(ctx, rec, o);
+}
+
+static void server_flow_report_spooled(void *ctx, struct rs_record *rec)
+{
+	rs_session_report_spooled(ctx, rec);
+}
+
+static const struct rs_flow_ops server_flow_ops = {
+	.report = server_flow_report,
+	.report_spooled = server_flow_report_spooled,
+	.ring_done = rs_session_ring_done,
+	.held = rs_session_held,
+	.spilled = rs_session_spilled,
+};
+
+static int server_open_spool(struct rs_server *srv, char *err, size_t errlen)
 {
 	struct rs_spool_config sc;
 	struct found_list fl = { 0 };
 	int rc = 0;
 
 	rs_server_spool_config(srv->cfg, &sc);
-	if (rs_spool_open(&sc, on_found, &fl, &srv->spool, err, errlen) < 0)
+	if (rs_spool_open(&sc, server_on_found, &fl, &srv->spool, err, errlen) < 0)
 		return -1;
-	srv->flow = rs_flow_new(srv, srv->producer, srv->spool);
-	rs_producer_on_topic(srv->producer, on_topic, srv);
-	rs_producer_on_fatal(srv->producer, on_producer_fatal, srv);
+	srv->flow = rs_flow_new(&server_flow_ops, srv, srv->producer,
+				 srv->spool);
+	rs_producer_on_topic(srv->producer, server_on_topic, srv);
+	rs_producer_on_fatal(srv->producer, server_on_producer_fatal, srv);
 	for (size_t i = 0; i < fl.n; i++) {
 		struct rs_topic *t;
 
@@ -393,12 +413,12 @@ static int open_spool(struct rs_server *srv, char *err, size_t errlen)
 }
 
 /* Descriptors the sessions hold now. */
-static unsigned int session_fds(const struct rs_server *srv)
+static unsigned int server_session_fds(const struct rs_server *srv)
 {
 	return srv->nsessions * FDS_PER_SESSION;
 }
 
-static unsigned int handshakes_of(const struct rs_server *srv, uid_t uid)
+static unsigned int server_handshakes_of(const struct rs_server *srv, uid_t uid)
 {
 	const struct rs_session *s;
 	unsigned int n = 0;
@@ -409,7 +429,7 @@ static unsigned int handshakes_of(const struct rs_server *srv, uid_t uid)
 }
 
 /* Answers a connection with ERROR and closes it, before any session. */
-static void turn_away(int fd, int code, const char *text)
+static void server_turn_away(int fd, int code, const char *text)
 {
 	struct ringside_msg_error e;
 
@@ -431,16 +451,16 @@ static void turn_away(int fd, int code, const char *text)
 	close(fd);
 }
 
-static void pause_accepting(struct rs_server *srv, int64_t ms)
+static void server_pause_accepting(struct rs_server *srv, int64_t ms)
 {
 	if (!srv->accept_paused && srv->listen_ev != NULL)
 		event_del(srv->listen_ev);
 	srv->accept_paused = 1;
 	if (ms > 0)
-		timer_us(srv->accept_ev, ms * 1000);
+		server_timer_us(srv->accept_ev, ms * 1000);
 }
 
-static void on_accept_again(evutil_socket_t fd, short what, void *arg)
+static void server_on_accept_again(evutil_socket_t fd, short what, void *arg)
 {
 	struct rs_server *srv = arg;
 
@@ -464,7 +484,7 @@ static void on_accept_again(evutil_socket_t fd, short what, void *arg)
  * accept() itself runs out of them the listener pauses instead of
  * spinning.
  */
-static void on_accept(evutil_socket_t fd, short what, void *arg)
+static void server_on_accept(evutil_socket_t fd, short what, void *arg)
 {
 	static struct rs_log_rl rl_denied, rl_busy, rl_fds, rl_err;
 	struct rs_server *srv = arg;
@@ -476,7 +496,7 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 		int cfd;
 
 		if (srv->nhandshakes >= HANDSHAKES_MAX) {
-			pause_accepting(srv, 0);
+			server_pause_accepting(srv, 0);
 			return;
 		}
 		cfd = rs_control_accept(fd, &peer);
@@ -486,7 +506,7 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 			log_rl(&rl_fds, RS_LOG_WARN,
 			       "accept: out of descriptors; pausing %d ms",
 			       ACCEPT_PAUSE_MS);
-			pause_accepting(srv, ACCEPT_PAUSE_MS);
+			server_pause_accepting(srv, ACCEPT_PAUSE_MS);
 			return;
 		}
 		if (cfd < 0) {
@@ -504,27 +524,27 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 				 "uid %u may not use ringsided (allow_users, "
 				 "allow_groups)",
 				 (unsigned int)peer.uid);
-			turn_away(cfd, RINGSIDE_EDENIED, text);
+			server_turn_away(cfd, RINGSIDE_EDENIED, text);
 			continue;
 		}
-		if (handshakes_of(srv, peer.uid) >=
+		if (server_handshakes_of(srv, peer.uid) >=
 		    srv->cfg->max_sessions_per_uid) {
 			log_rl(&rl_busy, RS_LOG_NOTICE,
 			       "uid %u has %u connections waiting for their "
 			       "handshake: refusing another (pid %d)",
 			       (unsigned int)peer.uid,
 			       srv->cfg->max_sessions_per_uid, (int)peer.pid);
-			turn_away(cfd, RINGSIDE_ELIMIT,
+			server_turn_away(cfd, RINGSIDE_ELIMIT,
 				  "too many connections of this uid waiting "
 				  "for their handshake");
 			continue;
 		}
-		if (session_fds(srv) + FDS_PER_SESSION > srv->fd_budget) {
+		if (server_session_fds(srv) + FDS_PER_SESSION > srv->fd_budget) {
 			log_rl(&rl_fds, RS_LOG_WARN,
 			       "%u sessions hold every descriptor ringsided "
 			       "can give them: refusing pid %d",
 			       srv->nsessions, (int)peer.pid);
-			turn_away(cfd, RINGSIDE_ELIMIT,
+			server_turn_away(cfd, RINGSIDE_ELIMIT,
 				  "ringsided has no descriptor left for "
 				  "another session");
 			continue;
@@ -539,7 +559,7 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 
 /* Raises the soft descriptor limit to the hard one, and leaves room in it
  * for what is not a session. */
-static unsigned int fd_budget(const struct rs_config *cfg)
+static unsigned int server_fd_budget(const struct rs_config *cfg)
 {
 	struct rlimit rl;
 	unsigned int reserve = FDS_RESERVED;
@@ -580,21 +600,21 @@ int rs_server_start(struct rs_server *srv, struct event_base *base,
 	TAILQ_INIT(&srv->refused_topic->direct);
 	TAILQ_INIT(&srv->refused_topic->hold);
 	TAILQ_INIT(&srv->refused_topic->replaying);
-	srv->drain_ev = evtimer_new(base, on_drain, srv);
+	srv->drain_ev = evtimer_new(base, server_on_drain, srv);
 	if (srv->drain_ev == NULL) {
 		snprintf(err, errlen, "libevent: cannot create a timer");
 		return -1;
 	}
-	srv->accept_ev = evtimer_new(base, on_accept_again, srv);
+	srv->accept_ev = evtimer_new(base, server_on_accept_again, srv);
 	if (srv->accept_ev == NULL) {
 		snprintf(err, errlen, "libevent: cannot create a timer");
 		return -1;
 	}
-	srv->fd_budget = fd_budget(cfg);
-	if (rs_producer_new(cfg, base, on_dr, on_dr_batch, srv, &srv->producer,
+	srv->fd_budget = server_fd_budget(cfg);
+	if (rs_producer_new(cfg, base, server_on_delivery_report, server_on_delivery_batch, srv, &srv->producer,
 			    err, errlen) < 0)
 		return -1;
-	if (open_spool(srv, err, errlen) < 0)
+	if (server_open_spool(srv, err, errlen) < 0)
 		return -1;
 	if (rs_session_key_load(cfg->spool_dir, &srv->session_key, err,
 				errlen) < 0)
@@ -608,22 +628,19 @@ int rs_server_start(struct rs_server *srv, struct event_base *base,
 		return -1;
 	}
 	srv->listen_ev = event_new(base, srv->listen_fd, EV_READ | EV_PERSIST,
-				   on_accept, srv);
+				   server_on_accept, srv);
 	if (srv->listen_ev == NULL || event_add(srv->listen_ev, NULL) < 0) {
 		snprintf(err, errlen, "libevent: cannot watch the socket");
 		return -1;
 	}
-	if (cfg->metrics_host != NULL &&
-	    (srv->metrics = rs_metrics_new(srv, err, errlen)) == NULL)
-		return -1;
 	srv->last_work_us = rs_now_us();
-	timer_us(srv->drain_ev, cfg->drain_interval_us);
+	server_timer_us(srv->drain_ev, cfg->drain_interval_us);
 	log_notice("listening on %s (ring %u bytes, %u reply slots)",
 		   cfg->socket_path, cfg->ring_size, cfg->reply_slots);
 	return 0;
 }
 
-static void close_listener(struct rs_server *srv)
+static void server_close_listener(struct rs_server *srv)
 {
 	if (srv->listen_ev != NULL)
 		event_free(srv->listen_ev);
@@ -653,7 +670,7 @@ void rs_server_log_totals(struct rs_server *srv)
 		(unsigned long long)srv->reports_orphaned);
 }
 
-static void finish_stop(struct rs_server *srv)
+static void server_finish_stop(struct rs_server *srv)
 {
 	struct rs_session *s, *next;
 	uint64_t inflight = rs_producer_inflight(srv->producer);
@@ -668,7 +685,7 @@ static void finish_stop(struct rs_server *srv)
 	event_base_loopexit(srv->base, NULL);
 }
 
-static int all_read(struct rs_server *srv)
+static int server_all_read(struct rs_server *srv)
 {
 	struct rs_session *s, *next;
 
@@ -678,7 +695,7 @@ static int all_read(struct rs_server *srv)
 	return 1;
 }
 
-static void on_stop_tick(evutil_socket_t fd, short what, void *arg)
+static void server_on_stop_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct rs_server *srv = arg;
 	int64_t now = rs_now_ms();
@@ -687,10 +704,10 @@ static void on_stop_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (!srv->purged)
-		drain_all(srv, &hit);
-	if (all_read(srv) && rs_producer_inflight(srv->producer) == 0 &&
+		server_drain_all(srv, &hit);
+	if (server_all_read(srv) && rs_producer_inflight(srv->producer) == 0 &&
 	    rs_flow_settled(srv->flow)) {
-		finish_stop(srv);
+		server_finish_stop(srv);
 		return;
 	}
 	if (now >= srv->stop_deadline_ms) {
@@ -699,9 +716,9 @@ static void on_stop_tick(evutil_socket_t fd, short what, void *arg)
 			 * whatever the timeout: a session that has closed
 			 * keeps no ring to read it from later (the drain
 			 * budget would otherwise leave it behind) */
-			for (int i = 0; i < STOP_READ_PASSES && !all_read(srv);
+			for (int i = 0; i < STOP_READ_PASSES && !server_all_read(srv);
 			     i++)
-				drain_all(srv, &hit);
+				server_drain_all(srv, &hit);
 			log_notice("shutdown timeout: %llu records not "
 				   "delivered; they stay in the spool",
 				   (unsigned long long)rs_producer_inflight(
@@ -709,23 +726,23 @@ static void on_stop_tick(evutil_socket_t fd, short what, void *arg)
 			/* every record still in librdkafka goes to the spool
 			 * first: purging it then loses nothing */
 			rs_flow_spill_inflight(srv->flow);
-			flush_and_reap(srv);
+			server_flush_and_reap(srv);
 			rs_producer_purge(srv->producer);
 			srv->purged = 1;
 		}
 		rs_producer_serve(srv->producer);
 		(void)rs_flow_pass(srv->flow);
-		flush_and_reap(srv);
+		server_flush_and_reap(srv);
 		if (rs_producer_inflight(srv->producer) == 0 ||
 		    now >= srv->stop_deadline_ms + PURGE_GRACE_MS) {
-			finish_stop(srv);
+			server_finish_stop(srv);
 			return;
 		}
 	} else {
 		/* sends what is queued now, ignoring linger.ms */
 		rs_producer_flush(srv->producer, STOP_TICK_MS);
 	}
-	timer_us(srv->stop_ev, STOP_TICK_MS * 1000);
+	server_timer_us(srv->stop_ev, STOP_TICK_MS * 1000);
 }
 
 void rs_server_stop(struct rs_server *srv)
@@ -740,7 +757,7 @@ void rs_server_stop(struct rs_server *srv)
 	srv->stopping = 1;
 	srv->stop_deadline_ms = rs_now_ms() + srv->cfg->shutdown_timeout_ms;
 	rs_flow_stop(srv->flow);
-	close_listener(srv);
+	server_close_listener(srv);
 	evtimer_del(srv->drain_ev);
 	FOREACH_SESSION (s, next, srv)
 		rs_session_stop(s);
@@ -749,19 +766,17 @@ void rs_server_stop(struct rs_server *srv)
 		   srv->nsessions,
 		   (unsigned long long)rs_producer_inflight(srv->producer),
 		   srv->cfg->shutdown_timeout_ms);
-	srv->stop_ev = evtimer_new(srv->base, on_stop_tick, srv);
+	srv->stop_ev = evtimer_new(srv->base, server_on_stop_tick, srv);
 	if (srv->stop_ev == NULL)
 		fatalx("libevent: cannot create the stop timer");
-	timer_us(srv->stop_ev, 0);
+	server_timer_us(srv->stop_ev, 0);
 }
 
 void rs_server_free(struct rs_server *srv)
 {
 	struct rs_session *s;
 
-	close_listener(srv);
-	rs_metrics_free(srv->metrics);
-	srv->metrics = NULL;
+	server_close_listener(srv);
 	/* the flow's lists first (it walks topics the producer owns), then
 	 * librdkafka (it may read values of records the sessions own), then
 	 * the sessions, then the spool's last checkpoint */

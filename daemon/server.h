@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
-#include "clock.h"
+#include "client/ringside_clock.h"
 #include "config.h"
 #include "producer.h"
 #include "session_key.h"
@@ -19,7 +19,6 @@ struct rs_session;
 struct rs_shm;
 struct rs_spool;
 struct rs_spool_config;
-struct rs_metrics;
 struct rs_flow;
 TAILQ_HEAD(rs_session_list, rs_session);
 
@@ -41,7 +40,7 @@ struct rs_server {
 	struct rs_session_list sessions;
 	uint32_t nsessions;
 	uint32_t nhandshakes; /* sessions still in their handshake */
-	int accept_paused;    /* the listener is off: see on_accept() */
+	int accept_paused;    /* the listener is off: server_on_accept() */
 	struct event *accept_ev; /* turns it on again */
 	unsigned int fd_budget;	 /* descriptors sessions may hold in all */
 	struct rs_session_key session_key; /* makes session tokens */
@@ -58,13 +57,17 @@ struct rs_server {
 	uint64_t records_read;
 	uint64_t reloads;
 	uint64_t reload_failures;
-	struct rs_metrics *metrics; /* NULL: no metrics_listen */
 	/* what a session's refused topic ids point to: records for it are
 	 * failed, never produced (owned) */
 	struct rs_topic *refused_topic;
 	int64_t spool_logged_ms;    /* the last periodic spool line */
 	int64_t forget_ms;	    /* the last look for unused topics */
 	int spool_logged_busy;	    /* it said the spool held records */
+	/* renders ringsidectl status (status.c's rs_status_render, which
+	 * reads this struct); set by main.c after the start, so that the
+	 * sessions answer STATUS without depending on the view */
+	int (*render_status)(struct rs_server *srv, int json, char **out,
+			     size_t *len);
 };
 
 /* Takes cfg: rs_server_free() frees it, even when the start failed. */

@@ -23,15 +23,14 @@
 #include "flow.h"
 #include "server.h"
 #include "session.h"
-#include "status.h"
 
 #define HANDSHAKE_TIMEOUT_S 2 /* a client sends HELLO at once */
 #define SESSION_TOPICS_MAX 1024U
 
-static void on_sock(evutil_socket_t fd, short what, void *arg);
+static void session_on_sock(evutil_socket_t fd, short what, void *arg);
 
 /* A session lets go of t; the last one starts t's unused time. */
-static void topic_unref(struct rs_topic *t)
+static void session_topic_unref(struct rs_topic *t)
 {
 	if (--t->refs == 0)
 		t->unused_ms = rs_now_ms();
@@ -47,11 +46,11 @@ static void session_set_state(struct rs_session *s,
 	s->state = state;
 }
 
-static void vlog_session(struct rs_log_rl *rl, int level,
+static void session_vlog(struct rs_log_rl *rl, int level,
 			 const struct rs_session *s, const char *fmt,
 			 va_list ap) __attribute__((format(printf, 4, 0)));
 
-static void vlog_session(struct rs_log_rl *rl, int level,
+static void session_vlog(struct rs_log_rl *rl, int level,
 			 const struct rs_session *s, const char *fmt,
 			 va_list ap)
 {
@@ -70,43 +69,43 @@ static void vlog_session(struct rs_log_rl *rl, int level,
 			s->name, msg);
 }
 
-static void log_session(int level, const struct rs_session *s, const char *fmt,
+static void session_log(int level, const struct rs_session *s, const char *fmt,
 			...) __attribute__((format(printf, 3, 4)));
 
-static void log_session(int level, const struct rs_session *s, const char *fmt,
+static void session_log(int level, const struct rs_session *s, const char *fmt,
 			...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog_session(NULL, level, s, fmt, ap);
+	session_vlog(NULL, level, s, fmt, ap);
 	va_end(ap);
 }
 
 /* The same for what a client (or a flood of them) can make happen at
  * will: rate limited per call site. */
-static void log_session_rl(struct rs_log_rl *rl, int level,
+static void session_log_rl(struct rs_log_rl *rl, int level,
 			   const struct rs_session *s, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-static void log_session_rl(struct rs_log_rl *rl, int level,
+static void session_log_rl(struct rs_log_rl *rl, int level,
 			   const struct rs_session *s, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog_session(rl, level, s, fmt, ap);
+	session_vlog(rl, level, s, fmt, ap);
 	va_end(ap);
 }
 
-static void on_handshake_timeout(evutil_socket_t fd, short what, void *arg)
+static void session_on_handshake_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	static struct rs_log_rl rl;
 	struct rs_session *s = arg;
 
 	(void)fd;
 	(void)what;
-	log_session_rl(&rl, RS_LOG_NOTICE, s,
+	session_log_rl(&rl, RS_LOG_NOTICE, s,
 		       "no HELLO within %d s: disconnecting",
 		       HANDSHAKE_TIMEOUT_S);
 	rs_session_free(s);
@@ -127,8 +126,8 @@ struct rs_session *rs_session_new(struct rs_server *srv, int fd,
 	s->doorbell_fd = s->reply_fd = -1;
 	s->shm.fd = -1;
 	TAILQ_INIT(&s->records);
-	s->sock_ev = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_sock, s);
-	s->handshake_ev = evtimer_new(srv->base, on_handshake_timeout, s);
+	s->sock_ev = event_new(srv->base, fd, EV_READ | EV_PERSIST, session_on_sock, s);
+	s->handshake_ev = evtimer_new(srv->base, session_on_handshake_timeout, s);
 	if (s->sock_ev == NULL || s->handshake_ev == NULL ||
 	    event_add(s->sock_ev, NULL) < 0 ||
 	    evtimer_add(s->handshake_ev, &tv) < 0) {
@@ -147,7 +146,7 @@ struct rs_session *rs_session_new(struct rs_server *srv, int fd,
 }
 
 /* Drops everything that talks to the client; keeps the memory and records. */
-static void disconnect(struct rs_session *s)
+static void session_disconnect(struct rs_session *s)
 {
 	if (s->sock_ev != NULL)
 		event_free(s->sock_ev);
@@ -165,7 +164,7 @@ void rs_session_drop_topics(struct rs_session *s)
 {
 	for (uint32_t i = 0; i < s->ntopics; i++) {
 		if (s->topics[i] != NULL && s->topics[i] != s->srv->refused_topic)
-			topic_unref(s->topics[i]);
+			session_topic_unref(s->topics[i]);
 		s->topics[i] = NULL;
 	}
 }
@@ -176,7 +175,7 @@ void rs_session_free(struct rs_session *s)
 
 	if (s->state == RS_SESSION_HANDSHAKE)
 		rs_server_handshake_done(s->srv);
-	disconnect(s);
+	session_disconnect(s);
 	while ((rec = TAILQ_FIRST(&s->records)) != NULL) {
 		TAILQ_REMOVE(&s->records, rec, entry);
 		rec->in_ring = 0;
@@ -202,24 +201,23 @@ void rs_session_free(struct rs_session *s)
 	free(s);
 }
 
-static void violation(struct rs_session *s, const char *why)
+static void session_violation(struct rs_session *s, const char *why)
 {
 	static struct rs_log_rl rl;
 
-	log_session_rl(&rl, RS_LOG_WARN, s,
+	session_log_rl(&rl, RS_LOG_WARN, s,
 		       "protocol violation: %s: disconnecting", why);
 	session_set_state(s, RS_SESSION_DEAD);
-	disconnect(s);
+	session_disconnect(s);
 	if (s->shm_ready)
-		__atomic_store_n(&s->shm.hdr->state, RINGSIDE_SHM_REFUSING,
-				 __ATOMIC_RELAXED);
+		rs_store_relaxed(&s->shm.hdr->state, RINGSIDE_SHM_REFUSING);
 	rs_server_kick(s->srv); /* reap it once its records are finished */
 }
 
-static void send_error(struct rs_session *s, int code, const char *fmt, ...)
+static void session_send_error(struct rs_session *s, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-static void send_error(struct rs_session *s, int code, const char *fmt, ...)
+static void session_send_error(struct rs_session *s, int code, const char *fmt, ...)
 {
 	static struct rs_log_rl rl;
 	struct ringside_msg_error e;
@@ -232,11 +230,11 @@ static void send_error(struct rs_session *s, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e.text, sizeof(e.text), fmt, ap);
 	va_end(ap);
-	log_session_rl(&rl, RS_LOG_INFO, s, "refused: %s", e.text);
+	session_log_rl(&rl, RS_LOG_INFO, s, "refused: %s", e.text);
 	(void)rs_control_send(s->sock, &e, sizeof(e), NULL, 0);
 }
 
-static void on_doorbell(evutil_socket_t fd, short what, void *arg)
+static void session_on_doorbell(evutil_socket_t fd, short what, void *arg)
 {
 	struct rs_session *s = arg;
 	eventfd_t v;
@@ -247,7 +245,7 @@ static void on_doorbell(evutil_socket_t fd, short what, void *arg)
 	rs_server_kick(s->srv);
 }
 
-static void copy_name(char *dst, const char *src, size_t len)
+static void session_copy_name(char *dst, const char *src, size_t len)
 {
 	size_t i;
 
@@ -257,13 +255,13 @@ static void copy_name(char *dst, const char *src, size_t len)
 	dst[i] = '\0';
 }
 
-static uint32_t max_frame(const struct rs_config *cfg)
+static uint32_t session_max_frame(const struct rs_config *cfg)
 {
 	return ringside_align8((uint64_t)cfg->max_record_bytes +
 			       sizeof(struct ringside_frame));
 }
 
-static int open_eventfds(struct rs_session *s)
+static int session_open_eventfds(struct rs_session *s)
 {
 	s->doorbell_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (s->doorbell_fd < 0)
@@ -274,16 +272,16 @@ static int open_eventfds(struct rs_session *s)
 	return 0;
 }
 
-static int open_shm(struct rs_session *s)
+static int session_open_shm(struct rs_session *s)
 {
 	const struct rs_config *cfg = s->srv->cfg;
 	int err;
 
 	err = rs_shm_create(&s->shm, cfg->ring_size, cfg->reply_slots,
-			    max_frame(cfg), s->id);
+			    session_max_frame(cfg), s->id);
 	if (err < 0)
 		return err;
-	err = open_eventfds(s);
+	err = session_open_eventfds(s);
 	if (err < 0)
 		return err;
 	rs_ring_init(&s->ring, &s->shm);
@@ -297,7 +295,7 @@ static int open_shm(struct rs_session *s)
  * the token its first WELCOME gave it, made for this peer's uid and this
  * memory's sizes (session_key.h). Reading starts again at release once
  * the client has re-resolved its topics (RESUME). */
-static int resume_shm(struct rs_session *s, const struct ringside_msg_hello *h,
+static int session_resume_shm(struct rs_session *s, const struct ringside_msg_hello *h,
 		      int memfd, const char **why)
 {
 	const struct rs_config *cfg = s->srv->cfg;
@@ -308,7 +306,7 @@ static int resume_shm(struct rs_session *s, const struct ringside_msg_hello *h,
 		*why = "resume without its memfd";
 		return -1;
 	}
-	if (rs_shm_adopt(&s->shm, memfd, h->map_size, max_frame(cfg), why) < 0)
+	if (rs_shm_adopt(&s->shm, memfd, h->map_size, session_max_frame(cfg), why) < 0)
 		return -1;
 	rs_session_token(&s->srv->session_key, h->session_id, s->peer.uid,
 			 s->shm.ring_size, s->shm.reply_slots, want);
@@ -325,7 +323,7 @@ static int resume_shm(struct rs_session *s, const struct ringside_msg_hello *h,
 		return -1;
 	}
 	hdr = s->shm.hdr;
-	if (__atomic_load_n(&hdr->session_id, __ATOMIC_RELAXED) !=
+	if (rs_load_relaxed(&hdr->session_id) !=
 	    h->session_id) {
 		*why = "resume: the memfd belongs to another session";
 		return -1;
@@ -339,7 +337,7 @@ static int resume_shm(struct rs_session *s, const struct ringside_msg_hello *h,
 		*why = "resume: reply cursors out of range";
 		return -1;
 	}
-	if (open_eventfds(s) < 0) {
+	if (session_open_eventfds(s) < 0) {
 		*why = "cannot create eventfds";
 		return -1;
 	}
@@ -347,7 +345,7 @@ static int resume_shm(struct rs_session *s, const struct ringside_msg_hello *h,
 	/* the session keeps its id: the spool's records carry it, so their
 	 * final reports find this session */
 	rs_server_set_id(s->srv, s, h->session_id);
-	s->finished = __atomic_load_n(&hdr->records_finished, __ATOMIC_RELAXED);
+	s->finished = rs_load_relaxed(&hdr->records_finished);
 	s->resuming = 1;
 	s->shm_ready = 1;
 	return 0;
@@ -355,7 +353,7 @@ static int resume_shm(struct rs_session *s, const struct ringside_msg_hello *h,
 
 /* Other sessions of the same uid that hold memory: one user cannot take
  * every slot (max_sessions) from the others. */
-static uint32_t sessions_of(const struct rs_session *s)
+static uint32_t session_uid_count(const struct rs_session *s)
 {
 	const struct rs_session *o;
 	uint32_t n = 0;
@@ -368,10 +366,10 @@ static uint32_t sessions_of(const struct rs_session *s)
 /* The one way out of a HELLO that is refused: closes what the client sent,
  * answers ERROR (logged), and drops the connection; the session is reaped
  * with nothing in it. */
-static void refuse(struct rs_session *s, int *memfd, int code,
+static void session_refuse(struct rs_session *s, int *memfd, int code,
 		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-static void refuse(struct rs_session *s, int *memfd, int code,
+static void session_refuse(struct rs_session *s, int *memfd, int code,
 		   const char *fmt, ...)
 {
 	char text[200];
@@ -383,13 +381,13 @@ static void refuse(struct rs_session *s, int *memfd, int code,
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	send_error(s, code, "%s", text);
+	session_send_error(s, code, "%s", text);
 	session_set_state(s, RS_SESSION_DEAD);
-	disconnect(s);
+	session_disconnect(s);
 	rs_server_kick(s->srv);
 }
 
-static void hello(struct rs_session *s, const void *buf, size_t len, int memfd)
+static void session_on_hello(struct rs_session *s, const void *buf, size_t len, int memfd)
 {
 	struct ringside_msg_hello h;
 	struct ringside_msg_welcome w;
@@ -400,37 +398,37 @@ static void hello(struct rs_session *s, const void *buf, size_t len, int memfd)
 	if (len != sizeof(h)) {
 		if (memfd >= 0)
 			close(memfd);
-		violation(s, "HELLO of the wrong size");
+		session_violation(s, "HELLO of the wrong size");
 		return;
 	}
 	memcpy(&h, buf, sizeof(h));
-	copy_name(s->name, h.name, sizeof(s->name));
+	session_copy_name(s->name, h.name, sizeof(s->name));
 	if (!(h.flags & RINGSIDE_HELLO_F_RESUME) && memfd >= 0) {
 		close(memfd); /* only a resume carries one */
 		memfd = -1;
 	}
 	if (h.magic != RINGSIDE_PROTO_MAGIC ||
 	    h.version != RINGSIDE_PROTO_VERSION) {
-		refuse(s, &memfd, RINGSIDE_EPROTO,
+		session_refuse(s, &memfd, RINGSIDE_EPROTO,
 		       "protocol version %u not supported (ringsided speaks "
 		       "%u)",
 		       h.version, RINGSIDE_PROTO_VERSION);
 		return;
 	}
 	if (!rs_acl_allows(&cfg->acl, &s->peer)) {
-		refuse(s, &memfd, RINGSIDE_EDENIED,
+		session_refuse(s, &memfd, RINGSIDE_EDENIED,
 		       "uid %u may not use ringsided (allow_users, "
 		       "allow_groups)",
 		       (unsigned int)s->peer.uid);
 		return;
 	}
 	if (s->srv->stopping) {
-		refuse(s, &memfd, RINGSIDE_EDENIED,
+		session_refuse(s, &memfd, RINGSIDE_EDENIED,
 		       "ringsided is shutting down");
 		return;
 	}
-	if (sessions_of(s) >= cfg->max_sessions_per_uid) {
-		refuse(s, &memfd, RINGSIDE_ELIMIT,
+	if (session_uid_count(s) >= cfg->max_sessions_per_uid) {
+		session_refuse(s, &memfd, RINGSIDE_ELIMIT,
 		       "uid %u already has %u sessions (max_sessions_per_uid)",
 		       (unsigned int)s->peer.uid, cfg->max_sessions_per_uid);
 		return;
@@ -438,23 +436,23 @@ static void hello(struct rs_session *s, const void *buf, size_t len, int memfd)
 	/* sessions past their handshake: connections still in it have
 	 * limits of their own (server.c) */
 	if (rs_server_open_sessions(s->srv) >= cfg->max_sessions) {
-		refuse(s, &memfd, RINGSIDE_ELIMIT, "max_sessions (%u) reached",
+		session_refuse(s, &memfd, RINGSIDE_ELIMIT, "max_sessions (%u) reached",
 		       cfg->max_sessions);
 		return;
 	}
 	if (h.flags & RINGSIDE_HELLO_F_RESUME) {
 		int fd = memfd;
 
-		memfd = -1; /* resume_shm() owns it now */
-		if (resume_shm(s, &h, fd, &why) < 0) {
-			refuse(s, &memfd, RINGSIDE_EPROTO, "%s", why);
+		memfd = -1; /* session_resume_shm() owns it now */
+		if (session_resume_shm(s, &h, fd, &why) < 0) {
+			session_refuse(s, &memfd, RINGSIDE_EPROTO, "%s", why);
 			return;
 		}
 		goto welcome;
 	}
-	err = open_shm(s);
+	err = session_open_shm(s);
 	if (err < 0) {
-		refuse(s, &memfd, RINGSIDE_ELIMIT,
+		session_refuse(s, &memfd, RINGSIDE_ELIMIT,
 		       "cannot create the session's memory: %s",
 		       strerror(-err));
 		return;
@@ -473,21 +471,21 @@ welcome:
 	fds[2] = s->reply_fd;
 	err = rs_control_send(s->sock, &w, sizeof(w), fds, 3);
 	if (err < 0) {
-		log_session(RS_LOG_NOTICE, s, "cannot send WELCOME: %s",
+		session_log(RS_LOG_NOTICE, s, "cannot send WELCOME: %s",
 			    strerror(-err));
 		session_set_state(s, RS_SESSION_DEAD);
-		disconnect(s);
+		session_disconnect(s);
 		return;
 	}
 	s->doorbell_ev = event_new(s->srv->base, s->doorbell_fd,
-				   EV_READ | EV_PERSIST, on_doorbell, s);
+				   EV_READ | EV_PERSIST, session_on_doorbell, s);
 	if (s->doorbell_ev == NULL || event_add(s->doorbell_ev, NULL) < 0)
 		fatalx("libevent: cannot watch a doorbell");
 	event_free(s->handshake_ev);
 	s->handshake_ev = NULL;
 	session_set_state(s, RS_SESSION_OPEN);
 	if (s->resuming)
-		log_session(
+		session_log(
 			RS_LOG_NOTICE, s,
 			"resumed after a restart: ring %u bytes, reading "
 			"again from %llu (%llu bytes unfinished)",
@@ -495,7 +493,7 @@ welcome:
 			(unsigned long long)(rs_ring_snapshot_tail(&s->ring) -
 					     s->ring.release));
 	else
-		log_session(RS_LOG_INFO, s,
+		session_log(RS_LOG_INFO, s,
 			    "opened: ring %u bytes, %u reply slots",
 			    s->shm.ring_size, s->shm.reply_slots);
 	rs_server_kick(s->srv); /* let the scheduler arm the new ring */
@@ -503,24 +501,26 @@ welcome:
 
 /* ringsidectl status: the report in chunks, then the connection ends.
  * Who may open a session may read it. */
-static void status(struct rs_session *s, const void *buf, size_t len)
+static void session_on_status(struct rs_session *s, const void *buf, size_t len)
 {
 	struct ringside_msg_status m;
 	char *text = NULL;
 	size_t tlen = 0;
 
 	if (len != sizeof(m)) {
-		violation(s, "STATUS of the wrong size");
+		session_violation(s, "STATUS of the wrong size");
 		return;
 	}
 	memcpy(&m, buf, sizeof(m));
 	if (!rs_acl_allows(&s->srv->cfg->acl, &s->peer)) {
-		send_error(s, RINGSIDE_EDENIED,
+		session_send_error(s, RINGSIDE_EDENIED,
 			   "uid %u may not use ringsided (allow_users, "
 			   "allow_groups)",
 			   (unsigned int)s->peer.uid);
-	} else if (rs_status_render(s->srv, m.flags & RINGSIDE_STATUS_F_JSON,
-				    &text, &tlen) == 0) {
+	} else if (s->srv->render_status != NULL &&
+		   s->srv->render_status(s->srv,
+					 m.flags & RINGSIDE_STATUS_F_JSON,
+					 &text, &tlen) == 0) {
 		char chunk[sizeof(struct ringside_msg) + RINGSIDE_STATUS_CHUNK];
 		struct ringside_msg end = { RINGSIDE_MSG_STATUS_END,
 					    sizeof(end) };
@@ -545,14 +545,14 @@ static void status(struct rs_session *s, const void *buf, size_t len)
 	}
 	free(text);
 	session_set_state(s, RS_SESSION_DEAD);
-	disconnect(s);
+	session_disconnect(s);
 	rs_server_kick(s->srv);
 }
 
-static void resume(struct rs_session *s, size_t len)
+static void session_on_resume(struct rs_session *s, size_t len)
 {
 	if (!s->resuming || len != sizeof(struct ringside_msg)) {
-		violation(s, "unexpected RESUME");
+		session_violation(s, "unexpected RESUME");
 		return;
 	}
 	s->resuming = 0;
@@ -561,7 +561,7 @@ static void resume(struct rs_session *s, size_t len)
 
 /* Why the session may not use topic name now: 0, or a RINGSIDE_E* code
  * with the reason in err; *tp is the topic when it may. */
-static int topic_refusal(struct rs_session *s, const char *name,
+static int session_topic_refusal(struct rs_session *s, const char *name,
 			 struct rs_topic **tp, char *err, size_t errlen)
 {
 	struct rs_topic_policy pol;
@@ -570,7 +570,7 @@ static int topic_refusal(struct rs_session *s, const char *name,
 	*tp = NULL;
 	if (rs_config_topic(s->srv->cfg, name, &pol) == 0 &&
 	    !rs_acl_allows(pol.acl, &s->peer)) {
-		log_session(RS_LOG_NOTICE, s,
+		session_log(RS_LOG_NOTICE, s,
 			    "denied topic %s: uid %u is not in its allow_users "
 			    "or allow_groups",
 			    name, (unsigned int)s->peer.uid);
@@ -606,7 +606,7 @@ static int topic_refusal(struct rs_session *s, const char *name,
  * records is failed with the refusal (a restart that removed a topic used
  * to refuse the resume for ever, and nothing of any topic was delivered).
  */
-static void topic(struct rs_session *s, const void *buf, size_t len)
+static void session_on_topic(struct rs_session *s, const void *buf, size_t len)
 {
 	struct ringside_msg_topic m;
 	struct ringside_msg_topic_ok ok;
@@ -617,13 +617,13 @@ static void topic(struct rs_session *s, const void *buf, size_t len)
 	int status;
 
 	if (len != sizeof(m)) {
-		violation(s, "TOPIC of the wrong size");
+		session_violation(s, "TOPIC of the wrong size");
 		return;
 	}
 	memcpy(&m, buf, sizeof(m));
 	if (m.name_len == 0 || m.name_len > RINGSIDE_TOPIC_NAME_MAX ||
 	    !ringside_topic_name_valid(m.name, m.name_len)) {
-		send_error(s, RINGSIDE_EINVAL, "invalid topic name");
+		session_send_error(s, RINGSIDE_EINVAL, "invalid topic name");
 		return;
 	}
 	memcpy(name, m.name, m.name_len);
@@ -632,18 +632,18 @@ static void topic(struct rs_session *s, const void *buf, size_t len)
 		if (strcmp(s->names[id], name) == 0)
 			break;
 	if (id == s->ntopics && s->ntopics == SESSION_TOPICS_MAX) {
-		send_error(s, RINGSIDE_ELIMIT,
+		session_send_error(s, RINGSIDE_ELIMIT,
 			   "a session may use at most %u topics",
 			   SESSION_TOPICS_MAX);
 		return;
 	}
-	status = topic_refusal(s, name, &t, err, sizeof(err));
+	status = session_topic_refusal(s, name, &t, err, sizeof(err));
 	if (status != 0 && !s->resuming) {
-		send_error(s, status, "%s", err);
+		session_send_error(s, status, "%s", err);
 		return;
 	}
 	if (status != 0)
-		log_session(RS_LOG_WARN, s,
+		session_log(RS_LOG_WARN, s,
 			    "handed back with topic %s, which this daemon "
 			    "refuses (%s): its records are failed",
 			    name, err);
@@ -670,7 +670,7 @@ static void topic(struct rs_session *s, const void *buf, size_t len)
 	if (s->topics[id] != t) {
 		if (s->topics[id] != NULL &&
 		    s->topics[id] != s->srv->refused_topic)
-			topic_unref(s->topics[id]);
+			session_topic_unref(s->topics[id]);
 		if (t != NULL)
 			t->refs++;
 	}
@@ -681,10 +681,10 @@ static void topic(struct rs_session *s, const void *buf, size_t len)
 	ok.hdr.len = sizeof(ok);
 	ok.topic = id;
 	if (rs_control_send(s->sock, &ok, sizeof(ok), NULL, 0) < 0)
-		violation(s, "not reading its control socket");
+		session_violation(s, "not reading its control socket");
 }
 
-static void client_gone(struct rs_session *s)
+static void session_client_gone(struct rs_session *s)
 {
 	struct rs_record *rec;
 
@@ -694,21 +694,21 @@ static void client_gone(struct rs_session *s)
 	}
 	if (s->resuming) {
 		/* without its topics its frames cannot be read */
-		log_session(RS_LOG_WARN, s,
+		session_log(RS_LOG_WARN, s,
 			    "client went away while resuming: the records in "
 			    "its ring cannot be read");
 		session_set_state(s, RS_SESSION_DEAD);
-		disconnect(s);
+		session_disconnect(s);
 		rs_server_kick(s->srv);
 		return;
 	}
 	session_set_state(s, RS_SESSION_CLOSING);
-	disconnect(s);
+	session_disconnect(s);
 	/* nobody can hand this ring to another daemon now: what it holds
 	 * unfinished goes to the spool as well */
 	TAILQ_FOREACH (rec, &s->records, entry)
 		rs_flow_orphaned(s->srv->flow, rec);
-	log_session(RS_LOG_INFO, s,
+	session_log(RS_LOG_INFO, s,
 		    "client closed: %llu records in, %llu delivered, %llu "
 		    "failed",
 		    (unsigned long long)s->records_in,
@@ -717,7 +717,7 @@ static void client_gone(struct rs_session *s)
 	rs_server_kick(s->srv); /* read what it committed, then free it */
 }
 
-static void on_sock(evutil_socket_t fd, short what, void *arg)
+static void session_on_sock(evutil_socket_t fd, short what, void *arg)
 {
 	struct rs_session *s = arg;
 	char buf[RINGSIDE_MSG_MAX];
@@ -732,50 +732,50 @@ static void on_sock(evutil_socket_t fd, short what, void *arg)
 	if (n == -EAGAIN)
 		return;
 	if (n == -EMSGSIZE || n == -EBADMSG) {
-		violation(s, n == -EMSGSIZE ? "control message too large"
+		session_violation(s, n == -EMSGSIZE ? "control message too large"
 					    : "more than one descriptor");
 		return;
 	}
 	if (n <= 0) {
-		client_gone(s);
+		session_client_gone(s);
 		return;
 	}
 	if ((size_t)n < sizeof(hdr)) {
 		if (memfd >= 0)
 			close(memfd);
-		violation(s, "control message too short");
+		session_violation(s, "control message too short");
 		return;
 	}
 	memcpy(&hdr, buf, sizeof(hdr));
 	if (hdr.len != (uint32_t)n) {
 		if (memfd >= 0)
 			close(memfd);
-		violation(s, "control message length mismatch");
+		session_violation(s, "control message length mismatch");
 		return;
 	}
 	if (s->state == RS_SESSION_HANDSHAKE &&
 	    hdr.type == RINGSIDE_MSG_STATUS) {
 		if (memfd >= 0)
 			close(memfd);
-		status(s, buf, (size_t)n);
+		session_on_status(s, buf, (size_t)n);
 		return;
 	}
 	if (s->state == RS_SESSION_HANDSHAKE &&
 	    hdr.type == RINGSIDE_MSG_HELLO) {
-		hello(s, buf, (size_t)n, memfd);
+		session_on_hello(s, buf, (size_t)n, memfd);
 		return;
 	}
 	if (memfd >= 0)
 		close(memfd);
 	if (s->state == RS_SESSION_OPEN && hdr.type == RINGSIDE_MSG_TOPIC)
-		topic(s, buf, (size_t)n);
+		session_on_topic(s, buf, (size_t)n);
 	else if (s->state == RS_SESSION_OPEN && hdr.type == RINGSIDE_MSG_RESUME)
-		resume(s, (size_t)n);
+		session_on_resume(s, (size_t)n);
 	else
-		violation(s, "unexpected control message");
+		session_violation(s, "unexpected control message");
 }
 
-static void release_finished(struct rs_session *s)
+static void session_release_finished(struct rs_session *s)
 {
 	struct rs_record *rec;
 
@@ -787,8 +787,7 @@ static void release_finished(struct rs_session *s)
 		s->finished++;
 	}
 	rs_ring_release(&s->ring, rec != NULL ? rec->start : s->ring.head);
-	__atomic_store_n(&s->shm.hdr->records_finished, s->finished,
-			 __ATOMIC_RELAXED);
+	rs_store_relaxed(&s->shm.hdr->records_finished, s->finished);
 }
 
 void rs_session_ring_done(struct rs_record *rec)
@@ -809,7 +808,7 @@ void rs_session_spilled(struct rs_session *s)
 	s->spilled++;
 }
 
-static int wants_report(enum rs_reports mode, const struct rs_outcome *o)
+static int session_wants_report(enum rs_reports mode, const struct rs_outcome *o)
 {
 	if (mode == RS_REPORTS_ALL)
 		return 1;
@@ -818,7 +817,7 @@ static int wants_report(enum rs_reports mode, const struct rs_outcome *o)
 
 /* The session-local id of a record's topic, or -1 if the session never
  * resolved it. */
-static int64_t topic_id(const struct rs_session *s, const struct rs_record *rec)
+static int64_t session_topic_id(const struct rs_session *s, const struct rs_record *rec)
 {
 	if (!rec->from_spool)
 		return rec->frame.topic; /* as this session wrote it */
@@ -828,7 +827,7 @@ static int64_t topic_id(const struct rs_session *s, const struct rs_record *rec)
 	return -1;
 }
 
-static void report(struct rs_server *srv, struct rs_record *rec,
+static void session_report(struct rs_server *srv, struct rs_record *rec,
 		   const struct rs_outcome *o)
 {
 	struct rs_session *s =
@@ -848,9 +847,9 @@ static void report(struct rs_server *srv, struct rs_record *rec,
 		else
 			s->failed++;
 	}
-	if (!wants_report(rec->topic->reports, o))
+	if (!session_wants_report(rec->topic->reports, o))
 		return;
-	id = topic_id(s, rec);
+	id = session_topic_id(s, rec);
 	if (s->state != RS_SESSION_OPEN || id < 0) {
 		rs_reply_drop(&s->reply); /* nobody to read it */
 		return;
@@ -866,7 +865,7 @@ static void report(struct rs_server *srv, struct rs_record *rec,
 	slot.persistence = (uint8_t)o->persistence;
 	slot.stage = (uint8_t)o->stage;
 	if (rs_reply_push(&s->reply, &slot, &why) < 0)
-		violation(s, why);
+		session_violation(s, why);
 	else
 		s->reply_dirty = 1;
 }
@@ -874,7 +873,7 @@ static void report(struct rs_server *srv, struct rs_record *rec,
 void rs_session_report(struct rs_server *srv, struct rs_record *rec,
 		       const struct rs_outcome *o)
 {
-	report(srv, rec, o);
+	session_report(srv, rec, o);
 }
 
 void rs_session_report_spooled(struct rs_server *srv, struct rs_record *rec)
@@ -887,14 +886,14 @@ void rs_session_report_spooled(struct rs_server *srv, struct rs_record *rec)
 		.timestamp = rec->frame.timestamp,
 	};
 
-	report(srv, rec, &o);
+	session_report(srv, rec, &o);
 }
 
 /* Copies one frame out of the ring and checks it: all of it, or for a
  * record too large to take only its header (its report needs the opaque
  * and topic). NULL with *why set: the client broke the protocol; NULL
  * without: out of memory, try later. */
-static struct rs_record *take_record(struct rs_session *s, uint32_t size,
+static struct rs_record *session_take_record(struct rs_session *s, uint32_t size,
 				     int oversize, const char **why)
 {
 	uint32_t copy = oversize ? (uint32_t)sizeof(struct ringside_frame)
@@ -930,12 +929,11 @@ static struct rs_record *take_record(struct rs_session *s, uint32_t size,
 	TAILQ_INSERT_TAIL(&s->records, rec, entry);
 	s->records_in++;
 	s->srv->records_read++;
-	__atomic_store_n(&s->shm.hdr->records_read, s->records_in,
-			 __ATOMIC_RELAXED);
+	rs_store_relaxed(&s->shm.hdr->records_read, s->records_in);
 	return rec;
 }
 
-static int read_one(struct rs_session *s)
+static int session_read_one(struct rs_session *s)
 {
 	struct rs_record *rec;
 	const char *why;
@@ -944,23 +942,23 @@ static int read_one(struct rs_session *s)
 
 	switch ((k = rs_ring_peek(&s->ring, &size, &why))) {
 	case RS_RING_VIOLATION:
-		violation(s, why);
+		session_violation(s, why);
 		return 0;
 	case RS_RING_PAD:
 		rs_ring_advance(&s->ring, size);
 		return 1;
 	case RS_RING_RECORD:
 	case RS_RING_OVERSIZE:
-		rec = take_record(s, size, k == RS_RING_OVERSIZE, &why);
+		rec = session_take_record(s, size, k == RS_RING_OVERSIZE, &why);
 		if (rec == NULL) {
 			if (why != NULL)
-				violation(s, why);
+				session_violation(s, why);
 			return 0;
 		}
 		if (k == RS_RING_OVERSIZE) {
 			/* committed under an older, larger max_record_bytes */
 			if (s->oversize++ == 0)
-				log_session(RS_LOG_WARN, s,
+				session_log(RS_LOG_WARN, s,
 					    "its ring holds records over this "
 					    "daemon's max_record_bytes, "
 					    "written under an older limit: "
@@ -992,7 +990,7 @@ static int read_one(struct rs_session *s)
 /* max_records_per_second, a token bucket holding a second's worth: a
  * client over its rate finds its ring full, and the others still get
  * read. Not while stopping: shutdown reads what is there at once. */
-static unsigned int rate_budget(struct rs_session *s, unsigned int budget)
+static unsigned int session_rate_budget(struct rs_session *s, unsigned int budget)
 {
 	uint32_t rate = s->srv->cfg->max_records_per_second;
 	int64_t now;
@@ -1016,11 +1014,11 @@ unsigned int rs_session_drain(struct rs_session *s, unsigned int budget)
 
 	if (!s->shm_ready || s->state == RS_SESSION_HANDSHAKE || s->resuming)
 		return 0;
-	budget = rate_budget(s, budget);
+	budget = session_rate_budget(s, budget);
 	while (n < budget && s->state != RS_SESSION_DEAD) {
 		if (s->stopping && s->ring.head >= s->stop_at)
 			break;
-		if (!read_one(s))
+		if (!session_read_one(s))
 			break;
 		n++;
 	}
@@ -1032,7 +1030,7 @@ unsigned int rs_session_drain(struct rs_session *s, unsigned int budget)
 	return n;
 }
 
-static void publish_state(struct rs_session *s)
+static void session_publish_state(struct rs_session *s)
 {
 	uint32_t state = RINGSIDE_SHM_HEALTHY;
 
@@ -1044,7 +1042,7 @@ static void publish_state(struct rs_session *s)
 		state = RINGSIDE_SHM_SPILLING;
 	s->spilled_seen = s->spilled;
 	if (state != s->published_state) {
-		__atomic_store_n(&s->shm.hdr->state, state, __ATOMIC_RELAXED);
+		rs_store_relaxed(&s->shm.hdr->state, state);
 		s->published_state = state;
 	}
 }
@@ -1059,12 +1057,12 @@ void rs_session_flush(struct rs_session *s)
 	    (s->reply_dirty || s->reply.backlog_len > 0)) {
 		s->reply_dirty = 0;
 		if (rs_reply_flush(&s->reply, &why) < 0)
-			violation(s, why);
+			session_violation(s, why);
 	}
 	/* reports first (a seq_cst store of reply_tail), then release */
-	release_finished(s);
+	session_release_finished(s);
 	if (s->state == RS_SESSION_OPEN)
-		publish_state(s);
+		session_publish_state(s);
 }
 
 int rs_session_arm(struct rs_session *s)
@@ -1092,8 +1090,7 @@ void rs_session_stop(struct rs_session *s)
 		return;
 	}
 	s->stop_at = rs_ring_snapshot_tail(&s->ring);
-	__atomic_store_n(&s->shm.hdr->state, RINGSIDE_SHM_STOPPING,
-			 __ATOMIC_RELAXED);
+	rs_store_relaxed(&s->shm.hdr->state, RINGSIDE_SHM_STOPPING);
 }
 
 int rs_session_read_all(struct rs_session *s)
@@ -1148,7 +1145,7 @@ uint32_t rs_session_recheck(struct rs_session *s, int *acl_refused)
 				? RINGSIDE_EDENIED
 				: 0;
 		if (s->refused[i] != 0 && was == 0)
-			log_session(RS_LOG_NOTICE, s,
+			session_log(RS_LOG_NOTICE, s,
 				    "topic %s is no longer allowed: its "
 				    "records are refused (RINGSIDE_EDENIED)",
 				    name);

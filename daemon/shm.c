@@ -121,11 +121,11 @@ int rs_shm_adopt(struct rs_shm *shm, int fd, uint64_t map_size,
 	shm->size = map_size;
 	h = shm->base;
 	/* each read once; the copies are what the daemon uses */
-	ring_size = __atomic_load_n(&h->ring_size, __ATOMIC_RELAXED);
-	reply_slots = __atomic_load_n(&h->reply_slots, __ATOMIC_RELAXED);
-	if (__atomic_load_n(&h->magic, __ATOMIC_RELAXED) !=
+	ring_size = rs_load_relaxed(&h->ring_size);
+	reply_slots = rs_load_relaxed(&h->reply_slots);
+	if (rs_load_relaxed(&h->magic) !=
 		    RINGSIDE_PROTO_MAGIC ||
-	    __atomic_load_n(&h->version, __ATOMIC_RELAXED) !=
+	    rs_load_relaxed(&h->version) !=
 		    RINGSIDE_PROTO_VERSION ||
 	    !ringside_is_pow2(ring_size) || ring_size < RINGSIDE_RING_MIN ||
 	    ring_size > RINGSIDE_RING_MAX || !ringside_is_pow2(reply_slots) ||

@@ -37,7 +37,7 @@
 
 #include "checkpoint.h"
 #include "client/ringside_proto.h"
-#include "clock.h"
+#include "client/ringside_clock.h"
 #include "crc32c.h"
 #include "log.h"
 #include "segscan.h"
@@ -280,7 +280,7 @@ static uint64_t seg_skip_at(const struct rs_seg *s, uint64_t off)
 /* ------------------------------------------------------------ writing */
 
 /* Writes len bytes at off, retrying short writes. */
-static int write_all(int fd, const uint8_t *p, size_t len, uint64_t off)
+static int spool_write_all(int fd, const uint8_t *p, size_t len, uint64_t off)
 {
 	while (len > 0) {
 		ssize_t n = pwrite(fd, p, len, (off_t)off);
@@ -352,7 +352,7 @@ static struct rs_seg *create_segment(struct rs_spool *sp, int rewrite,
 		goto fail;
 	}
 	rs_seg_hdr_init(&h, sp->next_id, rs_wall_ms());
-	if (write_all(fd, (const uint8_t *)&h, sizeof(h), 0) < 0 ||
+	if (spool_write_all(fd, (const uint8_t *)&h, sizeof(h), 0) < 0 ||
 	    fdatasync(fd) < 0) {
 		*full = errno == ENOSPC || errno == EDQUOT;
 		log_warn("spool: cannot write the header of %s", name);
@@ -421,7 +421,7 @@ static int rewrite_unsynced(struct rs_spool *sp)
 		set_failed(sp, full, 1);
 		return RS_SPOOL_EBROKEN;
 	}
-	if (write_all(s->fd, sp->buf, sp->len, RS_SEG_HDR_SIZE) < 0 ||
+	if (spool_write_all(s->fd, sp->buf, sp->len, RS_SEG_HDR_SIZE) < 0 ||
 	    (sp->cfg.fsync != RS_FSYNC_NEVER && fdatasync(s->fd) < 0)) {
 		int space = errno == ENOSPC || errno == EDQUOT;
 		char name[32];
@@ -483,7 +483,7 @@ static int do_write(struct rs_spool *sp)
 {
 	if (sp->active == NULL || sp->len == sp->wlen)
 		return sp->broken ? RS_SPOOL_EBROKEN : 0;
-	if (write_all(sp->active->fd, sp->buf + sp->wlen, sp->len - sp->wlen,
+	if (spool_write_all(sp->active->fd, sp->buf + sp->wlen, sp->len - sp->wlen,
 		      sp->buf_off + sp->wlen) < 0) {
 		log_warn("spool: write to segment %" PRIu64 " failed",
 			 sp->active->id);
@@ -835,7 +835,7 @@ static void make_reserve(struct rs_spool *sp)
 
 		for (off_t off = 0; ok && off < RESERVE_BYTES;
 		     off += (off_t)sizeof(zero))
-			ok = write_all(fd, zero, sizeof(zero), off) == 0;
+			ok = spool_write_all(fd, zero, sizeof(zero), off) == 0;
 		if (!ok) {
 			close(fd);
 			(void)unlinkat(sp->dirfd, RESERVE_NAME, 0);
@@ -1102,7 +1102,7 @@ static void keep_aside(struct rs_spool *sp, int fd, const char *name,
 						      : sizeof(buf);
 		ssize_t n = pread(fd, buf, want, (off_t)off);
 
-		if (n <= 0 || write_all(out, buf, (size_t)n, off - from) < 0)
+		if (n <= 0 || spool_write_all(out, buf, (size_t)n, off - from) < 0)
 			break;
 		off += (uint64_t)n;
 	}

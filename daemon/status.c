@@ -18,7 +18,7 @@
 #include "status.h"
 #include "topic.h"
 
-static const char *state_name(const struct rs_session *s)
+static const char *status_state_name(const struct rs_session *s)
 {
 	switch (s->state) {
 	case RS_SESSION_HANDSHAKE:
@@ -32,7 +32,7 @@ static const char *state_name(const struct rs_session *s)
 	}
 }
 
-static unsigned long long ring_used(const struct rs_session *s)
+static unsigned long long status_ring_used(const struct rs_session *s)
 {
 	uint64_t used;
 
@@ -45,7 +45,7 @@ static unsigned long long ring_used(const struct rs_session *s)
 /* A JSON string of a name the daemon already checked: topic names are
  * [a-zA-Z0-9._-], session names printable ASCII; quote and backslash are
  * the only characters to escape. */
-static void json_str(FILE *f, const char *s)
+static void status_json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s != '\0'; s++) {
@@ -56,7 +56,7 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static void sessions_json(FILE *f, struct rs_server *srv)
+static void status_sessions_json(FILE *f, struct rs_server *srv)
 {
 	const struct rs_session *s;
 	int first = 1;
@@ -70,13 +70,13 @@ static void sessions_json(FILE *f, struct rs_server *srv)
 			"\"name\": ",
 			first ? "" : ",", (unsigned long long)s->id,
 			(int)s->peer.pid, (unsigned int)s->peer.uid);
-		json_str(f, s->name);
+		status_json_str(f, s->name);
 		fprintf(f,
 			", \"state\": \"%s\", \"ring_size\": %u, "
 			"\"ring_used\": %llu, \"records_in\": %llu, "
 			"\"delivered\": %llu, \"failed\": %llu, \"spooled\": "
 			"%llu, \"finished\": %llu, \"reports_dropped\": %llu}",
-			state_name(s), s->shm.ring_size, ring_used(s),
+			status_state_name(s), s->shm.ring_size, status_ring_used(s),
 			(unsigned long long)s->records_in,
 			(unsigned long long)s->delivered,
 			(unsigned long long)s->failed,
@@ -89,7 +89,7 @@ static void sessions_json(FILE *f, struct rs_server *srv)
 	fputs(first ? "],\n" : "\n  ],\n", f);
 }
 
-static void topics_json(FILE *f, struct rs_server *srv)
+static void status_topics_json(FILE *f, struct rs_server *srv)
 {
 	size_t n = rs_producer_ntopics(srv->producer);
 
@@ -99,7 +99,7 @@ static void topics_json(FILE *f, struct rs_server *srv)
 			rs_producer_topic_at(srv->producer, i);
 
 		fprintf(f, "%s\n    {\"name\": ", i ? "," : "");
-		json_str(f, t->name);
+		status_json_str(f, t->name);
 		fprintf(f,
 			", \"acks\": \"%s\", \"mode\": \"%s\", "
 			"\"in_flight\": %llu, \"delivered\": %llu, "
@@ -117,14 +117,14 @@ static void topics_json(FILE *f, struct rs_server *srv)
 	fputs(n ? "\n  ],\n" : "],\n", f);
 }
 
-static void brokers_json(FILE *f, const struct rs_kstats *ks)
+static void status_brokers_json(FILE *f, const struct rs_kstats *ks)
 {
 	fputs(", \"brokers\": [", f);
 	for (uint32_t i = 0; i < ks->nbrokers; i++) {
 		const struct rs_kbroker *b = &ks->broker[i];
 
 		fprintf(f, "%s\n      {\"name\": ", i ? "," : "");
-		json_str(f, b->name);
+		status_json_str(f, b->name);
 		fprintf(f,
 			", \"nodeid\": %d, \"state\": \"%s\", "
 			"\"rtt_avg_us\": %lld, \"rtt_p99_us\": %lld, "
@@ -142,7 +142,7 @@ static void brokers_json(FILE *f, const struct rs_kstats *ks)
 
 /* Each librdkafka producer (one per acks class in use) and its brokers,
  * as of its last statistics (every second). */
-static void kafka_json(FILE *f, struct rs_server *srv)
+static void status_kafka_json(FILE *f, struct rs_server *srv)
 {
 	int first = 1;
 
@@ -155,20 +155,20 @@ static void kafka_json(FILE *f, struct rs_server *srv)
 		if (ks == NULL)
 			continue;
 		fprintf(f, "%s\n    {\"producer\": ", first ? "" : ",");
-		json_str(f, name);
+		status_json_str(f, name);
 		fprintf(f,
 			", \"acks\": \"%s\", \"stats\": %s, "
 			"\"queued\": %lld, \"brokers_up\": %u",
 			rs_acks_name((enum rs_acks)a),
 			ks->valid ? "true" : "false", (long long)ks->msg_cnt,
 			rs_kstats_up(ks));
-		brokers_json(f, ks);
+		status_brokers_json(f, ks);
 		first = 0;
 	}
 	fputs(first ? "],\n" : "\n  ],\n", f);
 }
 
-static void kafka_text(FILE *f, struct rs_server *srv)
+static void status_kafka_text(FILE *f, struct rs_server *srv)
 {
 	fprintf(f, "\n%-22s %-4s %-32s %-8s %9s %9s %7s %8s\n", "PRODUCER",
 		"ACKS", "BROKER", "STATE", "RTT-AVG", "RTT-P99", "OUTBUF",
@@ -201,13 +201,13 @@ static void kafka_text(FILE *f, struct rs_server *srv)
 	}
 }
 
-static long long oldest_age_s(const struct rs_spool_stats *ss)
+static long long status_oldest_age_s(const struct rs_spool_stats *ss)
 {
 	return ss->oldest_ms > 0 ? (long long)time(NULL) - ss->oldest_ms / 1000
 				 : 0;
 }
 
-static void render_json(FILE *f, struct rs_server *srv)
+static void status_render_json(FILE *f, struct rs_server *srv)
 {
 	struct rs_spool_stats ss;
 
@@ -217,22 +217,22 @@ static void render_json(FILE *f, struct rs_server *srv)
 		"\"sessions\": %u, \"stopping\": %s},\n",
 		PACKAGE_VERSION, (int)getpid(), rs_server_open_sessions(srv),
 		srv->stopping ? "true" : "false");
-	sessions_json(f, srv);
-	topics_json(f, srv);
-	kafka_json(f, srv);
+	status_sessions_json(f, srv);
+	status_topics_json(f, srv);
+	status_kafka_json(f, srv);
 	fputs("  \"spool\": {\"dir\": ", f);
-	json_str(f, srv->cfg->spool_dir);
+	status_json_str(f, srv->cfg->spool_dir);
 	fprintf(f,
 		", \"segments\": %llu, \"bytes\": %llu, \"records\": %llu, "
 		"\"oldest_segment_age_s\": %lld, \"dropped\": %llu, "
 		"\"full\": %s, \"writes_failing\": %s}\n}\n",
 		(unsigned long long)ss.segments, (unsigned long long)ss.bytes,
-		(unsigned long long)ss.records, oldest_age_s(&ss),
+		(unsigned long long)ss.records, status_oldest_age_s(&ss),
 		(unsigned long long)ss.dropped, ss.full ? "true" : "false",
 		ss.broken ? "true" : "false");
 }
 
-static void render_text(FILE *f, struct rs_server *srv)
+static void status_render_text(FILE *f, struct rs_server *srv)
 {
 	const struct rs_session *s;
 	struct rs_spool_stats ss;
@@ -253,8 +253,8 @@ static void render_text(FILE *f, struct rs_server *srv)
 			"%8llu %8llu\n",
 			(unsigned long long)s->id, (int)s->peer.pid,
 			(unsigned int)s->peer.uid, s->name[0] ? s->name : "-",
-			state_name(s),
-			s->shm_ready ? ring_used(s) * 100 / s->shm.ring_size
+			status_state_name(s),
+			s->shm_ready ? status_ring_used(s) * 100 / s->shm.ring_size
 				     : 0ULL,
 			(unsigned long long)s->records_in,
 			(unsigned long long)s->delivered,
@@ -278,13 +278,13 @@ static void render_text(FILE *f, struct rs_server *srv)
 			(unsigned long long)t->spilled,
 			(unsigned long long)t->replayed);
 	}
-	kafka_text(f, srv);
+	status_kafka_text(f, srv);
 	fprintf(f,
 		"\nspool %s: %llu records to deliver, %llu bytes in %llu "
 		"segments, oldest segment %llds old, %llu dropped%s%s\n",
 		srv->cfg->spool_dir, (unsigned long long)ss.records,
 		(unsigned long long)ss.bytes, (unsigned long long)ss.segments,
-		oldest_age_s(&ss), (unsigned long long)ss.dropped,
+		status_oldest_age_s(&ss), (unsigned long long)ss.dropped,
 		ss.full ? ", FULL" : "", ss.broken ? ", WRITES FAILING" : "");
 }
 
@@ -295,8 +295,8 @@ int rs_status_render(struct rs_server *srv, int json, char **out, size_t *len)
 	if (f == NULL)
 		return -1;
 	if (json)
-		render_json(f, srv);
+		status_render_json(f, srv);
 	else
-		render_text(f, srv);
+		status_render_text(f, srv);
 	return fclose(f) == 0 ? 0 : -1;
 }

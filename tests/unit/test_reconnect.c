@@ -371,6 +371,18 @@ static void test_foreign_memory_refused(void **state)
 	fake_crash(f);
 }
 
+/* reserved option space is for later versions: a non-zero word fails the
+ * open at once, naming it, before anything is connected */
+static void test_options_reserved(void **state)
+{
+	struct fake *f = *state;
+	ringside_options_t o = { .socket_path = f->path, .resv = { 0, 7 } };
+	char err[256] = "";
+
+	assert_null(ringside_open_opts(&o, err, sizeof(err)));
+	assert_non_null(strstr(err, "resv"));
+}
+
 static void test_no_reconnect(void **state)
 {
 	struct fake *f = *state;
@@ -397,6 +409,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_memory_refused,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_options_reserved, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_no_reconnect, setup,
 						teardown),
 	};

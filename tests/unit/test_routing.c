@@ -172,6 +172,10 @@ static void test_modes(void **state)
 	assert_int_equal(ringside_sendv(rs, all, &bad), 0);
 	bad.opaque = 1501;
 	assert_int_equal(ringside_sendv(rs, errors, &bad), 0);
+	/* reserved space is for later versions: refused, never sent */
+	bad.resv[1] = 1;
+	assert_int_equal(ringside_sendv(rs, all, &bad), RINGSIDE_EINVAL);
+	bad.resv[1] = 0;
 	assert_int_equal(ringside_flush(rs, 20000, collect, g), 0);
 
 	for (size_t i = 0; i < g->n; i++) {

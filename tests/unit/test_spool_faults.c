@@ -36,7 +36,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "daemon/clock.h"
+#include "client/ringside_clock.h"
 #include "daemon/spool.h"
 #include "spool_fixture.h"
 

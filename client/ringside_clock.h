@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * clock.h: the daemon's clocks, in one place. Monotonic time for every
- * interval and deadline; the coarse monotonic clock (a few ms, no
+ * ringside_clock.h: the clocks of the daemon and the client library, in one
+ * place. Not installed. Monotonic time for every interval and deadline; the coarse monotonic clock (a few ms, no
  * hardware read) where it is read per record; wall time only for what is
  * written down (record timestamps, segment headers, log lines).
  */
-#ifndef RS_CLOCK_H
-#define RS_CLOCK_H
+#ifndef RINGSIDE_CLOCK_H
+#define RINGSIDE_CLOCK_H
 
 #include <stdint.h>
 #include <time.h>
