@@ -1030,24 +1030,49 @@ void rs_flow_stop(struct rs_flow *f)
 	f->stopping = 1;
 }
 
-void rs_flow_relieve(struct rs_flow *f, struct rs_record *oldest)
+/* 1 if oldest, t's oldest record in motion, has waited in librdkafka (or
+ * for room in it) RELIEVE_AGE_MS or more and t has delivered nothing for
+ * as long: an outage for t, not a client faster than Kafka. */
+static int flow_stalled(const struct rs_flow *f, const struct rs_topic *t,
+			const struct rs_record *oldest)
 {
-	struct rs_topic *t = oldest->topic;
-
 	/* records still being delivered: Kafka is only slower than the
 	 * client; the ring's back-pressure is the answer, not the disk */
-	if (t->mode == RS_MODE_SPOOLED ||
+	if (oldest == NULL || t->mode == RS_MODE_SPOOLED ||
 	    f->now_ms - oldest->read_ms < RELIEVE_AGE_MS ||
 	    f->now_ms - t->delivered_ms < RELIEVE_AGE_MS)
-		return;
+		return 0;
 	/* in librdkafka, or waiting for room in it (not for an acks switch
 	 * or a failed producer's last records: those wait for reports) */
-	if (oldest->list != RS_LIST_DIRECT &&
-	    (oldest->list != RS_LIST_HOLD || t->acks_next >= 0 || t->fence))
-		return;
-	(void)to_spooled(f, t,
-			 "a client's ring is half full of records "
-			 "waiting for Kafka");
+	return oldest->list == RS_LIST_DIRECT ||
+	       (oldest->list == RS_LIST_HOLD && t->acks_next < 0 && !t->fence);
+}
+
+void rs_flow_relieve(struct rs_flow *f, struct rs_record *oldest)
+{
+	static const char why[] = "a client's ring is half full of records "
+				  "waiting for Kafka";
+	struct rs_topic *t = oldest->topic, *u, *next;
+
+	if (flow_stalled(f, t, oldest))
+		(void)to_spooled(f, t, why);
+	/*
+	 * A ring holds every topic its client sends to, interleaved. Every
+	 * other topic as stalled spills now too: one at a time, each when
+	 * its record became the ring's oldest, a second topic waited until
+	 * the first one's records were committed to the spool, and under CPU
+	 * contention the rings filled meanwhile (an outage test run beside two
+	 * busy loops: the second topic spilled 6 s after the first).
+	 */
+	for (u = TAILQ_FIRST(&f->busy); u != NULL; u = next) {
+		const struct rs_record *first = TAILQ_FIRST(&u->direct);
+
+		next = TAILQ_NEXT(u, busy_entry);
+		if (first == NULL)
+			first = TAILQ_FIRST(&u->hold);
+		if (u != t && flow_stalled(f, u, first))
+			(void)to_spooled(f, u, why);
+	}
 }
 
 void rs_flow_spill_inflight(struct rs_flow *f)
