@@ -126,7 +126,10 @@ static void plot_data(const struct summary *k, const struct summary *r)
 	char path[450];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/latency.dat", outdir);
+	/* the plot beside results.md is the mock's; a real-cluster run
+	 * has its own file */
+	snprintf(path, sizeof(path), "%s/%s", outdir,
+		 cluster_is_real() ? "latency-kafka.dat" : "latency.dat");
 	f = fopen(path, "w");
 	if (f == NULL)
 		return;
@@ -850,7 +853,8 @@ int main(int argc, char **argv)
 	res = shared_alloc(sizeof(*res) * MAX_PROCS);
 	uname(&u);
 	strftime(when, sizeof(when), "%Y-%m-%d", gmtime(&now));
-	out("# ringside benchmarks\n\n`make %s` on %s: %s %s, %ld CPUs, "
+	out("<!-- SPDX-License-Identifier: MIT -->\n"
+	    "# ringside benchmarks\n\n`make %s` on %s: %s %s, %ld CPUs, "
 	    "librdkafka %s, %s, scale %.2f.\n",
 	    cluster_is_real() ? "bench-kafka" : "bench", when, u.sysname,
 	    u.release, sysconf(_SC_NPROCESSORS_ONLN), rd_kafka_version_str(),
