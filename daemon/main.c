@@ -155,7 +155,7 @@ int main(int argc, char **argv)
 		event_base_free(base);
 		return 1;
 	}
-	srv.render_status = rs_status_render;
+	srv.session_env.render_status = rs_status_render;
 	for (int i = 0; i < 3; i++) {
 		sigev[i] = evsignal_new(base, sigs[i], on_signal, &srv);
 		if (sigev[i] == NULL || event_add(sigev[i], NULL) < 0)

@@ -308,6 +308,65 @@ void rs_server_set_id(struct rs_server *srv, struct rs_session *s, uint64_t id)
 		LIST_INSERT_HEAD(server_bucket(srv, id), s, by_id);
 }
 
+/* A new session: in the list, with a fresh id, counted in its handshake. */
+static void server_session_add(struct rs_server *srv, struct rs_session *s)
+{
+	rs_server_set_id(srv, s, rs_server_new_session_id(srv));
+	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
+	srv->nsessions++;
+	srv->nhandshakes++;
+}
+
+/* A session being freed (its handshake, if any, already counted done). */
+static void server_session_remove(struct rs_server *srv,
+				  struct rs_session *s)
+{
+	TAILQ_REMOVE(&srv->sessions, s, entry);
+	srv->nsessions--;
+	rs_server_set_id(srv, s, 0);
+}
+
+/* Other sessions of s's uid that hold memory: one user cannot take every
+ * slot (max_sessions) from the others. */
+static uint32_t server_uid_sessions(const struct rs_server *srv,
+				    const struct rs_session *s)
+{
+	const struct rs_session *o;
+	uint32_t n = 0;
+
+	TAILQ_FOREACH (o, &srv->sessions, entry)
+		n += o != s && o->shm_ready && o->peer.uid == s->peer.uid;
+	return n;
+}
+
+/* What the sessions see of srv; every pointee lives as long as srv. */
+static void server_session_env(struct rs_server *srv)
+{
+	srv->session_env = (struct rs_session_env){
+		.srv = srv,
+		.base = srv->base,
+		.cfg = &srv->cfg,
+		.flow = &srv->flow,
+		.producer = &srv->producer,
+		.key = &srv->session_key,
+		.refused_topic = &srv->refused_topic,
+		.stopping = &srv->stopping,
+		.sessions_opened = &srv->sessions_opened,
+		.records_read = &srv->records_read,
+		.reports_orphaned = &srv->reports_orphaned,
+		.add = server_session_add,
+		.remove = server_session_remove,
+		.set_id = rs_server_set_id,
+		.find = rs_server_session,
+		.open_sessions = rs_server_open_sessions,
+		.uid_sessions = server_uid_sessions,
+		.memfd_served = rs_server_memfd_served,
+		.handshake_done = rs_server_handshake_done,
+		.kick = rs_server_kick,
+		.forget_topics = rs_server_forget_topics,
+	};
+}
+
 static void server_on_producer_fatal(enum rs_acks acks, void *arg)
 {
 	struct rs_server *srv = arg;
@@ -368,12 +427,16 @@ void rs_server_spool_config(const struct rs_config *cfg,
 static void server_flow_report(void *ctx, struct rs_record *rec,
 			       const struct rs_outcome *o)
 {
-	rs_session_report(ctx, rec, o);
+	struct rs_server *srv = ctx;
+
+	rs_session_report(&srv->session_env, rec, o);
 }
 
 static void server_flow_report_spooled(void *ctx, struct rs_record *rec)
 {
-	rs_session_report_spooled(ctx, rec);
+	struct rs_server *srv = ctx;
+
+	rs_session_report_spooled(&srv->session_env, rec);
 }
 
 static const struct rs_flow_ops server_flow_ops = {
@@ -549,7 +612,7 @@ static void server_on_accept(evutil_socket_t fd, short what, void *arg)
 				  "another session");
 			continue;
 		}
-		if (rs_session_new(srv, cfd, &peer) == NULL) {
+		if (rs_session_new(&srv->session_env, cfd, &peer) == NULL) {
 			log_warnx("cannot allocate a session for pid %d",
 				  (int)peer.pid);
 			close(cfd);
@@ -591,6 +654,7 @@ int rs_server_start(struct rs_server *srv, struct event_base *base,
 	srv->cfg = cfg;
 	srv->listen_fd = -1;
 	TAILQ_INIT(&srv->sessions);
+	server_session_env(srv);
 	srv->refused_topic = calloc(1, sizeof(*srv->refused_topic));
 	if (srv->refused_topic == NULL ||
 	    (srv->refused_topic->name = strdup("")) == NULL)

@@ -13,6 +13,7 @@
 #include "client/ringside_clock.h"
 #include "config.h"
 #include "producer.h"
+#include "session.h"
 #include "session_key.h"
 
 struct rs_session;
@@ -63,11 +64,9 @@ struct rs_server {
 	int64_t spool_logged_ms;    /* the last periodic spool line */
 	int64_t forget_ms;	    /* the last look for unused topics */
 	int spool_logged_busy;	    /* it said the spool held records */
-	/* renders ringsidectl status (status.c's rs_status_render, which
-	 * reads this struct); set by main.c after the start, so that the
-	 * sessions answer STATUS without depending on the view */
-	int (*render_status)(struct rs_server *srv, int json, char **out,
-			     size_t *len);
+	/* what the sessions see of this server (session.h), filled in by
+	 * rs_server_start(); main.c sets its render_status */
+	struct rs_session_env session_env;
 };
 
 /* Takes cfg: rs_server_free() frees it, even when the start failed. */

@@ -17,15 +17,24 @@
 #include <unistd.h>
 
 #include "client/ringside.h"
+#include "client/ringside_clock.h"
+#include "config.h"
 #include "control.h"
-#include "log.h"
-#include "session_key.h"
 #include "flow.h"
-#include "server.h"
+#include "log.h"
+#include "producer.h"
 #include "session.h"
+#include "session_key.h"
+#include "topic.h"
 
 #define HANDSHAKE_TIMEOUT_S 2 /* a client sends HELLO at once */
 #define SESSION_TOPICS_MAX 1024U
+
+/* The config in force (a reload replaces it). */
+static struct rs_config *session_cfg(const struct rs_session *s)
+{
+	return *s->env->cfg;
+}
 
 static void session_on_sock(evutil_socket_t fd, short what, void *arg);
 
@@ -42,7 +51,7 @@ static void session_set_state(struct rs_session *s,
 			      enum rs_session_state state)
 {
 	if (s->state == RS_SESSION_HANDSHAKE && state != RS_SESSION_HANDSHAKE)
-		rs_server_handshake_done(s->srv);
+		s->env->handshake_done(s->env->srv);
 	s->state = state;
 }
 
@@ -111,7 +120,7 @@ static void session_on_handshake_timeout(evutil_socket_t fd, short what, void *a
 	rs_session_free(s);
 }
 
-struct rs_session *rs_session_new(struct rs_server *srv, int fd,
+struct rs_session *rs_session_new(const struct rs_session_env *env, int fd,
 				  const struct rs_peer *peer)
 {
 	struct timeval tv = { .tv_sec = HANDSHAKE_TIMEOUT_S };
@@ -119,15 +128,17 @@ struct rs_session *rs_session_new(struct rs_server *srv, int fd,
 
 	if (s == NULL)
 		return NULL;
-	s->srv = srv;
+	s->env = env;
 	s->state = RS_SESSION_HANDSHAKE;
 	s->peer = *peer;
 	s->sock = fd;
 	s->doorbell_fd = s->reply_fd = -1;
 	s->shm.fd = -1;
 	TAILQ_INIT(&s->records);
-	s->sock_ev = event_new(srv->base, fd, EV_READ | EV_PERSIST, session_on_sock, s);
-	s->handshake_ev = evtimer_new(srv->base, session_on_handshake_timeout, s);
+	s->sock_ev = event_new(env->base, fd, EV_READ | EV_PERSIST,
+			       session_on_sock, s);
+	s->handshake_ev =
+		evtimer_new(env->base, session_on_handshake_timeout, s);
 	if (s->sock_ev == NULL || s->handshake_ev == NULL ||
 	    event_add(s->sock_ev, NULL) < 0 ||
 	    evtimer_add(s->handshake_ev, &tv) < 0) {
@@ -138,10 +149,7 @@ struct rs_session *rs_session_new(struct rs_server *srv, int fd,
 		free(s);
 		return NULL;
 	}
-	rs_server_set_id(srv, s, rs_server_new_session_id(srv));
-	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
-	srv->nsessions++;
-	srv->nhandshakes++;
+	env->add(env->srv, s);
 	return s;
 }
 
@@ -163,7 +171,7 @@ static void session_disconnect(struct rs_session *s)
 void rs_session_drop_topics(struct rs_session *s)
 {
 	for (uint32_t i = 0; i < s->ntopics; i++) {
-		if (s->topics[i] != NULL && s->topics[i] != s->srv->refused_topic)
+		if (s->topics[i] != NULL && s->topics[i] != *s->env->refused_topic)
 			session_topic_unref(s->topics[i]);
 		s->topics[i] = NULL;
 	}
@@ -174,7 +182,7 @@ void rs_session_free(struct rs_session *s)
 	struct rs_record *rec;
 
 	if (s->state == RS_SESSION_HANDSHAKE)
-		rs_server_handshake_done(s->srv);
+		s->env->handshake_done(s->env->srv);
 	session_disconnect(s);
 	while ((rec = TAILQ_FIRST(&s->records)) != NULL) {
 		TAILQ_REMOVE(&s->records, rec, entry);
@@ -195,9 +203,7 @@ void rs_session_free(struct rs_session *s)
 	free(s->names);
 	free(s->topics);
 	free(s->refused);
-	TAILQ_REMOVE(&s->srv->sessions, s, entry);
-	s->srv->nsessions--;
-	rs_server_set_id(s->srv, s, 0);
+	s->env->remove(s->env->srv, s);
 	free(s);
 }
 
@@ -211,7 +217,7 @@ static void session_violation(struct rs_session *s, const char *why)
 	session_disconnect(s);
 	if (s->shm_ready)
 		rs_store_relaxed(&s->shm.hdr->state, RINGSIDE_SHM_REFUSING);
-	rs_server_kick(s->srv); /* reap it once its records are finished */
+	s->env->kick(s->env->srv); /* reap it once its records are finished */
 }
 
 static void session_send_error(struct rs_session *s, int code, const char *fmt, ...)
@@ -242,7 +248,7 @@ static void session_on_doorbell(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)eventfd_read(fd, &v);
 	s->ring.armed = 0; /* the client took the flag */
-	rs_server_kick(s->srv);
+	s->env->kick(s->env->srv);
 }
 
 static void session_copy_name(char *dst, const char *src, size_t len)
@@ -274,7 +280,7 @@ static int session_open_eventfds(struct rs_session *s)
 
 static int session_open_shm(struct rs_session *s)
 {
-	const struct rs_config *cfg = s->srv->cfg;
+	const struct rs_config *cfg = session_cfg(s);
 	int err;
 
 	err = rs_shm_create(&s->shm, cfg->ring_size, cfg->reply_slots,
@@ -298,7 +304,7 @@ static int session_open_shm(struct rs_session *s)
 static int session_resume_shm(struct rs_session *s, const struct ringside_msg_hello *h,
 		      int memfd, const char **why)
 {
-	const struct rs_config *cfg = s->srv->cfg;
+	const struct rs_config *cfg = session_cfg(s);
 	uint8_t want[RS_SESSION_TOKEN_LEN];
 	struct ringside_shm_hdr *hdr;
 
@@ -308,17 +314,17 @@ static int session_resume_shm(struct rs_session *s, const struct ringside_msg_he
 	}
 	if (rs_shm_adopt(&s->shm, memfd, h->map_size, session_max_frame(cfg), why) < 0)
 		return -1;
-	rs_session_token(&s->srv->session_key, h->session_id, s->peer.uid,
+	rs_session_token(s->env->key, h->session_id, s->peer.uid,
 			 s->shm.ring_size, s->shm.reply_slots, want);
 	if (!rs_session_token_equal(want, h->token)) {
 		*why = "resume refused: not this uid's session";
 		return -1;
 	}
-	if (rs_server_memfd_served(s->srv, &s->shm, s)) {
+	if (s->env->memfd_served(s->env->srv, &s->shm, s)) {
 		*why = "resume refused: a live session serves that memory";
 		return -1;
 	}
-	if (rs_server_session(s->srv, h->session_id) != NULL) {
+	if (s->env->find(s->env->srv, h->session_id) != NULL) {
 		*why = "resume refused: that session is still open here";
 		return -1;
 	}
@@ -344,7 +350,7 @@ static int session_resume_shm(struct rs_session *s, const struct ringside_msg_he
 	s->reply.wake_fd = s->reply_fd;
 	/* the session keeps its id: the spool's records carry it, so their
 	 * final reports find this session */
-	rs_server_set_id(s->srv, s, h->session_id);
+	s->env->set_id(s->env->srv, s, h->session_id);
 	s->finished = rs_load_relaxed(&hdr->records_finished);
 	s->resuming = 1;
 	s->shm_ready = 1;
@@ -355,12 +361,7 @@ static int session_resume_shm(struct rs_session *s, const struct ringside_msg_he
  * every slot (max_sessions) from the others. */
 static uint32_t session_uid_count(const struct rs_session *s)
 {
-	const struct rs_session *o;
-	uint32_t n = 0;
-
-	TAILQ_FOREACH (o, &s->srv->sessions, entry)
-		n += o != s && o->shm_ready && o->peer.uid == s->peer.uid;
-	return n;
+	return s->env->uid_sessions(s->env->srv, s);
 }
 
 /* The one way out of a HELLO that is refused: closes what the client sent,
@@ -384,14 +385,14 @@ static void session_refuse(struct rs_session *s, int *memfd, int code,
 	session_send_error(s, code, "%s", text);
 	session_set_state(s, RS_SESSION_DEAD);
 	session_disconnect(s);
-	rs_server_kick(s->srv);
+	s->env->kick(s->env->srv);
 }
 
 static void session_on_hello(struct rs_session *s, const void *buf, size_t len, int memfd)
 {
 	struct ringside_msg_hello h;
 	struct ringside_msg_welcome w;
-	const struct rs_config *cfg = s->srv->cfg;
+	const struct rs_config *cfg = session_cfg(s);
 	const char *why = NULL;
 	int fds[3], err;
 
@@ -422,7 +423,7 @@ static void session_on_hello(struct rs_session *s, const void *buf, size_t len, 
 		       (unsigned int)s->peer.uid);
 		return;
 	}
-	if (s->srv->stopping) {
+	if (*s->env->stopping) {
 		session_refuse(s, &memfd, RINGSIDE_EDENIED,
 		       "ringsided is shutting down");
 		return;
@@ -435,7 +436,7 @@ static void session_on_hello(struct rs_session *s, const void *buf, size_t len, 
 	}
 	/* sessions past their handshake: connections still in it have
 	 * limits of their own (server.c) */
-	if (rs_server_open_sessions(s->srv) >= cfg->max_sessions) {
+	if (s->env->open_sessions(s->env->srv) >= cfg->max_sessions) {
 		session_refuse(s, &memfd, RINGSIDE_ELIMIT, "max_sessions (%u) reached",
 		       cfg->max_sessions);
 		return;
@@ -458,13 +459,13 @@ static void session_on_hello(struct rs_session *s, const void *buf, size_t len, 
 		return;
 	}
 welcome:
-	s->srv->sessions_opened++;
+	(*s->env->sessions_opened)++;
 	memset(&w, 0, sizeof(w));
 	w.hdr.type = RINGSIDE_MSG_WELCOME;
 	w.hdr.len = sizeof(w);
 	w.session_id = s->id;
 	w.map_size = s->shm.size;
-	rs_session_token(&s->srv->session_key, s->id, s->peer.uid,
+	rs_session_token(s->env->key, s->id, s->peer.uid,
 			 s->shm.ring_size, s->shm.reply_slots, w.token);
 	fds[0] = s->shm.fd;
 	fds[1] = s->doorbell_fd;
@@ -477,7 +478,7 @@ welcome:
 		session_disconnect(s);
 		return;
 	}
-	s->doorbell_ev = event_new(s->srv->base, s->doorbell_fd,
+	s->doorbell_ev = event_new(s->env->base, s->doorbell_fd,
 				   EV_READ | EV_PERSIST, session_on_doorbell, s);
 	if (s->doorbell_ev == NULL || event_add(s->doorbell_ev, NULL) < 0)
 		fatalx("libevent: cannot watch a doorbell");
@@ -496,7 +497,7 @@ welcome:
 		session_log(RS_LOG_INFO, s,
 			    "opened: ring %u bytes, %u reply slots",
 			    s->shm.ring_size, s->shm.reply_slots);
-	rs_server_kick(s->srv); /* let the scheduler arm the new ring */
+	s->env->kick(s->env->srv); /* let the scheduler arm the new ring */
 }
 
 /* ringsidectl status: the report in chunks, then the connection ends.
@@ -512,13 +513,13 @@ static void session_on_status(struct rs_session *s, const void *buf, size_t len)
 		return;
 	}
 	memcpy(&m, buf, sizeof(m));
-	if (!rs_acl_allows(&s->srv->cfg->acl, &s->peer)) {
+	if (!rs_acl_allows(&session_cfg(s)->acl, &s->peer)) {
 		session_send_error(s, RINGSIDE_EDENIED,
 			   "uid %u may not use ringsided (allow_users, "
 			   "allow_groups)",
 			   (unsigned int)s->peer.uid);
-	} else if (s->srv->render_status != NULL &&
-		   s->srv->render_status(s->srv,
+	} else if (s->env->render_status != NULL &&
+		   s->env->render_status(s->env->srv,
 					 m.flags & RINGSIDE_STATUS_F_JSON,
 					 &text, &tlen) == 0) {
 		char chunk[sizeof(struct ringside_msg) + RINGSIDE_STATUS_CHUNK];
@@ -546,7 +547,7 @@ static void session_on_status(struct rs_session *s, const void *buf, size_t len)
 	free(text);
 	session_set_state(s, RS_SESSION_DEAD);
 	session_disconnect(s);
-	rs_server_kick(s->srv);
+	s->env->kick(s->env->srv);
 }
 
 static void session_on_resume(struct rs_session *s, size_t len)
@@ -556,7 +557,7 @@ static void session_on_resume(struct rs_session *s, size_t len)
 		return;
 	}
 	s->resuming = 0;
-	rs_server_kick(s->srv);
+	s->env->kick(s->env->srv);
 }
 
 /* Why the session may not use topic name now: 0, or a RINGSIDE_E* code
@@ -568,7 +569,7 @@ static int session_topic_refusal(struct rs_session *s, const char *name,
 	int rc;
 
 	*tp = NULL;
-	if (rs_config_topic(s->srv->cfg, name, &pol) == 0 &&
+	if (rs_config_topic(session_cfg(s), name, &pol) == 0 &&
 	    !rs_acl_allows(pol.acl, &s->peer)) {
 		session_log(RS_LOG_NOTICE, s,
 			    "denied topic %s: uid %u is not in its allow_users "
@@ -580,12 +581,12 @@ static int session_topic_refusal(struct rs_session *s, const char *name,
 			 (unsigned int)s->peer.uid, name);
 		return RINGSIDE_EDENIED;
 	}
-	rc = rs_producer_topic(s->srv->producer, name, s->peer.uid, tp, err,
+	rc = rs_producer_topic(*s->env->producer, name, s->peer.uid, tp, err,
 			       errlen);
 	if (rc == RS_TOPIC_LIMIT) {
 		/* topics nobody uses any more make room first */
-		rs_server_forget_topics(s->srv, 0);
-		rc = rs_producer_topic(s->srv->producer, name, s->peer.uid, tp,
+		s->env->forget_topics(s->env->srv, 0);
+		rc = rs_producer_topic(*s->env->producer, name, s->peer.uid, tp,
 				       err, errlen);
 	}
 	if (rc == 0)
@@ -669,12 +670,12 @@ static void session_on_topic(struct rs_session *s, const void *buf, size_t len)
 	 * session holds a reference to each real topic it maps */
 	if (s->topics[id] != t) {
 		if (s->topics[id] != NULL &&
-		    s->topics[id] != s->srv->refused_topic)
+		    s->topics[id] != *s->env->refused_topic)
 			session_topic_unref(s->topics[id]);
 		if (t != NULL)
 			t->refs++;
 	}
-	s->topics[id] = t != NULL ? t : s->srv->refused_topic;
+	s->topics[id] = t != NULL ? t : *s->env->refused_topic;
 	s->refused[id] = status;
 	memset(&ok, 0, sizeof(ok));
 	ok.hdr.type = RINGSIDE_MSG_TOPIC_OK;
@@ -699,7 +700,7 @@ static void session_client_gone(struct rs_session *s)
 			    "its ring cannot be read");
 		session_set_state(s, RS_SESSION_DEAD);
 		session_disconnect(s);
-		rs_server_kick(s->srv);
+		s->env->kick(s->env->srv);
 		return;
 	}
 	session_set_state(s, RS_SESSION_CLOSING);
@@ -707,14 +708,14 @@ static void session_client_gone(struct rs_session *s)
 	/* nobody can hand this ring to another daemon now: what it holds
 	 * unfinished goes to the spool as well */
 	TAILQ_FOREACH (rec, &s->records, entry)
-		rs_flow_orphaned(s->srv->flow, rec);
+		rs_flow_orphaned(*s->env->flow, rec);
 	session_log(RS_LOG_INFO, s,
 		    "client closed: %llu records in, %llu delivered, %llu "
 		    "failed",
 		    (unsigned long long)s->records_in,
 		    (unsigned long long)s->delivered,
 		    (unsigned long long)s->failed);
-	rs_server_kick(s->srv); /* read what it committed, then free it */
+	s->env->kick(s->env->srv); /* read what it committed, then free it */
 }
 
 static void session_on_sock(evutil_socket_t fd, short what, void *arg)
@@ -827,18 +828,18 @@ static int64_t session_topic_id(const struct rs_session *s, const struct rs_reco
 	return -1;
 }
 
-static void session_report(struct rs_server *srv, struct rs_record *rec,
-		   const struct rs_outcome *o)
+static void session_report(const struct rs_session_env *env,
+			   struct rs_record *rec, const struct rs_outcome *o)
 {
-	struct rs_session *s =
-		rec->in_ring ? rec->session
-			     : rs_server_session(srv, rec->session_id);
+	struct rs_session *s = rec->in_ring
+				       ? rec->session
+				       : env->find(env->srv, rec->session_id);
 	struct ringside_reply_slot slot;
 	const char *why;
 	int64_t id;
 
 	if (s == NULL) {
-		srv->reports_orphaned++; /* its session is gone */
+		(*env->reports_orphaned)++; /* its session is gone */
 		return;
 	}
 	if (o->stage != RINGSIDE_STAGE_SPOOLED) {
@@ -870,13 +871,14 @@ static void session_report(struct rs_server *srv, struct rs_record *rec,
 		s->reply_dirty = 1;
 }
 
-void rs_session_report(struct rs_server *srv, struct rs_record *rec,
-		       const struct rs_outcome *o)
+void rs_session_report(const struct rs_session_env *env,
+		       struct rs_record *rec, const struct rs_outcome *o)
 {
-	session_report(srv, rec, o);
+	session_report(env, rec, o);
 }
 
-void rs_session_report_spooled(struct rs_server *srv, struct rs_record *rec)
+void rs_session_report_spooled(const struct rs_session_env *env,
+			       struct rs_record *rec)
 {
 	struct rs_outcome o = {
 		.stage = RINGSIDE_STAGE_SPOOLED,
@@ -886,7 +888,7 @@ void rs_session_report_spooled(struct rs_server *srv, struct rs_record *rec)
 		.timestamp = rec->frame.timestamp,
 	};
 
-	session_report(srv, rec, &o);
+	session_report(env, rec, &o);
 }
 
 /* Copies one frame out of the ring and checks it: all of it, or for a
@@ -928,7 +930,7 @@ static struct rs_record *session_take_record(struct rs_session *s, uint32_t size
 	rs_ring_advance(&s->ring, size);
 	TAILQ_INSERT_TAIL(&s->records, rec, entry);
 	s->records_in++;
-	s->srv->records_read++;
+	(*s->env->records_read)++;
 	rs_store_relaxed(&s->shm.hdr->records_read, s->records_in);
 	return rec;
 }
@@ -963,13 +965,13 @@ static int session_read_one(struct rs_session *s)
 					    "daemon's max_record_bytes, "
 					    "written under an older limit: "
 					    "each is failed as too large");
-			rs_flow_refuse(s->srv->flow, rec,
+			rs_flow_refuse(*s->env->flow, rec,
 				       RINGSIDE_ERECORD_TOO_LARGE);
 		} else if (s->refused[rec->frame.topic] != 0) {
-			rs_flow_refuse(s->srv->flow, rec,
+			rs_flow_refuse(*s->env->flow, rec,
 				       s->refused[rec->frame.topic]);
 		} else {
-			rs_flow_dispatch(s->srv->flow, rec);
+			rs_flow_dispatch(*s->env->flow, rec);
 		}
 		return 1;
 	default:
@@ -992,7 +994,7 @@ static int session_read_one(struct rs_session *s)
  * read. Not while stopping: shutdown reads what is there at once. */
 static unsigned int session_rate_budget(struct rs_session *s, unsigned int budget)
 {
-	uint32_t rate = s->srv->cfg->max_records_per_second;
+	uint32_t rate = session_cfg(s)->max_records_per_second;
 	int64_t now;
 
 	if (rate == 0 || s->stopping)
@@ -1022,11 +1024,11 @@ unsigned int rs_session_drain(struct rs_session *s, unsigned int budget)
 			break;
 		n++;
 	}
-	if (s->srv->cfg->max_records_per_second > 0 && !s->stopping)
+	if (session_cfg(s)->max_records_per_second > 0 && !s->stopping)
 		s->tokens -= n;
 	if (s->ring.tail - s->ring.release > s->shm.ring_size / 2 &&
 	    !TAILQ_EMPTY(&s->records))
-		rs_flow_relieve(s->srv->flow, TAILQ_FIRST(&s->records));
+		rs_flow_relieve(*s->env->flow, TAILQ_FIRST(&s->records));
 	return n;
 }
 
@@ -1126,7 +1128,7 @@ int rs_session_backlogged(const struct rs_session *s)
 
 uint32_t rs_session_recheck(struct rs_session *s, int *acl_refused)
 {
-	const struct rs_config *cfg = s->srv->cfg;
+	const struct rs_config *cfg = session_cfg(s);
 	struct rs_topic_policy pol;
 	uint32_t n = 0;
 
@@ -1136,7 +1138,7 @@ uint32_t rs_session_recheck(struct rs_session *s, int *acl_refused)
 		const char *name = s->names[i];
 		int was = s->refused[i];
 
-		if (s->topics[i] == s->srv->refused_topic) {
+		if (s->topics[i] == *s->env->refused_topic) {
 			n++; /* refused at a resume: stays so */
 			continue;
 		}

@@ -18,7 +18,55 @@
 #include "ring.h"
 #include "shm.h"
 
+struct rs_config;
+struct rs_flow;
+struct rs_producer;
 struct rs_server;
+struct rs_session;
+struct rs_session_key;
+struct rs_topic;
+
+/*
+ * The daemon around the sessions, as a session sees it. The server owns
+ * every pointee, fills one in before its first session and keeps what it
+ * points to current (a reload replaces the config); session.c includes
+ * nothing above itself and reaches the session registry and the
+ * scheduler only through these calls, each given srv.
+ */
+struct rs_session_env {
+	struct rs_server *srv;
+	struct event_base *base;
+	struct rs_config *const *cfg; /* the config in force */
+	struct rs_flow *const *flow;
+	struct rs_producer *const *producer;
+	const struct rs_session_key *key;      /* makes session tokens */
+	struct rs_topic *const *refused_topic; /* what refused ids point to */
+	const int *stopping;		       /* the daemon is shutting down */
+	/* counters the sessions add to; metrics and status read them */
+	uint64_t *sessions_opened, *records_read, *reports_orphaned;
+
+	/* the registry: a new session in the list with a fresh id, a freed
+	 * one out of it; ids change only through set_id */
+	void (*add)(struct rs_server *srv, struct rs_session *s);
+	void (*remove)(struct rs_server *srv, struct rs_session *s);
+	void (*set_id)(struct rs_server *srv, struct rs_session *s,
+		       uint64_t id);
+	struct rs_session *(*find)(struct rs_server *srv, uint64_t id);
+	unsigned int (*open_sessions)(const struct rs_server *srv);
+	/* other sessions of s's uid that hold memory */
+	uint32_t (*uid_sessions)(const struct rs_server *srv,
+				 const struct rs_session *s);
+	int (*memfd_served)(const struct rs_server *srv,
+			    const struct rs_shm *shm,
+			    const struct rs_session *self);
+	void (*handshake_done)(struct rs_server *srv);
+	/* the scheduler: drain now */
+	void (*kick)(struct rs_server *srv);
+	void (*forget_topics)(struct rs_server *srv, int64_t unused_ms);
+	/* ringsidectl status (status.c); main.c sets it, NULL until then */
+	int (*render_status)(struct rs_server *srv, int json, char **out,
+			     size_t *len);
+};
 
 enum rs_session_state {
 	RS_SESSION_HANDSHAKE, /* connected, waiting for HELLO */
@@ -31,8 +79,8 @@ enum rs_session_state {
  * points to belong to the producer. */
 struct rs_session {
 	TAILQ_ENTRY(rs_session) entry;
-	LIST_ENTRY(rs_session) by_id; /* srv->by_id; rs_server_set_id() */
-	struct rs_server *srv;
+	LIST_ENTRY(rs_session) by_id; /* the server's index; env->set_id */
+	const struct rs_session_env *env; /* the server's; set once */
 	uint64_t id;
 	enum rs_session_state state;
 	struct rs_peer peer;
@@ -76,7 +124,7 @@ struct rs_session {
 	uint64_t gap_bytes;
 };
 
-struct rs_session *rs_session_new(struct rs_server *srv, int fd,
+struct rs_session *rs_session_new(const struct rs_session_env *env, int fd,
 				  const struct rs_peer *peer);
 void rs_session_free(struct rs_session *s);
 
@@ -94,11 +142,12 @@ void rs_session_ring_done(struct rs_record *rec);
 
 /* The final report for a record (delivered or failed), to its session if
  * that is still open; counted as dropped otherwise. */
-void rs_session_report(struct rs_server *srv, struct rs_record *rec,
-		       const struct rs_outcome *o);
+void rs_session_report(const struct rs_session_env *env,
+		       struct rs_record *rec, const struct rs_outcome *o);
 
 /* The non-final report: the record is committed to the spool. */
-void rs_session_report_spooled(struct rs_server *srv, struct rs_record *rec);
+void rs_session_report_spooled(const struct rs_session_env *env,
+			       struct rs_record *rec);
 
 /* Bookkeeping for the back-pressure state shown to the client. */
 void rs_session_held(struct rs_session *s, int delta);

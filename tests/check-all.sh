@@ -33,9 +33,10 @@ run_suite() {
 }
 
 start=$(date +%s)
-echo "== cppcheck, clang-tidy"
+echo "== cppcheck, clang-tidy, include cycles"
 sh tests/cppcheck.sh
 sh tests/clang-tidy.sh
+python3 tests/include-cycles.py
 run_suite normal
 echo "== real Kafka cluster (tests/kafka), $(($(date +%s) - start)) s in"
 (cd build/normal && make --quiet check-kafka) || {
