@@ -864,6 +864,10 @@ int main(int argc, char **argv)
 		      "loopback; replication factor 3, min.insync.replicas 2)"
 		    : "mock cluster of 3 brokers in its own process",
 	    scale);
+	if (!cluster_is_real())
+		out("\nThe headline figures are a real Apache Kafka cluster's, "
+		    "in [results-kafka.md](results-kafka.md) (`make "
+		    "bench-kafka`); these are the mock's.\n");
 	cluster_start(&c, 3);
 	if (want(1)) {
 		bench_latency(&c);
