@@ -88,8 +88,7 @@ static int idle(struct ringside *rs)
 		rs->reply_armed = 1;
 		/* Dekker with the daemon: its tail store, then its load of
 		 * our flag */
-		if (rs_load_seq_cst(&rs->shm->reply_tail) !=
-		    rs->reply_head)
+		if (rs_load_seq_cst(&rs->shm->reply_tail) != rs->reply_head)
 			return 1;
 	}
 	if (rs_load_relaxed(&rs->disconnected))
@@ -105,8 +104,7 @@ static int idle(struct ringside *rs)
 	else
 		rs_reconnect_lost(rs);
 	/* the daemon may have written reports just before it went */
-	if (rs_load_acquire(&rs->shm->reply_tail) !=
-	    rs->reply_head)
+	if (rs_load_acquire(&rs->shm->reply_tail) != rs->reply_head)
 		return 1;
 	return rs->no_reconnect ? RINGSIDE_ENOTCONN : 0;
 }
@@ -123,9 +121,8 @@ int ringside_poll(ringside_t *rs, ringside_report_cb cb, void *ctx)
 		return 0;
 	if (rs->conn_state != RS_CONN_UP && !rs->no_reconnect)
 		(void)rs_reconnect_step(rs);
-	if (rs->reply_armed &&
-	    !(rs_load_acquire(&rs->shm->reply_flags) &
-	      RINGSIDE_RF_WANT_WAKEUP)) {
+	if (rs->reply_armed && !(rs_load_acquire(&rs->shm->reply_flags) &
+				 RINGSIDE_RF_WANT_WAKEUP)) {
 		eventfd_t v;
 
 		/* the daemon took the flag: it wrote, or will write, the

@@ -27,8 +27,8 @@
 #define DEFAULT_TIMEOUT_MS 30000
 
 enum line_state {
-	LINE_SENT = 1,	   /* in the ring, no report yet */
-	LINE_SPOOLED = 2,  /* in ringsided's spool, final report to come */
+	LINE_SENT = 1,	  /* in the ring, no report yet */
+	LINE_SPOOLED = 2, /* in ringsided's spool, final report to come */
 	LINE_DELIVERED = 3,
 	LINE_FAILED = 4,
 };
@@ -58,7 +58,8 @@ static void send_usage(FILE *f)
 		"  -H NAME=VALUE   add a header to every record (repeatable)\n"
 		"  -n NAME         session name for ringsided's log "
 		"(default ringside-send)\n"
-		"  -T TIMEOUT_MS   wait at most this long for ringsided in all: "
+		"  -T TIMEOUT_MS   wait at most this long for ringsided in "
+		"all: "
 		"for the session,\n"
 		"                  ring space and reports (default %d)\n"
 		"  -v              print one line per report\n"
@@ -107,8 +108,7 @@ static unsigned char *line_state(struct counts *c, uint64_t n, int grow)
 }
 
 /* Moves a line from one state to another, keeping the counts. */
-static void line_move(struct counts *c, unsigned char *st,
-		      enum line_state to)
+static void line_move(struct counts *c, unsigned char *st, enum line_state to)
 {
 	if (*st == LINE_SPOOLED)
 		c->spooled--;

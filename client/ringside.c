@@ -94,12 +94,9 @@ int rs_client_attach(struct ringside *rs, int memfd, uint64_t map_size)
 	rs->ring = (uint8_t *)map + rs->shm->ring_off;
 	rs->reply = (const struct ringside_reply_slot *)((char *)map +
 							 rs->shm->reply_off);
-	rs->cached_release =
-		rs_load_acquire(&rs->shm->release);
-	rs->dropped_seen =
-		rs_load_relaxed(&rs->shm->reports_dropped);
-	rs->reply_head =
-		rs_load_acquire(&rs->shm->reply_head);
+	rs->cached_release = rs_load_acquire(&rs->shm->release);
+	rs->dropped_seen = rs_load_relaxed(&rs->shm->reports_dropped);
+	rs->reply_head = rs_load_acquire(&rs->shm->reply_head);
 	return 0;
 }
 
@@ -124,7 +121,7 @@ static struct ringside *handle_new(void)
 }
 
 static int client_hello(struct ringside *rs, const char *name, char *errbuf,
-		 size_t errlen)
+			size_t errlen)
 {
 	struct ringside_msg_hello req;
 	struct ringside_msg_welcome resp;
@@ -272,7 +269,8 @@ void ringside_close(ringside_t *rs)
 	free(rs);
 }
 
-static struct ringside_topic *client_find_topic(struct ringside *rs, const char *name)
+static struct ringside_topic *client_find_topic(struct ringside *rs,
+						const char *name)
 {
 	for (uint32_t i = 0; i < rs->ntopics; i++)
 		if (strcmp(rs->topics[i]->name, name) == 0)
@@ -294,8 +292,7 @@ int ringside_topic(ringside_t *rs, const char *name, ringside_topic_t **topicp)
 	len = strlen(name);
 	if (!ringside_topic_name_valid(name, len))
 		return RINGSIDE_EINVAL;
-	if (rs->shm == NULL ||
-	    rs_load_acquire(&rs->disconnected))
+	if (rs->shm == NULL || rs_load_acquire(&rs->disconnected))
 		return RINGSIDE_ENOTCONN;
 
 	pthread_mutex_lock(&rs->topic_lock);
@@ -369,10 +366,8 @@ int ringside_state(const ringside_t *rs, ringside_state_t *st)
 	st->ring_used = tail >= release && tail - release <= rs->ring_size
 				? (size_t)(tail - release)
 				: rs->ring_size;
-	st->records_finished =
-		rs_load_relaxed(&rs->shm->records_finished);
-	st->reports_dropped =
-		rs_load_relaxed(&rs->shm->reports_dropped);
+	st->records_finished = rs_load_relaxed(&rs->shm->records_finished);
+	st->reports_dropped = rs_load_relaxed(&rs->shm->reports_dropped);
 	if (rs_load_acquire(&rs->disconnected))
 		st->backpressure = RINGSIDE_DISCONNECTED;
 	else if (state <= RINGSIDE_SHM_STOPPING)
@@ -385,10 +380,8 @@ int ringside_state(const ringside_t *rs, ringside_state_t *st)
 int rs_client_finished(const struct ringside *rs, uint64_t pos)
 {
 	uint64_t release = rs_load_acquire(&rs->shm->release);
-	uint64_t rtail =
-		rs_load_acquire(&rs->shm->reply_tail);
-	uint64_t backlog =
-		rs_load_relaxed(&rs->shm->reports_backlog);
+	uint64_t rtail = rs_load_acquire(&rs->shm->reply_tail);
+	uint64_t backlog = rs_load_relaxed(&rs->shm->reports_backlog);
 
 	return release >= pos && backlog == 0 && rtail == rs->reply_head;
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ringside_clock.h: the clocks of the daemon and the client library, in one
- * place. Not installed. Monotonic time for every interval and deadline; the coarse monotonic clock (a few ms, no
- * hardware read) where it is read per record; wall time only for what is
- * written down (record timestamps, segment headers, log lines).
+ * place. Not installed. Monotonic time for every interval and deadline; the
+ * coarse monotonic clock (a few ms, no hardware read) where it is read per
+ * record; wall time only for what is written down (record timestamps, segment
+ * headers, log lines).
  */
 #ifndef RINGSIDE_CLOCK_H
 #define RINGSIDE_CLOCK_H

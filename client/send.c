@@ -116,8 +116,7 @@ static int reserve(struct ringside *rs, uint32_t size, uint64_t *startp,
 				       : 0;
 		uint64_t end = tail + pad + size;
 		/* pairs with the release store below */
-		uint64_t rel =
-			rs_load_acquire(&rs->cached_release);
+		uint64_t rel = rs_load_acquire(&rs->cached_release);
 
 		if (end - rel > rs->ring_size) {
 			/* pairs with the release store of release in the
@@ -149,8 +148,7 @@ static void ring_doorbell(struct ringside *rs)
 {
 	/* Dekker with the daemon's arm in ring.c: our seq_cst commit then
 	 * this load; its seq_cst flag store then its load of our bit. */
-	if (!(rs_load_seq_cst(&rs->shm->flags) &
-	      RINGSIDE_F_NEED_WAKEUP))
+	if (!(rs_load_seq_cst(&rs->shm->flags) & RINGSIDE_F_NEED_WAKEUP))
 		return;
 	if (rs_fetch_and_seq_cst(&rs->shm->flags, ~RINGSIDE_F_NEED_WAKEUP) &
 	    RINGSIDE_F_NEED_WAKEUP)
@@ -173,8 +171,7 @@ int ringside_sendv(ringside_t *rs, const ringside_topic_t *topic,
 	/* while the daemon is away, records still go into the ring: the next
 	 * daemon reads them (unless the application opted out) */
 	if (rs->shm == NULL ||
-	    (rs->no_reconnect &&
-	     rs_load_relaxed(&rs->disconnected)))
+	    (rs->no_reconnect && rs_load_relaxed(&rs->disconnected)))
 		return RINGSIDE_ENOTCONN;
 	size = frame_bytes(rec, &hbytes);
 	if (size < 0)

@@ -240,6 +240,20 @@ enum key_kind {
 	K_LISTEN,
 };
 
+/* Where the parser remembers the line of a key that a later check
+ * (after the whole file is read) names in its message. */
+#define LINE_OF(field) offsetof(struct parser, field)
+
+/*
+ * The [ringside] keys. For each: its name; its kind, which says how the
+ * value is parsed (a size such as 4M, a number, a string, an octal mode,
+ * a group name, a log level, a spool_fsync policy, a spool_full policy, an
+ * ADDRESS:PORT); off, where it is stored in struct rs_config (kinds that
+ * store elsewhere say so in ringside_key()); min and max, the range of a
+ * number (for spool_fsync, of its milliseconds); pow2, a number that must
+ * be a power of two; line, where the parser keeps the key's line number
+ * for the checks that need both ends of a file (0: none).
+ */
 static const struct ringside_key {
 	const char *name;
 	enum key_kind kind;
@@ -247,48 +261,51 @@ static const struct ringside_key {
 	uint64_t min;
 	uint64_t max;
 	int pow2;
+	size_t line;
 } ringside_keys[] = {
-	{ "socket", K_STRING, offsetof(struct rs_config, socket_path), 0, 0,
-	  0 },
+	{ "socket", K_STRING, offsetof(struct rs_config, socket_path), 0, 0, 0,
+	  LINE_OF(socket_line) },
 	{ "socket_mode", K_MODE, offsetof(struct rs_config, socket_mode), 0,
-	  0777, 0 },
-	{ "socket_group", K_GROUP, 0, 0, 0, 0 },
+	  0777, 0, 0 },
+	{ "socket_group", K_GROUP, 0, 0, 0, 0, 0 },
 	{ "ring_size", K_SIZE, offsetof(struct rs_config, ring_size),
-	  RINGSIDE_RING_MIN, RINGSIDE_RING_MAX, 1 },
+	  RINGSIDE_RING_MIN, RINGSIDE_RING_MAX, 1, LINE_OF(ring_size_line) },
 	{ "reply_slots", K_UINT, offsetof(struct rs_config, reply_slots),
-	  RINGSIDE_REPLY_MIN, RINGSIDE_REPLY_MAX, 1 },
+	  RINGSIDE_REPLY_MIN, RINGSIDE_REPLY_MAX, 1, 0 },
 	{ "max_record_bytes", K_SIZE,
-	  offsetof(struct rs_config, max_record_bytes), 1024, 512U << 20, 0 },
+	  offsetof(struct rs_config, max_record_bytes), 1024, 512U << 20, 0,
+	  LINE_OF(max_record_line) },
 	{ "report_backlog", K_UINT, offsetof(struct rs_config, report_backlog),
-	  0, 1U << 24, 0 },
+	  0, 1U << 24, 0, 0 },
 	{ "max_sessions", K_UINT, offsetof(struct rs_config, max_sessions), 1,
-	  65536, 0 },
+	  65536, 0, 0 },
 	{ "max_sessions_per_uid", K_UINT,
-	  offsetof(struct rs_config, max_sessions_per_uid), 1, 65536, 0 },
+	  offsetof(struct rs_config, max_sessions_per_uid), 1, 65536, 0, 0 },
 	{ "max_records_per_second", K_UINT,
-	  offsetof(struct rs_config, max_records_per_second), 0, 100000000, 0 },
+	  offsetof(struct rs_config, max_records_per_second), 0, 100000000, 0,
+	  0 },
 	{ "max_topics", K_UINT, offsetof(struct rs_config, max_topics), 1,
-	  1000000, 0 },
+	  1000000, 0, 0 },
 	{ "max_topics_per_uid", K_UINT,
-	  offsetof(struct rs_config, max_topics_per_uid), 1, 1000000, 0 },
+	  offsetof(struct rs_config, max_topics_per_uid), 1, 1000000, 0, 0 },
 	{ "drain_interval_us", K_UINT,
-	  offsetof(struct rs_config, drain_interval_us), 10, 1000000, 0 },
+	  offsetof(struct rs_config, drain_interval_us), 10, 1000000, 0, 0 },
 	{ "idle_linger_ms", K_UINT, offsetof(struct rs_config, idle_linger_ms),
-	  0, 60000, 0 },
+	  0, 60000, 0, 0 },
 	{ "shutdown_timeout_ms", K_UINT,
-	  offsetof(struct rs_config, shutdown_timeout_ms), 0, 3600000, 0 },
-	{ "log_level", K_LOGLEVEL, 0, 0, 0, 0 },
-	{ "spool_dir", K_STRING, offsetof(struct rs_config, spool_dir), 0, 0,
-	  0 },
-	{ "spool_fsync", K_FSYNC, 0, 1, 3600000, 0 },
+	  offsetof(struct rs_config, shutdown_timeout_ms), 0, 3600000, 0, 0 },
+	{ "log_level", K_LOGLEVEL, 0, 0, 0, 0, 0 },
+	{ "spool_dir", K_STRING, offsetof(struct rs_config, spool_dir), 0, 0, 0,
+	  LINE_OF(spool_dir_line) },
+	{ "spool_fsync", K_FSYNC, 0, 1, 3600000, 0, 0 },
 	{ "spool_max_bytes", K_SIZE64,
-	  offsetof(struct rs_config, spool_max_bytes), 1U << 20, UINT64_MAX,
-	  0 },
+	  offsetof(struct rs_config, spool_max_bytes), 1U << 20, UINT64_MAX, 0,
+	  LINE_OF(spool_max_line) },
 	{ "spool_segment_bytes", K_SIZE64,
 	  offsetof(struct rs_config, spool_segment_bytes), 1U << 20, 1ULL << 32,
-	  0 },
-	{ "spool_full", K_FULL, 0, 0, 0, 0 },
-	{ "metrics_listen", K_LISTEN, 0, 0, 0, 0 },
+	  0, 0 },
+	{ "spool_full", K_FULL, 0, 0, 0, 0, 0 },
+	{ "metrics_listen", K_LISTEN, 0, 0, 0, 0, 0 },
 };
 
 /* "127.0.0.1:9464" or "[::1]:9464": a literal address (no name lookup at
@@ -364,11 +381,7 @@ static void ringside_key(struct parser *p, const char *name, const char *value)
 		}
 		free(*dst);
 		*dst = xstrdup(value);
-		if (strcmp(name, "socket") == 0)
-			p->socket_line = p->line;
-		else
-			p->spool_dir_line = p->line;
-		return;
+		break;
 	}
 	case K_MODE: {
 		char *end;
@@ -454,9 +467,7 @@ static void ringside_key(struct parser *p, const char *name, const char *value)
 			return;
 		}
 		*(uint64_t *)((char *)cfg + k->off) = v;
-		if (strcmp(name, "spool_max_bytes") == 0)
-			p->spool_max_line = p->line;
-		return;
+		break;
 	case K_SIZE:
 	case K_UINT:
 		if ((k->kind == K_SIZE ? parse_size(value, &v)
@@ -478,12 +489,11 @@ static void ringside_key(struct parser *p, const char *name, const char *value)
 			return;
 		}
 		*(uint32_t *)((char *)cfg + k->off) = (uint32_t)v;
-		if (strcmp(name, "ring_size") == 0)
-			p->ring_size_line = p->line;
-		if (strcmp(name, "max_record_bytes") == 0)
-			p->max_record_line = p->line;
-		return;
+		break;
 	}
+	/* set: remember where, for the checks after the whole file */
+	if (k->line != 0)
+		*(int *)((char *)p + k->line) = p->line;
 }
 
 static int is_acks_key(const char *name)

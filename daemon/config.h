@@ -37,10 +37,10 @@ struct rs_topic_config {
 	int line;
 	int acks;
 	int reports;
-	int write_ahead;        /* -1 unset, 0, 1 */
-	int64_t backlog_bytes;  /* -1 unset */
-	int64_t backlog_ms;     /* -1 unset */
-	struct rs_acl acl;      /* who may send to it */
+	int write_ahead;       /* -1 unset, 0, 1 */
+	int64_t backlog_bytes; /* -1 unset */
+	int64_t backlog_ms;    /* -1 unset */
+	struct rs_acl acl;     /* who may send to it */
 	struct rs_props props; /* librdkafka topic properties */
 };
 
@@ -74,7 +74,7 @@ struct rs_config {
 	uint64_t spool_max_bytes;
 	uint64_t spool_segment_bytes;
 	int spool_drop_oldest;
-	struct rs_acl acl; /* who may open a session */
+	struct rs_acl acl;  /* who may open a session */
 	char *metrics_host; /* NULL: no metrics endpoint */
 	uint16_t metrics_port;
 

@@ -30,7 +30,8 @@ static uint32_t crc_sw(uint32_t crc, const uint8_t *p, size_t len)
 	/* pairs with the release store below: a thread that sees ready
 	 * sees the whole table */
 	if (!rs_load_acquire(&ready)) {
-		init_table(); /* idempotent: racing threads write equal values */
+		init_table(); /* idempotent: racing threads write equal values
+			       */
 		rs_store_release(&ready, 1);
 	}
 	while (len--)
@@ -39,9 +40,8 @@ static uint32_t crc_sw(uint32_t crc, const uint8_t *p, size_t len)
 }
 
 #if defined(__x86_64__)
-__attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc,
-							   const uint8_t *p,
-							   size_t len)
+__attribute__((target("sse4.2"))) static uint32_t
+crc_hw(uint32_t crc, const uint8_t *p, size_t len)
 {
 	uint64_t c = crc;
 

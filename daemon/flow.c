@@ -30,8 +30,9 @@
 /* a ring half full of records this old, of a topic that delivered none
  * for as long, is an outage, not a burst */
 #define RELIEVE_AGE_MS 100
-#define OTHER_TRIES 5 /* sends of a record failing with an unclassified
-		       * error before it is reported failed */
+#define OTHER_TRIES                                                            \
+	5 /* sends of a record failing with an unclassified                    \
+	   * error before it is reported failed */
 
 /* Owns nothing but its lists' links: records belong to their holders. */
 struct rs_flow {
@@ -556,8 +557,7 @@ void rs_flow_delivered(struct rs_flow *f, struct rs_record *rec,
 			e->state = RS_PENDING_FAILED;
 			e->possible_dup |=
 				o->persistence == RINGSIDE_POSSIBLY_PERSISTED;
-			if (rs_kafka_err_class(o->kafka_error) ==
-			    RS_ERR_OTHER)
+			if (rs_kafka_err_class(o->kafka_error) == RS_ERR_OTHER)
 				e->tries++;
 		}
 		t->rewind = 1;

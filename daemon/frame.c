@@ -35,9 +35,11 @@ int rs_headers_check(const uint8_t *p, uint32_t bytes, uint32_t count,
 		memcpy(&wh, p + pos, sizeof(wh));
 		pos += sizeof(wh);
 		if (wh.name_len == 0 || wh.name_len > RINGSIDE_HEADER_NAME_MAX)
-			return frame_fail(why, "header name length out of range");
+			return frame_fail(why,
+					  "header name length out of range");
 		if (wh.reserved != 0)
-			return frame_fail(why, "header reserved field not zero");
+			return frame_fail(why,
+					  "header reserved field not zero");
 		if (frame_opt_len(wh.value_len) + wh.name_len > bytes - pos)
 			return frame_fail(why, "header runs past header_bytes");
 		if (memchr(p + pos, '\0', wh.name_len) != NULL)
@@ -47,7 +49,8 @@ int rs_headers_check(const uint8_t *p, uint32_t bytes, uint32_t count,
 		pos += wh.name_len + frame_opt_len(wh.value_len);
 	}
 	if (pos != bytes)
-		return frame_fail(why, "header_bytes does not match the headers");
+		return frame_fail(why,
+				  "header_bytes does not match the headers");
 	return 0;
 }
 
@@ -76,7 +79,8 @@ int rs_frame_parse_header(const void *buf, uint32_t size, struct rs_frame *f,
 	need = sizeof(h) + (uint64_t)h.header_bytes + frame_opt_len(h.key_len) +
 	       frame_opt_len(h.value_len);
 	if (ringside_align8(need) != size)
-		return frame_fail(why, "frame lengths do not add up to its size");
+		return frame_fail(why,
+				  "frame lengths do not add up to its size");
 	memset(f, 0, sizeof(*f));
 	f->size = size;
 	f->topic = h.topic;
@@ -112,7 +116,8 @@ int rs_frame_parse(const void *buf, uint32_t size, struct rs_frame *f,
 	need = sizeof(h) + (uint64_t)h.header_bytes + frame_opt_len(h.key_len) +
 	       frame_opt_len(h.value_len);
 	if (ringside_align8(need) != size)
-		return frame_fail(why, "frame lengths do not add up to its size");
+		return frame_fail(why,
+				  "frame lengths do not add up to its size");
 	f->size = size;
 	f->topic = h.topic;
 	f->partition = h.partition;

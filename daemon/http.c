@@ -24,7 +24,7 @@ struct rs_http {
 	struct event_base *base;
 	rs_http_handler_fn fn;
 	void *arg;
-	int fd;			/* the listening socket, owned */
+	int fd;			 /* the listening socket, owned */
 	struct event *listen_ev; /* owned */
 	struct event *resume_ev; /* owned: accepting again after EMFILE */
 	unsigned int conns;
@@ -152,9 +152,8 @@ static void http_on_read(struct bufferevent *bev, void *arg)
 			(void)http_plain(c, 431, "request head too large");
 		return;
 	}
-	n = evbuffer_get_length(in) < sizeof(line) - 1
-		    ? evbuffer_get_length(in)
-		    : sizeof(line) - 1;
+	n = evbuffer_get_length(in) < sizeof(line) - 1 ? evbuffer_get_length(in)
+						       : sizeof(line) - 1;
 	evbuffer_copyout(in, line, n);
 	line[n] = '\0';
 	line[strcspn(line, "\r\n")] = '\0';
@@ -165,8 +164,8 @@ static void http_on_written(struct bufferevent *bev, void *arg)
 {
 	struct http_conn *c = arg;
 
-	if (c->answered && evbuffer_get_length(bufferevent_get_output(bev)) ==
-				   0)
+	if (c->answered &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 		http_conn_free(c);
 }
 
@@ -326,13 +325,14 @@ struct rs_http *rs_http_new(struct event_base *base, const char *host,
 		free(h);
 		return NULL;
 	}
-	h->listen_ev = event_new(base, h->fd, EV_READ | EV_PERSIST,
-				 http_on_accept, h);
+	h->listen_ev =
+		event_new(base, h->fd, EV_READ | EV_PERSIST, http_on_accept, h);
 	h->resume_ev = evtimer_new(base, http_on_resume, h);
 	if (h->listen_ev == NULL || h->resume_ev == NULL ||
 	    event_add(h->listen_ev, NULL) < 0) {
-		snprintf(err, errlen, "libevent: cannot watch the metrics "
-				      "socket");
+		snprintf(err, errlen,
+			 "libevent: cannot watch the metrics "
+			 "socket");
 		rs_http_free(h);
 		return NULL;
 	}

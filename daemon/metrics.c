@@ -2,10 +2,10 @@
 /*
  * metrics.c: Prometheus text exposition of the daemon's counters: per
  * topic (a topic unused for 10 minutes is forgotten, and its counters
- * start again from 0 if it comes back), the spool, sessions, reloads, and each librdkafka producer's
- * brokers from its statistics. Per-session figures are left to
- * ringsidectl status: sessions come and go, and a label per pid would make
- * a time series per process ever started.
+ * start again from 0 if it comes back), the spool, sessions, reloads, and each
+ * librdkafka producer's brokers from its statistics. Per-session figures are
+ * left to ringsidectl status: sessions come and go, and a label per pid would
+ * make a time series per process ever started.
  */
 #include <event2/buffer.h>
 #include <stdio.h>
@@ -43,7 +43,8 @@ static void metrics_label(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static void metrics_help(FILE *f, const char *name, const char *type, const char *text)
+static void metrics_help(FILE *f, const char *name, const char *type,
+			 const char *text)
 {
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
 }
@@ -51,13 +52,13 @@ static void metrics_help(FILE *f, const char *name, const char *type, const char
 /* One line per topic of a per-topic counter or gauge. */
 #define TOPIC_METRIC(f, srv, mname, type, text, expr)                          \
 	do {                                                                   \
-		metrics_help(f, mname, type, text);                                    \
+		metrics_help(f, mname, type, text);                            \
 		for (size_t i_ = 0; i_ < rs_producer_ntopics((srv)->producer); \
 		     i_++) {                                                   \
 			const struct rs_topic *t =                             \
 				rs_producer_topic_at((srv)->producer, i_);     \
 			fputs(mname "{topic=", f);                             \
-			metrics_label(f, t->name);                                     \
+			metrics_label(f, t->name);                             \
 			fprintf(f, "} %llu\n", (unsigned long long)(expr));    \
 		}                                                              \
 	} while (0)
@@ -90,52 +91,56 @@ static void metrics_daemon(FILE *f, struct rs_server *srv)
 	unsigned int n = rs_server_open_sessions(srv);
 
 	rs_spool_stats(srv->spool, &ss);
-	metrics_help(f, "ringside_build_info", "gauge", "The ringsided version.");
+	metrics_help(f, "ringside_build_info", "gauge",
+		     "The ringsided version.");
 	fprintf(f, "ringside_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
 	metrics_help(f, "ringside_sessions", "gauge", "Client sessions open.");
 	fprintf(f, "ringside_sessions %u\n", n);
 	metrics_help(f, "ringside_sessions_opened_total", "counter",
-	     "Client sessions opened since start.");
+		     "Client sessions opened since start.");
 	fprintf(f, "ringside_sessions_opened_total %llu\n",
 		(unsigned long long)srv->sessions_opened);
 	metrics_help(f, "ringside_records_read_total", "counter",
-	     "Records read from client rings.");
+		     "Records read from client rings.");
 	fprintf(f, "ringside_records_read_total %llu\n",
 		(unsigned long long)srv->records_read);
 	metrics_help(f, "ringside_reports_orphaned_total", "counter",
-	     "Final reports for sessions already gone.");
+		     "Final reports for sessions already gone.");
 	fprintf(f, "ringside_reports_orphaned_total %llu\n",
 		(unsigned long long)srv->reports_orphaned);
 	metrics_help(f, "ringside_config_reloads_total", "counter",
-	     "Configuration reloads, by result.");
+		     "Configuration reloads, by result.");
 	fprintf(f,
 		"ringside_config_reloads_total{result=\"ok\"} %llu\n"
 		"ringside_config_reloads_total{result=\"failed\"} %llu\n",
 		(unsigned long long)srv->reloads,
 		(unsigned long long)srv->reload_failures);
 	metrics_help(f, "ringside_spool_records", "gauge",
-	     "Records in the spool not yet delivered.");
+		     "Records in the spool not yet delivered.");
 	fprintf(f, "ringside_spool_records %llu\n",
 		(unsigned long long)ss.records);
-	metrics_help(f, "ringside_spool_bytes", "gauge", "Bytes of spool segments.");
+	metrics_help(f, "ringside_spool_bytes", "gauge",
+		     "Bytes of spool segments.");
 	fprintf(f, "ringside_spool_bytes %llu\n", (unsigned long long)ss.bytes);
-	metrics_help(f, "ringside_spool_segments", "gauge", "Spool segment files.");
+	metrics_help(f, "ringside_spool_segments", "gauge",
+		     "Spool segment files.");
 	fprintf(f, "ringside_spool_segments %llu\n",
 		(unsigned long long)ss.segments);
 	metrics_help(f, "ringside_spool_dropped_total", "counter",
-	     "Records dropped by spool_full = drop_oldest.");
+		     "Records dropped by spool_full = drop_oldest.");
 	fprintf(f, "ringside_spool_dropped_total %llu\n",
 		(unsigned long long)ss.dropped);
-	metrics_help(f, "ringside_spool_full", "gauge", "1 while the spool is full.");
+	metrics_help(f, "ringside_spool_full", "gauge",
+		     "1 while the spool is full.");
 	fprintf(f, "ringside_spool_full %d\n", ss.full ? 1 : 0);
 	metrics_help(f, "ringside_spool_writes_failing", "gauge",
-	     "1 while spool writes fail.");
+		     "1 while spool writes fail.");
 	fprintf(f, "ringside_spool_writes_failing %d\n", ss.broken ? 1 : 0);
 }
 
 /* {producer="...",acks="...",broker="...",nodeid="..."} */
 static void metrics_broker_labels(FILE *f, const char *prod, int acks,
-			  const struct rs_kbroker *b)
+				  const struct rs_kbroker *b)
 {
 	fputs("{producer=", f);
 	metrics_label(f, prod);
@@ -195,7 +200,7 @@ static void metrics_kafka(FILE *f, struct rs_server *srv)
 	};
 
 	metrics_help(f, "ringside_kafka_queued_records", "gauge",
-	     "Records queued or in flight in a librdkafka producer.");
+		     "Records queued or in flight in a librdkafka producer.");
 	for (int a = 0; a < RS_ACKS_N; a++) {
 		const char *name;
 		const struct rs_kstats *ks = rs_producer_kstats(
@@ -218,9 +223,11 @@ static void metrics_kafka(FILE *f, struct rs_server *srv)
 			for (uint32_t i = 0; ks != NULL && i < ks->nbrokers;
 			     i++) {
 				fputs(bm[m].name, f);
-				metrics_broker_labels(f, name, a, &ks->broker[i]);
+				metrics_broker_labels(f, name, a,
+						      &ks->broker[i]);
 				fprintf(f, " %.9g\n",
-					metrics_broker_value(&ks->broker[i], (int)m));
+					metrics_broker_value(&ks->broker[i],
+							     (int)m));
 			}
 		}
 	}

@@ -407,7 +407,8 @@ void rs_producer_on_topic(struct rs_producer *p, rs_topic_new_fn fn, void *arg)
 	p->on_topic_arg = arg;
 }
 
-static struct rs_topic *producer_find_topic(struct rs_producer *p, const char *name)
+static struct rs_topic *producer_find_topic(struct rs_producer *p,
+					    const char *name)
 {
 	for (size_t i = 0; i < p->ntopics; i++)
 		if (strcmp(p->topics[i]->name, name) == 0)
@@ -708,8 +709,8 @@ static size_t msg_size(const rd_kafka_message_t *m)
 	return m->len + m->key_len;
 }
 
-static const rd_kafka_message_t *
-size_culprit(const rd_kafka_message_t **msgs, size_t n, size_t *nfailed)
+static const rd_kafka_message_t *size_culprit(const rd_kafka_message_t **msgs,
+					      size_t n, size_t *nfailed)
 {
 	const rd_kafka_message_t *big = NULL;
 
@@ -726,9 +727,8 @@ size_culprit(const rd_kafka_message_t **msgs, size_t n, size_t *nfailed)
 
 /* The event's messages, in p's array (grown as needed); NULL if it
  * cannot grow, and then they are taken one at a time. */
-static const rd_kafka_message_t **event_messages(struct rs_producer *p,
-						 rd_kafka_event_t *ev,
-						 size_t *n)
+static const rd_kafka_message_t **
+event_messages(struct rs_producer *p, rd_kafka_event_t *ev, size_t *n)
 {
 	size_t count = rd_kafka_event_message_count(ev);
 
@@ -788,10 +788,11 @@ static void producer_deliver(struct rs_producer *p, rd_kafka_event_t *ev)
 			 rd_kafka_topic_name(culprit->rkt), nfailed,
 			 msg_size(culprit));
 	for (size_t i = 0; i < n; i++)
-		deliver_one(p, msgs[i],
-			    nfailed > 1 && msgs[i] != culprit &&
-				    msgs[i]->err ==
-					    RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+		deliver_one(
+			p, msgs[i],
+			nfailed > 1 && msgs[i] != culprit &&
+				msgs[i]->err ==
+					RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
 }
 
 static void serve_class(struct rs_producer *p, struct rs_class *c)

@@ -84,9 +84,10 @@ void rs_producer_purge_class(struct rs_producer *p, enum rs_acks acks,
 enum rs_err_class {
 	RS_ERR_NONE = 0,
 	RS_ERR_TRANSIENT, /* the cluster cannot take it now: send it again */
-	RS_ERR_PRODUCER,  /* the producer instance failed: again, via a new one */
+	RS_ERR_PRODUCER,  /* the producer instance failed: again, via a new one
+			   */
 	RS_ERR_PERMANENT, /* refused for good: report it failed */
-	RS_ERR_OTHER,	  /* unclassified: sent again a few times, then failed */
+	RS_ERR_OTHER, /* unclassified: sent again a few times, then failed */
 };
 int rs_kafka_err_class(int err);
 

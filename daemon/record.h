@@ -18,7 +18,7 @@ struct rs_topic;
 enum rs_record_list_id {
 	RS_LIST_NONE = 0,
 	RS_LIST_DIRECT, /* its topic's records in librdkafka from a ring */
-	RS_LIST_HOLD,   /* its topic's records waiting to be dispatched */
+	RS_LIST_HOLD,	/* its topic's records waiting to be dispatched */
 	RS_LIST_REPLAY, /* its topic's records in librdkafka from the spool */
 };
 
@@ -35,22 +35,22 @@ struct rs_record {
 	struct rs_session *session;    /* valid while in_ring */
 	uint64_t session_id;
 	struct rs_topic *topic;
-	uint64_t start;     /* ring position of the frame (ring records) */
-	uint64_t rseq;      /* daemon-wide order in which records were read */
+	uint64_t start;	    /* ring position of the frame (ring records) */
+	uint64_t rseq;	    /* daemon-wide order in which records were read */
 	uint64_t spool_seq; /* 0 unless it is in the spool */
 	int64_t read_ms;    /* monotonic time it was read */
-	uint32_t size;      /* bytes of data[] */
+	uint32_t size;	    /* bytes of data[] */
 	uint8_t in_ring;
 	uint8_t ring_done; /* its ring space may be released */
 	uint8_t in_kafka;
 	uint8_t in_wait;
-	uint8_t list;        /* enum rs_record_list_id */
-	uint8_t from_spool;  /* read back from the spool */
-	uint8_t possible_dup; /* sent again after POSSIBLY_PERSISTED */
-	uint8_t orphan;	      /* its client is gone: spooled as well */
-	uint8_t size_retries; /* sent again after its batch was too large */
+	uint8_t list;	       /* enum rs_record_list_id */
+	uint8_t from_spool;    /* read back from the spool */
+	uint8_t possible_dup;  /* sent again after POSSIBLY_PERSISTED */
+	uint8_t orphan;	       /* its client is gone: spooled as well */
+	uint8_t size_retries;  /* sent again after its batch was too large */
 	struct rs_frame frame; /* points into data */
-	uint8_t data[];        /* the private copy */
+	uint8_t data[];	       /* the private copy */
 };
 
 TAILQ_HEAD(rs_record_list, rs_record);
@@ -60,10 +60,10 @@ void rs_record_release(struct rs_record *rec);
 
 /* A record's fate, as it goes into the report. */
 struct rs_outcome {
-	int status;      /* 0 or RINGSIDE_E* */
+	int status;	 /* 0 or RINGSIDE_E* */
 	int kafka_error; /* rd_kafka_resp_err_t */
 	int persistence; /* ringside_persistence_t */
-	int stage;       /* ringside_stage_t */
+	int stage;	 /* ringside_stage_t */
 	int32_t partition;
 	int64_t offset;
 	int64_t timestamp;

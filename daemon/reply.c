@@ -142,8 +142,7 @@ int rs_reply_flush(struct rs_reply *r, const char **why)
 	 * loop woke for ever. Two writes before one clear are harmless: one
 	 * read consumes both.
 	 */
-	if (rs_load_seq_cst(&r->hdr->reply_flags) &
-	    RINGSIDE_RF_WANT_WAKEUP) {
+	if (rs_load_seq_cst(&r->hdr->reply_flags) & RINGSIDE_RF_WANT_WAKEUP) {
 		(void)eventfd_write(r->wake_fd, 1);
 		rs_fetch_and_seq_cst(&r->hdr->reply_flags,
 				     ~RINGSIDE_RF_WANT_WAKEUP);

@@ -73,27 +73,30 @@ int rs_ring_peek(struct rs_ring *r, uint32_t *sizep, const char **why)
 	size = (uint32_t)word;
 	type = (uint16_t)(word >> 32);
 	if (size < 8 || size % 8 != 0)
-		return ring_violation(why,
-				 "frame size not a positive multiple of 8");
+		return ring_violation(
+			why, "frame size not a positive multiple of 8");
 	if (size > r->size - off)
-		return ring_violation(why, "frame straddles the end of the ring");
+		return ring_violation(why,
+				      "frame straddles the end of the ring");
 	if (size > r->tail - r->head)
 		return ring_violation(why, "frame runs past tail");
 	if (type == RINGSIDE_FRAME_PAD) {
 		if (size != r->size - off)
-			return ring_violation(why, "padding does not reach the end");
+			return ring_violation(why,
+					      "padding does not reach the end");
 		*sizep = size;
 		return RS_RING_PAD;
 	}
 	if (type != RINGSIDE_FRAME_RECORD)
 		return ring_violation(why, "unknown frame type");
 	if (size < sizeof(struct ringside_frame))
-		return ring_violation(why, "record frame shorter than its header");
+		return ring_violation(why,
+				      "record frame shorter than its header");
 	*sizep = size;
 	if (size > r->max_frame) {
 		if (size > r->oversize_frame)
-			return ring_violation(why,
-					 "record frame larger than max_frame");
+			return ring_violation(
+				why, "record frame larger than max_frame");
 		return RS_RING_OVERSIZE;
 	}
 	return RS_RING_RECORD;
@@ -151,12 +154,14 @@ int rs_ring_resume(struct rs_ring *r, const char **why)
 
 	if (release % 8 != 0 || tail < release || tail - release > r->size ||
 	    tail % 8 != 0)
-		return ring_violation(why, "resumed ring: cursors out of range");
+		return ring_violation(why,
+				      "resumed ring: cursors out of range");
 	r->release = r->head = r->tail = release;
 	if (to > release) {
 		/* the last daemon died moving release: finish the move */
 		if (to > tail || to % 8 != 0)
-			return ring_violation(why, "resumed ring: release_to out of "
+			return ring_violation(why,
+					      "resumed ring: release_to out of "
 					      "range");
 		rs_ring_release(r, to);
 		r->head = r->tail = to;

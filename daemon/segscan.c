@@ -64,8 +64,8 @@ static const uint8_t *reader_at(struct reader *r, uint64_t off, size_t want,
 		r->cap = n;
 	}
 	while (got < n) {
-		ssize_t k = pread(r->fd, r->buf + got, n - got,
-				  (off_t)(off + got));
+		ssize_t k =
+			pread(r->fd, r->buf + got, n - got, (off_t)(off + got));
 
 		if (k < 0 && errno == EINTR)
 			continue;
@@ -93,7 +93,8 @@ static int reader_record(struct reader *r, uint64_t off, struct rs_srec *out,
 			 const char **why)
 {
 	size_t avail;
-	const uint8_t *p = reader_at(r, off, sizeof(struct rs_srec_hdr), &avail);
+	const uint8_t *p =
+		reader_at(r, off, sizeof(struct rs_srec_hdr), &avail);
 	uint32_t size;
 	int k;
 
@@ -166,7 +167,11 @@ int rs_seg_read_record(int fd, uint64_t off, uint64_t end, uint8_t **buf,
 		       size_t *cap, struct rs_srec *out, const char **why)
 {
 	struct reader r = {
-		.fd = fd, .end = end, .buf = *buf, .cap = *cap, .boff = 0,
+		.fd = fd,
+		.end = end,
+		.buf = *buf,
+		.cap = *cap,
+		.boff = 0,
 	};
 	int k = reader_record(&r, off, out, why);
 

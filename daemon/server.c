@@ -20,10 +20,11 @@
 #include "log.h"
 #include "server.h"
 #include "session.h"
+#include "session_read.h"
 #include "spool.h"
 
-#define DRAIN_BUDGET 4096U   /* frames per session per pass, at most */
-#define DRAIN_MIN 64U	     /* ... and at least */
+#define DRAIN_BUDGET 4096U /* frames per session per pass, at most */
+#define DRAIN_MIN 64U	   /* ... and at least */
 /* frames per pass in all: a pass is one turn of the event loop, and the
  * control socket and the metrics endpoint wait for it to end (64
  * sessions with full rings once made a pass of 262,144 records) */
@@ -120,7 +121,7 @@ static unsigned int server_drain_all(struct rs_server *srv, int *hit_budget)
 	}
 	*hit_budget = 0;
 	share = srv->nsessions > 0 ? PASS_BUDGET / srv->nsessions : 0;
-	share = share < DRAIN_MIN ? DRAIN_MIN
+	share = share < DRAIN_MIN      ? DRAIN_MIN
 		: share > DRAIN_BUDGET ? DRAIN_BUDGET
 				       : share;
 	FOREACH_SESSION (s, next, srv) {
@@ -148,7 +149,8 @@ static unsigned int server_drain_all(struct rs_server *srv, int *hit_budget)
 
 /* Decides when to drain next: soon while records flow, never (until a
  * doorbell) once the rings are armed. */
-static void server_schedule(struct rs_server *srv, unsigned int work, int hit_budget)
+static void server_schedule(struct rs_server *srv, unsigned int work,
+			    int hit_budget)
 {
 	const struct rs_config *cfg = srv->cfg;
 	struct rs_session *s, *next;
@@ -181,7 +183,8 @@ static void server_schedule(struct rs_server *srv, unsigned int work, int hit_bu
 		server_timer_us(srv->drain_ev, cfg->drain_interval_us);
 	else
 		server_timer_us(srv->drain_ev,
-			 (backlog ? BACKLOG_RETRY_MS : SLEEP_SAFETY_MS) * 1000);
+				(backlog ? BACKLOG_RETRY_MS : SLEEP_SAFETY_MS) *
+					1000);
 }
 
 static void server_on_drain(evutil_socket_t fd, short what, void *arg)
@@ -204,7 +207,8 @@ void rs_server_kick(struct rs_server *srv)
 		event_active(srv->drain_ev, EV_TIMEOUT, 1);
 }
 
-static void server_on_delivery_report(struct rs_record *rec, const struct rs_outcome *o, void *arg)
+static void server_on_delivery_report(struct rs_record *rec,
+				      const struct rs_outcome *o, void *arg)
 {
 	struct rs_server *srv = arg;
 
@@ -282,7 +286,8 @@ void rs_server_handshake_done(struct rs_server *srv)
 		event_active(srv->accept_ev, EV_TIMEOUT, 1);
 }
 
-static struct rs_session_bucket *server_bucket(struct rs_server *srv, uint64_t id)
+static struct rs_session_bucket *server_bucket(struct rs_server *srv,
+					       uint64_t id)
 {
 	/* ids are random (rs_server_new_session_id), and a resumed one is
 	 * only taken with its token: no client picks the bucket */
@@ -293,9 +298,9 @@ struct rs_session *rs_server_session(struct rs_server *srv, uint64_t id)
 {
 	struct rs_session *s;
 
-	LIST_FOREACH (s, server_bucket(srv, id), by_id)
-		if (s->id == id)
-			return s;
+	LIST_FOREACH(s, server_bucket(srv, id), by_id)
+	if (s->id == id)
+		return s;
 	return NULL;
 }
 
@@ -318,8 +323,7 @@ static void server_session_add(struct rs_server *srv, struct rs_session *s)
 }
 
 /* A session being freed (its handshake, if any, already counted done). */
-static void server_session_remove(struct rs_server *srv,
-				  struct rs_session *s)
+static void server_session_remove(struct rs_server *srv, struct rs_session *s)
 {
 	TAILQ_REMOVE(&srv->sessions, s, entry);
 	srv->nsessions--;
@@ -392,7 +396,7 @@ struct found_list {
 };
 
 static void server_on_found(void *arg, uint32_t topic, const char *name,
-		     uint64_t records, const struct rs_spool_pos *first)
+			    uint64_t records, const struct rs_spool_pos *first)
 {
 	struct found_list *fl = arg;
 
@@ -454,10 +458,11 @@ static int server_open_spool(struct rs_server *srv, char *err, size_t errlen)
 	int rc = 0;
 
 	rs_server_spool_config(srv->cfg, &sc);
-	if (rs_spool_open(&sc, server_on_found, &fl, &srv->spool, err, errlen) < 0)
+	if (rs_spool_open(&sc, server_on_found, &fl, &srv->spool, err, errlen) <
+	    0)
 		return -1;
-	srv->flow = rs_flow_new(&server_flow_ops, srv, srv->producer,
-				 srv->spool);
+	srv->flow =
+		rs_flow_new(&server_flow_ops, srv, srv->producer, srv->spool);
 	rs_producer_on_topic(srv->producer, server_on_topic, srv);
 	rs_producer_on_fatal(srv->producer, server_on_producer_fatal, srv);
 	for (size_t i = 0; i < fl.n; i++) {
@@ -597,19 +602,21 @@ static void server_on_accept(evutil_socket_t fd, short what, void *arg)
 			       "handshake: refusing another (pid %d)",
 			       (unsigned int)peer.uid,
 			       srv->cfg->max_sessions_per_uid, (int)peer.pid);
-			server_turn_away(cfd, RINGSIDE_ELIMIT,
-				  "too many connections of this uid waiting "
-				  "for their handshake");
+			server_turn_away(
+				cfd, RINGSIDE_ELIMIT,
+				"too many connections of this uid waiting "
+				"for their handshake");
 			continue;
 		}
-		if (server_session_fds(srv) + FDS_PER_SESSION > srv->fd_budget) {
+		if (server_session_fds(srv) + FDS_PER_SESSION >
+		    srv->fd_budget) {
 			log_rl(&rl_fds, RS_LOG_WARN,
 			       "%u sessions hold every descriptor ringsided "
 			       "can give them: refusing pid %d",
 			       srv->nsessions, (int)peer.pid);
 			server_turn_away(cfd, RINGSIDE_ELIMIT,
-				  "ringsided has no descriptor left for "
-				  "another session");
+					 "ringsided has no descriptor left for "
+					 "another session");
 			continue;
 		}
 		if (rs_session_new(&srv->session_env, cfd, &peer) == NULL) {
@@ -636,7 +643,8 @@ static unsigned int server_fd_budget(const struct rs_config *cfg)
 	}
 	/* one descriptor per spool segment */
 	reserve += (unsigned int)(cfg->spool_max_bytes /
-				  cfg->spool_segment_bytes) + 4;
+				  cfg->spool_segment_bytes) +
+		   4;
 	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1U << 30))
 		rl.rlim_cur = 1U << 30;
 	return rl.rlim_cur > reserve + FDS_PER_SESSION
@@ -675,8 +683,9 @@ int rs_server_start(struct rs_server *srv, struct event_base *base,
 		return -1;
 	}
 	srv->fd_budget = server_fd_budget(cfg);
-	if (rs_producer_new(cfg, base, server_on_delivery_report, server_on_delivery_batch, srv, &srv->producer,
-			    err, errlen) < 0)
+	if (rs_producer_new(cfg, base, server_on_delivery_report,
+			    server_on_delivery_batch, srv, &srv->producer, err,
+			    errlen) < 0)
 		return -1;
 	if (server_open_spool(srv, err, errlen) < 0)
 		return -1;
@@ -780,8 +789,8 @@ static void server_on_stop_tick(evutil_socket_t fd, short what, void *arg)
 			 * whatever the timeout: a session that has closed
 			 * keeps no ring to read it from later (the drain
 			 * budget would otherwise leave it behind) */
-			for (int i = 0; i < STOP_READ_PASSES && !server_all_read(srv);
-			     i++)
+			for (int i = 0;
+			     i < STOP_READ_PASSES && !server_all_read(srv); i++)
 				server_drain_all(srv, &hit);
 			log_notice("shutdown timeout: %llu records not "
 				   "delivered; they stay in the spool",

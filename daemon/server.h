@@ -40,20 +40,20 @@ struct rs_server {
 	struct event *stop_ev;
 	struct rs_session_list sessions;
 	uint32_t nsessions;
-	uint32_t nhandshakes; /* sessions still in their handshake */
-	int accept_paused;    /* the listener is off: server_on_accept() */
+	uint32_t nhandshakes;	 /* sessions still in their handshake */
+	int accept_paused;	 /* the listener is off: server_on_accept() */
 	struct event *accept_ev; /* turns it on again */
 	unsigned int fd_budget;	 /* descriptors sessions may hold in all */
 	struct rs_session_key session_key; /* makes session tokens */
-	int64_t last_work_us; /* when a drain last found records */
-	int sleeping;	      /* rings are armed: clients ring the doorbell */
+	int64_t last_work_us;		   /* when a drain last found records */
+	int sleeping; /* rings are armed: clients ring the doorbell */
 	int stopping;
 	int64_t stop_deadline_ms;
 	int purged;
 	/* sessions by id: a replayed record's report finds its session
 	 * without a walk of every session */
 	struct rs_session_bucket by_id[RS_SESSION_BUCKETS];
-	uint64_t reports_orphaned;	/* records whose session was gone */
+	uint64_t reports_orphaned; /* records whose session was gone */
 	uint64_t sessions_opened;
 	uint64_t records_read;
 	uint64_t reloads;
@@ -61,9 +61,9 @@ struct rs_server {
 	/* what a session's refused topic ids point to: records for it are
 	 * failed, never produced (owned) */
 	struct rs_topic *refused_topic;
-	int64_t spool_logged_ms;    /* the last periodic spool line */
-	int64_t forget_ms;	    /* the last look for unused topics */
-	int spool_logged_busy;	    /* it said the spool held records */
+	int64_t spool_logged_ms; /* the last periodic spool line */
+	int64_t forget_ms;	 /* the last look for unused topics */
+	int spool_logged_busy;	 /* it said the spool held records */
 	/* what the sessions see of this server (session.h), filled in by
 	 * rs_server_start(); main.c sets its render_status */
 	struct rs_session_env session_env;
@@ -102,8 +102,7 @@ struct rs_session *rs_server_session(struct rs_server *srv, uint64_t id);
 
 /* Gives s the id (0: none), keeping the index rs_server_session() reads;
  * every change of a session's id goes through it. */
-void rs_server_set_id(struct rs_server *srv, struct rs_session *s,
-		      uint64_t id);
+void rs_server_set_id(struct rs_server *srv, struct rs_session *s, uint64_t id);
 
 /* A new session id: random, never that of a live session. */
 uint64_t rs_server_new_session_id(struct rs_server *srv);

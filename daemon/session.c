@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * session.c: one client's lifetime: the handshake on the control socket,
- * topic lookups, reading its ring into records, routing each record's report
- * back, and advancing release only past finished records. A client that
- * breaks the protocol is disconnected; records it handed over correctly
- * still get delivered.
+ * session.c: one client's lifetime on the control socket: the handshake
+ * (HELLO, or a resume of a session handed back), STATUS, topic lookups,
+ * the client going away, and the re-check after a reload. Reading its ring
+ * and writing its reports is session_read.c. A client that breaks the
+ * protocol is disconnected; records it handed over correctly still get
+ * delivered.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -30,12 +31,6 @@
 #define HANDSHAKE_TIMEOUT_S 2 /* a client sends HELLO at once */
 #define SESSION_TOPICS_MAX 1024U
 
-/* The config in force (a reload replaces it). */
-static struct rs_config *session_cfg(const struct rs_session *s)
-{
-	return *s->env->cfg;
-}
-
 static void session_on_sock(evutil_socket_t fd, short what, void *arg);
 
 /* A session lets go of t; the last one starts t's unused time. */
@@ -47,8 +42,7 @@ static void session_topic_unref(struct rs_topic *t)
 
 /* Every change of state goes through here: the server counts the
  * connections still in their handshake. */
-static void session_set_state(struct rs_session *s,
-			      enum rs_session_state state)
+static void session_set_state(struct rs_session *s, enum rs_session_state state)
 {
 	if (s->state == RS_SESSION_HANDSHAKE && state != RS_SESSION_HANDSHAKE)
 		s->env->handshake_done(s->env->srv);
@@ -107,7 +101,8 @@ static void session_log_rl(struct rs_log_rl *rl, int level,
 	va_end(ap);
 }
 
-static void session_on_handshake_timeout(evutil_socket_t fd, short what, void *arg)
+static void session_on_handshake_timeout(evutil_socket_t fd, short what,
+					 void *arg)
 {
 	static struct rs_log_rl rl;
 	struct rs_session *s = arg;
@@ -171,7 +166,8 @@ static void session_disconnect(struct rs_session *s)
 void rs_session_drop_topics(struct rs_session *s)
 {
 	for (uint32_t i = 0; i < s->ntopics; i++) {
-		if (s->topics[i] != NULL && s->topics[i] != *s->env->refused_topic)
+		if (s->topics[i] != NULL &&
+		    s->topics[i] != *s->env->refused_topic)
 			session_topic_unref(s->topics[i]);
 		s->topics[i] = NULL;
 	}
@@ -220,10 +216,25 @@ static void session_violation(struct rs_session *s, const char *why)
 	s->env->kick(s->env->srv); /* reap it once its records are finished */
 }
 
-static void session_send_error(struct rs_session *s, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+void rs_session_violation(struct rs_session *s, const char *why)
+{
+	session_violation(s, why);
+}
 
-static void session_send_error(struct rs_session *s, int code, const char *fmt, ...)
+void rs_session_log(int level, const struct rs_session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	session_vlog(NULL, level, s, fmt, ap);
+	va_end(ap);
+}
+
+static void session_send_error(struct rs_session *s, int code, const char *fmt,
+			       ...) __attribute__((format(printf, 3, 4)));
+
+static void session_send_error(struct rs_session *s, int code, const char *fmt,
+			       ...)
 {
 	static struct rs_log_rl rl;
 	struct ringside_msg_error e;
@@ -280,7 +291,7 @@ static int session_open_eventfds(struct rs_session *s)
 
 static int session_open_shm(struct rs_session *s)
 {
-	const struct rs_config *cfg = session_cfg(s);
+	const struct rs_config *cfg = rs_session_cfg(s);
 	int err;
 
 	err = rs_shm_create(&s->shm, cfg->ring_size, cfg->reply_slots,
@@ -301,10 +312,11 @@ static int session_open_shm(struct rs_session *s)
  * the token its first WELCOME gave it, made for this peer's uid and this
  * memory's sizes (session_key.h). Reading starts again at release once
  * the client has re-resolved its topics (RESUME). */
-static int session_resume_shm(struct rs_session *s, const struct ringside_msg_hello *h,
-		      int memfd, const char **why)
+static int session_resume_shm(struct rs_session *s,
+			      const struct ringside_msg_hello *h, int memfd,
+			      const char **why)
 {
-	const struct rs_config *cfg = session_cfg(s);
+	const struct rs_config *cfg = rs_session_cfg(s);
 	uint8_t want[RS_SESSION_TOKEN_LEN];
 	struct ringside_shm_hdr *hdr;
 
@@ -312,7 +324,8 @@ static int session_resume_shm(struct rs_session *s, const struct ringside_msg_he
 		*why = "resume without its memfd";
 		return -1;
 	}
-	if (rs_shm_adopt(&s->shm, memfd, h->map_size, session_max_frame(cfg), why) < 0)
+	if (rs_shm_adopt(&s->shm, memfd, h->map_size, session_max_frame(cfg),
+			 why) < 0)
 		return -1;
 	rs_session_token(s->env->key, h->session_id, s->peer.uid,
 			 s->shm.ring_size, s->shm.reply_slots, want);
@@ -329,8 +342,7 @@ static int session_resume_shm(struct rs_session *s, const struct ringside_msg_he
 		return -1;
 	}
 	hdr = s->shm.hdr;
-	if (rs_load_relaxed(&hdr->session_id) !=
-	    h->session_id) {
+	if (rs_load_relaxed(&hdr->session_id) != h->session_id) {
 		*why = "resume: the memfd belongs to another session";
 		return -1;
 	}
@@ -368,10 +380,11 @@ static uint32_t session_uid_count(const struct rs_session *s)
  * answers ERROR (logged), and drops the connection; the session is reaped
  * with nothing in it. */
 static void session_refuse(struct rs_session *s, int *memfd, int code,
-		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+			   const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 static void session_refuse(struct rs_session *s, int *memfd, int code,
-		   const char *fmt, ...)
+			   const char *fmt, ...)
 {
 	char text[200];
 	va_list ap;
@@ -388,11 +401,12 @@ static void session_refuse(struct rs_session *s, int *memfd, int code,
 	s->env->kick(s->env->srv);
 }
 
-static void session_on_hello(struct rs_session *s, const void *buf, size_t len, int memfd)
+static void session_on_hello(struct rs_session *s, const void *buf, size_t len,
+			     int memfd)
 {
 	struct ringside_msg_hello h;
 	struct ringside_msg_welcome w;
-	const struct rs_config *cfg = session_cfg(s);
+	const struct rs_config *cfg = rs_session_cfg(s);
 	const char *why = NULL;
 	int fds[3], err;
 
@@ -410,35 +424,37 @@ static void session_on_hello(struct rs_session *s, const void *buf, size_t len, 
 	}
 	if (h.magic != RINGSIDE_PROTO_MAGIC ||
 	    h.version != RINGSIDE_PROTO_VERSION) {
-		session_refuse(s, &memfd, RINGSIDE_EPROTO,
-		       "protocol version %u not supported (ringsided speaks "
-		       "%u)",
-		       h.version, RINGSIDE_PROTO_VERSION);
+		session_refuse(
+			s, &memfd, RINGSIDE_EPROTO,
+			"protocol version %u not supported (ringsided speaks "
+			"%u)",
+			h.version, RINGSIDE_PROTO_VERSION);
 		return;
 	}
 	if (!rs_acl_allows(&cfg->acl, &s->peer)) {
 		session_refuse(s, &memfd, RINGSIDE_EDENIED,
-		       "uid %u may not use ringsided (allow_users, "
-		       "allow_groups)",
-		       (unsigned int)s->peer.uid);
+			       "uid %u may not use ringsided (allow_users, "
+			       "allow_groups)",
+			       (unsigned int)s->peer.uid);
 		return;
 	}
 	if (*s->env->stopping) {
 		session_refuse(s, &memfd, RINGSIDE_EDENIED,
-		       "ringsided is shutting down");
+			       "ringsided is shutting down");
 		return;
 	}
 	if (session_uid_count(s) >= cfg->max_sessions_per_uid) {
-		session_refuse(s, &memfd, RINGSIDE_ELIMIT,
-		       "uid %u already has %u sessions (max_sessions_per_uid)",
-		       (unsigned int)s->peer.uid, cfg->max_sessions_per_uid);
+		session_refuse(
+			s, &memfd, RINGSIDE_ELIMIT,
+			"uid %u already has %u sessions (max_sessions_per_uid)",
+			(unsigned int)s->peer.uid, cfg->max_sessions_per_uid);
 		return;
 	}
 	/* sessions past their handshake: connections still in it have
 	 * limits of their own (server.c) */
 	if (s->env->open_sessions(s->env->srv) >= cfg->max_sessions) {
-		session_refuse(s, &memfd, RINGSIDE_ELIMIT, "max_sessions (%u) reached",
-		       cfg->max_sessions);
+		session_refuse(s, &memfd, RINGSIDE_ELIMIT,
+			       "max_sessions (%u) reached", cfg->max_sessions);
 		return;
 	}
 	if (h.flags & RINGSIDE_HELLO_F_RESUME) {
@@ -454,8 +470,8 @@ static void session_on_hello(struct rs_session *s, const void *buf, size_t len, 
 	err = session_open_shm(s);
 	if (err < 0) {
 		session_refuse(s, &memfd, RINGSIDE_ELIMIT,
-		       "cannot create the session's memory: %s",
-		       strerror(-err));
+			       "cannot create the session's memory: %s",
+			       strerror(-err));
 		return;
 	}
 welcome:
@@ -465,8 +481,8 @@ welcome:
 	w.hdr.len = sizeof(w);
 	w.session_id = s->id;
 	w.map_size = s->shm.size;
-	rs_session_token(s->env->key, s->id, s->peer.uid,
-			 s->shm.ring_size, s->shm.reply_slots, w.token);
+	rs_session_token(s->env->key, s->id, s->peer.uid, s->shm.ring_size,
+			 s->shm.reply_slots, w.token);
 	fds[0] = s->shm.fd;
 	fds[1] = s->doorbell_fd;
 	fds[2] = s->reply_fd;
@@ -478,8 +494,9 @@ welcome:
 		session_disconnect(s);
 		return;
 	}
-	s->doorbell_ev = event_new(s->env->base, s->doorbell_fd,
-				   EV_READ | EV_PERSIST, session_on_doorbell, s);
+	s->doorbell_ev =
+		event_new(s->env->base, s->doorbell_fd, EV_READ | EV_PERSIST,
+			  session_on_doorbell, s);
 	if (s->doorbell_ev == NULL || event_add(s->doorbell_ev, NULL) < 0)
 		fatalx("libevent: cannot watch a doorbell");
 	event_free(s->handshake_ev);
@@ -513,11 +530,11 @@ static void session_on_status(struct rs_session *s, const void *buf, size_t len)
 		return;
 	}
 	memcpy(&m, buf, sizeof(m));
-	if (!rs_acl_allows(&session_cfg(s)->acl, &s->peer)) {
+	if (!rs_acl_allows(&rs_session_cfg(s)->acl, &s->peer)) {
 		session_send_error(s, RINGSIDE_EDENIED,
-			   "uid %u may not use ringsided (allow_users, "
-			   "allow_groups)",
-			   (unsigned int)s->peer.uid);
+				   "uid %u may not use ringsided (allow_users, "
+				   "allow_groups)",
+				   (unsigned int)s->peer.uid);
 	} else if (s->env->render_status != NULL &&
 		   s->env->render_status(s->env->srv,
 					 m.flags & RINGSIDE_STATUS_F_JSON,
@@ -563,13 +580,13 @@ static void session_on_resume(struct rs_session *s, size_t len)
 /* Why the session may not use topic name now: 0, or a RINGSIDE_E* code
  * with the reason in err; *tp is the topic when it may. */
 static int session_topic_refusal(struct rs_session *s, const char *name,
-			 struct rs_topic **tp, char *err, size_t errlen)
+				 struct rs_topic **tp, char *err, size_t errlen)
 {
 	struct rs_topic_policy pol;
 	int rc;
 
 	*tp = NULL;
-	if (rs_config_topic(session_cfg(s), name, &pol) == 0 &&
+	if (rs_config_topic(rs_session_cfg(s), name, &pol) == 0 &&
 	    !rs_acl_allows(pol.acl, &s->peer)) {
 		session_log(RS_LOG_NOTICE, s,
 			    "denied topic %s: uid %u is not in its allow_users "
@@ -634,8 +651,8 @@ static void session_on_topic(struct rs_session *s, const void *buf, size_t len)
 			break;
 	if (id == s->ntopics && s->ntopics == SESSION_TOPICS_MAX) {
 		session_send_error(s, RINGSIDE_ELIMIT,
-			   "a session may use at most %u topics",
-			   SESSION_TOPICS_MAX);
+				   "a session may use at most %u topics",
+				   SESSION_TOPICS_MAX);
 		return;
 	}
 	status = session_topic_refusal(s, name, &t, err, sizeof(err));
@@ -733,8 +750,9 @@ static void session_on_sock(evutil_socket_t fd, short what, void *arg)
 	if (n == -EAGAIN)
 		return;
 	if (n == -EMSGSIZE || n == -EBADMSG) {
-		session_violation(s, n == -EMSGSIZE ? "control message too large"
-					    : "more than one descriptor");
+		session_violation(s, n == -EMSGSIZE
+					     ? "control message too large"
+					     : "more than one descriptor");
 		return;
 	}
 	if (n <= 0) {
@@ -776,359 +794,9 @@ static void session_on_sock(evutil_socket_t fd, short what, void *arg)
 		session_violation(s, "unexpected control message");
 }
 
-static void session_release_finished(struct rs_session *s)
-{
-	struct rs_record *rec;
-
-	while ((rec = TAILQ_FIRST(&s->records)) != NULL && rec->ring_done) {
-		TAILQ_REMOVE(&s->records, rec, entry);
-		rec->in_ring = 0;
-		rec->session = NULL;
-		rs_record_release(rec);
-		s->finished++;
-	}
-	rs_ring_release(&s->ring, rec != NULL ? rec->start : s->ring.head);
-	rs_store_relaxed(&s->shm.hdr->records_finished, s->finished);
-}
-
-void rs_session_ring_done(struct rs_record *rec)
-{
-	/* release moves in rs_session_flush(), after reports are published:
-	 * a client that sees release pass a record must also see its report
-	 * (ringside_flush() relies on it) */
-	rec->ring_done = 1;
-}
-
-void rs_session_held(struct rs_session *s, int delta)
-{
-	s->held += delta;
-}
-
-void rs_session_spilled(struct rs_session *s)
-{
-	s->spilled++;
-}
-
-static int session_wants_report(enum rs_reports mode, const struct rs_outcome *o)
-{
-	if (mode == RS_REPORTS_ALL)
-		return 1;
-	return mode == RS_REPORTS_ERRORS && o->status != 0;
-}
-
-/* The session-local id of a record's topic, or -1 if the session never
- * resolved it. */
-static int64_t session_topic_id(const struct rs_session *s, const struct rs_record *rec)
-{
-	if (!rec->from_spool)
-		return rec->frame.topic; /* as this session wrote it */
-	for (uint32_t i = 0; i < s->ntopics; i++)
-		if (s->topics[i] == rec->topic)
-			return i;
-	return -1;
-}
-
-static void session_report(const struct rs_session_env *env,
-			   struct rs_record *rec, const struct rs_outcome *o)
-{
-	struct rs_session *s = rec->in_ring
-				       ? rec->session
-				       : env->find(env->srv, rec->session_id);
-	struct ringside_reply_slot slot;
-	const char *why;
-	int64_t id;
-
-	if (s == NULL) {
-		(*env->reports_orphaned)++; /* its session is gone */
-		return;
-	}
-	if (o->stage != RINGSIDE_STAGE_SPOOLED) {
-		if (o->status == 0)
-			s->delivered++;
-		else
-			s->failed++;
-	}
-	if (!session_wants_report(rec->topic->reports, o))
-		return;
-	id = session_topic_id(s, rec);
-	if (s->state != RS_SESSION_OPEN || id < 0) {
-		rs_reply_drop(&s->reply); /* nobody to read it */
-		return;
-	}
-	memset(&slot, 0, sizeof(slot));
-	slot.opaque = rec->frame.opaque;
-	slot.offset = o->offset;
-	slot.timestamp = o->timestamp;
-	slot.partition = o->partition;
-	slot.status = o->status;
-	slot.kafka_error = o->kafka_error;
-	slot.topic = (uint32_t)id;
-	slot.persistence = (uint8_t)o->persistence;
-	slot.stage = (uint8_t)o->stage;
-	if (rs_reply_push(&s->reply, &slot, &why) < 0)
-		session_violation(s, why);
-	else
-		s->reply_dirty = 1;
-}
-
-void rs_session_report(const struct rs_session_env *env,
-		       struct rs_record *rec, const struct rs_outcome *o)
-{
-	session_report(env, rec, o);
-}
-
-void rs_session_report_spooled(const struct rs_session_env *env,
-			       struct rs_record *rec)
-{
-	struct rs_outcome o = {
-		.stage = RINGSIDE_STAGE_SPOOLED,
-		.persistence = RINGSIDE_NOT_PERSISTED,
-		.partition = -1,
-		.offset = -1,
-		.timestamp = rec->frame.timestamp,
-	};
-
-	session_report(env, rec, &o);
-}
-
-/* Copies one frame out of the ring and checks it: all of it, or for a
- * record too large to take only its header (its report needs the opaque
- * and topic). NULL with *why set: the client broke the protocol; NULL
- * without: out of memory, try later. */
-static struct rs_record *session_take_record(struct rs_session *s, uint32_t size,
-				     int oversize, const char **why)
-{
-	uint32_t copy = oversize ? (uint32_t)sizeof(struct ringside_frame)
-				 : size;
-	struct rs_record *rec = malloc(sizeof(*rec) + copy);
-	int rc;
-
-	*why = NULL;
-	if (rec == NULL)
-		return NULL;
-	rs_ring_copy(&s->ring, rec->data, copy);
-	rc = oversize ? rs_frame_parse_header(rec->data, size, &rec->frame,
-					      why)
-		      : rs_frame_parse(rec->data, size, &rec->frame, why);
-	if (rc < 0) {
-		free(rec);
-		return NULL;
-	}
-	if (rec->frame.topic >= s->ntopics) {
-		*why = "frame names a topic the session never resolved";
-		free(rec);
-		return NULL;
-	}
-	memset(rec, 0, offsetof(struct rs_record, frame));
-	rec->session = s;
-	rec->session_id = s->id;
-	rec->topic = s->topics[rec->frame.topic];
-	rec->start = s->ring.head;
-	rec->size = copy;
-	rec->in_ring = 1;
-	rec->orphan = s->state == RS_SESSION_CLOSING;
-	rs_ring_advance(&s->ring, size);
-	TAILQ_INSERT_TAIL(&s->records, rec, entry);
-	s->records_in++;
-	(*s->env->records_read)++;
-	rs_store_relaxed(&s->shm.hdr->records_read, s->records_in);
-	return rec;
-}
-
-static int session_read_one(struct rs_session *s)
-{
-	struct rs_record *rec;
-	const char *why;
-	uint32_t size;
-	int k;
-
-	switch ((k = rs_ring_peek(&s->ring, &size, &why))) {
-	case RS_RING_VIOLATION:
-		session_violation(s, why);
-		return 0;
-	case RS_RING_PAD:
-		rs_ring_advance(&s->ring, size);
-		return 1;
-	case RS_RING_RECORD:
-	case RS_RING_OVERSIZE:
-		rec = session_take_record(s, size, k == RS_RING_OVERSIZE, &why);
-		if (rec == NULL) {
-			if (why != NULL)
-				session_violation(s, why);
-			return 0;
-		}
-		if (k == RS_RING_OVERSIZE) {
-			/* committed under an older, larger max_record_bytes */
-			if (s->oversize++ == 0)
-				session_log(RS_LOG_WARN, s,
-					    "its ring holds records over this "
-					    "daemon's max_record_bytes, "
-					    "written under an older limit: "
-					    "each is failed as too large");
-			rs_flow_refuse(*s->env->flow, rec,
-				       RINGSIDE_ERECORD_TOO_LARGE);
-		} else if (s->refused[rec->frame.topic] != 0) {
-			rs_flow_refuse(*s->env->flow, rec,
-				       s->refused[rec->frame.topic]);
-		} else {
-			rs_flow_dispatch(*s->env->flow, rec);
-		}
-		return 1;
-	default:
-		break;
-	}
-	/* nothing committed at head */
-	if (s->state == RS_SESSION_CLOSING && rs_ring_unread(&s->ring)) {
-		/* the client died between reserving and committing: those
-		 * sends never returned 0, so nothing accepted is lost */
-		uint64_t gap = rs_ring_skip_gap(&s->ring);
-
-		s->gap_bytes += gap;
-		return gap > 0;
-	}
-	return 0;
-}
-
-/* max_records_per_second, a token bucket holding a second's worth: a
- * client over its rate finds its ring full, and the others still get
- * read. Not while stopping: shutdown reads what is there at once. */
-static unsigned int session_rate_budget(struct rs_session *s, unsigned int budget)
-{
-	uint32_t rate = session_cfg(s)->max_records_per_second;
-	int64_t now;
-
-	if (rate == 0 || s->stopping)
-		return budget;
-	now = rs_now_us();
-	if (s->tokens_us == 0)
-		s->tokens = rate;
-	else
-		s->tokens += (double)(now - s->tokens_us) * rate / 1e6;
-	if (s->tokens > rate)
-		s->tokens = rate;
-	s->tokens_us = now;
-	return s->tokens < (double)budget ? (unsigned int)s->tokens : budget;
-}
-
-unsigned int rs_session_drain(struct rs_session *s, unsigned int budget)
-{
-	unsigned int n = 0;
-
-	if (!s->shm_ready || s->state == RS_SESSION_HANDSHAKE || s->resuming)
-		return 0;
-	budget = session_rate_budget(s, budget);
-	while (n < budget && s->state != RS_SESSION_DEAD) {
-		if (s->stopping && s->ring.head >= s->stop_at)
-			break;
-		if (!session_read_one(s))
-			break;
-		n++;
-	}
-	if (session_cfg(s)->max_records_per_second > 0 && !s->stopping)
-		s->tokens -= n;
-	if (s->ring.tail - s->ring.release > s->shm.ring_size / 2 &&
-	    !TAILQ_EMPTY(&s->records))
-		rs_flow_relieve(*s->env->flow, TAILQ_FIRST(&s->records));
-	return n;
-}
-
-static void session_publish_state(struct rs_session *s)
-{
-	uint32_t state = RINGSIDE_SHM_HEALTHY;
-
-	if (s->stopping)
-		state = RINGSIDE_SHM_STOPPING;
-	else if (s->held > 0)
-		state = RINGSIDE_SHM_REFUSING; /* nothing takes its records */
-	else if (s->spilled != s->spilled_seen)
-		state = RINGSIDE_SHM_SPILLING;
-	s->spilled_seen = s->spilled;
-	if (state != s->published_state) {
-		rs_store_relaxed(&s->shm.hdr->state, state);
-		s->published_state = state;
-	}
-}
-
-void rs_session_flush(struct rs_session *s)
-{
-	const char *why;
-
-	if (!s->shm_ready)
-		return;
-	if (s->state == RS_SESSION_OPEN &&
-	    (s->reply_dirty || s->reply.backlog_len > 0)) {
-		s->reply_dirty = 0;
-		if (rs_reply_flush(&s->reply, &why) < 0)
-			session_violation(s, why);
-	}
-	/* reports first (a seq_cst store of reply_tail), then release */
-	session_release_finished(s);
-	if (s->state == RS_SESSION_OPEN)
-		session_publish_state(s);
-}
-
-int rs_session_arm(struct rs_session *s)
-{
-	if (s->state == RS_SESSION_CLOSING)
-		return !rs_session_read_all(s);
-	if (s->state != RS_SESSION_OPEN)
-		return 0;
-	if (s->stopping && s->ring.head >= s->stop_at)
-		return 0;
-	return rs_ring_arm(&s->ring);
-}
-
-void rs_session_disarm(struct rs_session *s)
-{
-	if (s->state == RS_SESSION_OPEN)
-		rs_ring_disarm(&s->ring);
-}
-
-void rs_session_stop(struct rs_session *s)
-{
-	s->stopping = 1;
-	if (!s->shm_ready) {
-		s->stop_at = 0;
-		return;
-	}
-	s->stop_at = rs_ring_snapshot_tail(&s->ring);
-	rs_store_relaxed(&s->shm.hdr->state, RINGSIDE_SHM_STOPPING);
-}
-
-int rs_session_read_all(struct rs_session *s)
-{
-	const char *why;
-	uint32_t size;
-
-	if (!s->shm_ready || s->state == RS_SESSION_DEAD ||
-	    s->state == RS_SESSION_HANDSHAKE)
-		return 1;
-	if (s->stopping && s->ring.head >= s->stop_at)
-		return 1;
-	if (s->state == RS_SESSION_OPEN)
-		return 0;
-	/* closing: all read once nothing is committed or reserved ahead */
-	return rs_ring_peek(&s->ring, &size, &why) != RS_RING_RECORD &&
-	       !rs_ring_unread(&s->ring);
-}
-
-int rs_session_done(struct rs_session *s)
-{
-	if (s->state != RS_SESSION_CLOSING && s->state != RS_SESSION_DEAD)
-		return 0;
-	if (!TAILQ_EMPTY(&s->records))
-		return 0;
-	return rs_session_read_all(s);
-}
-
-int rs_session_backlogged(const struct rs_session *s)
-{
-	return s->state == RS_SESSION_OPEN && s->reply.backlog_len > 0;
-}
-
 uint32_t rs_session_recheck(struct rs_session *s, int *acl_refused)
 {
-	const struct rs_config *cfg = session_cfg(s);
+	const struct rs_config *cfg = rs_session_cfg(s);
 	struct rs_topic_policy pol;
 	uint32_t n = 0;
 
@@ -1142,7 +810,8 @@ uint32_t rs_session_recheck(struct rs_session *s, int *acl_refused)
 			n++; /* refused at a resume: stays so */
 			continue;
 		}
-		s->refused[i] = rs_config_topic(cfg, name, &pol) < 0 ||
+		s->refused[i] =
+			rs_config_topic(cfg, name, &pol) < 0 ||
 					!rs_acl_allows(pol.acl, &s->peer)
 				? RINGSIDE_EDENIED
 				: 0;

@@ -79,7 +79,7 @@ enum rs_session_state {
  * points to belong to the producer. */
 struct rs_session {
 	TAILQ_ENTRY(rs_session) entry;
-	LIST_ENTRY(rs_session) by_id; /* the server's index; env->set_id */
+	LIST_ENTRY(rs_session) by_id;	  /* the server's index; env->set_id */
 	const struct rs_session_env *env; /* the server's; set once */
 	uint64_t id;
 	enum rs_session_state state;
@@ -132,44 +132,17 @@ void rs_session_free(struct rs_session *s);
  * exit); its records may no longer be read after this. */
 void rs_session_drop_topics(struct rs_session *s);
 
-/* Reads up to budget frames and hands them to librdkafka. Returns how many
- * frames it took. */
-unsigned int rs_session_drain(struct rs_session *s, unsigned int budget);
+/* The config in force (a reload replaces it). */
+static inline struct rs_config *rs_session_cfg(const struct rs_session *s)
+{
+	return *s->env->cfg;
+}
 
-/* A record's ring space may be released (it is finished, or safe in the
- * spool). */
-void rs_session_ring_done(struct rs_record *rec);
-
-/* The final report for a record (delivered or failed), to its session if
- * that is still open; counted as dropped otherwise. */
-void rs_session_report(const struct rs_session_env *env,
-		       struct rs_record *rec, const struct rs_outcome *o);
-
-/* The non-final report: the record is committed to the spool. */
-void rs_session_report_spooled(const struct rs_session_env *env,
-			       struct rs_record *rec);
-
-/* Bookkeeping for the back-pressure state shown to the client. */
-void rs_session_held(struct rs_session *s, int delta);
-void rs_session_spilled(struct rs_session *s);
-
-/* Publishes reports written since the last flush, then moves release past
- * the records finished meanwhile. Called after every drain pass and every
- * batch of delivery reports. */
-void rs_session_flush(struct rs_session *s);
-
-/* Sleep protocol, see ring.h. */
-int rs_session_arm(struct rs_session *s);
-void rs_session_disarm(struct rs_session *s);
-
-/* Shutdown: mark the ring STOPPING and read only what is committed now. */
-void rs_session_stop(struct rs_session *s);
-
-/* 1 if everything the daemon will read from this session has been read. */
-int rs_session_read_all(struct rs_session *s);
-
-/* 1 when the session holds nothing more and can be freed. */
-int rs_session_done(struct rs_session *s);
+/* For session_read.c: a broken protocol (logged; the client is dropped,
+ * its correct records still delivered), and a log line naming s. */
+void rs_session_violation(struct rs_session *s, const char *why);
+void rs_session_log(int level, const struct rs_session *s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* After a reload: re-checks the session's topics against the new config
  * (records for one no longer allowed are reported RINGSIDE_EDENIED).
@@ -177,8 +150,5 @@ int rs_session_done(struct rs_session *s);
  * new [ringside] ACL would refuse the session (it keeps running: a resume
  * is checked again). */
 uint32_t rs_session_recheck(struct rs_session *s, int *acl_refused);
-
-/* 1 while reports wait in the backlog. */
-int rs_session_backlogged(const struct rs_session *s);
 
 #endif

@@ -46,8 +46,8 @@ static int session_key_make(int dirfd, struct rs_session_key *key)
 	return 0;
 }
 
-int rs_session_key_load(const char *dir, struct rs_session_key *key,
-			char *err, size_t errlen)
+int rs_session_key_load(const char *dir, struct rs_session_key *key, char *err,
+			size_t errlen)
 {
 	struct stat st;
 	int dirfd, fd, rc = -1;

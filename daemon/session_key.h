@@ -22,8 +22,8 @@ struct rs_session_key {
 
 /* Reads dir's session.key, making it first if there is none. 0, or -1
  * with err (a key file others could read or write is refused). */
-int rs_session_key_load(const char *dir, struct rs_session_key *key,
-			char *err, size_t errlen);
+int rs_session_key_load(const char *dir, struct rs_session_key *key, char *err,
+			size_t errlen);
 
 void rs_session_token(const struct rs_session_key *key, uint64_t id,
 		      uint32_t uid, uint32_t ring_size, uint32_t reply_slots,

@@ -123,10 +123,8 @@ int rs_shm_adopt(struct rs_shm *shm, int fd, uint64_t map_size,
 	/* each read once; the copies are what the daemon uses */
 	ring_size = rs_load_relaxed(&h->ring_size);
 	reply_slots = rs_load_relaxed(&h->reply_slots);
-	if (rs_load_relaxed(&h->magic) !=
-		    RINGSIDE_PROTO_MAGIC ||
-	    rs_load_relaxed(&h->version) !=
-		    RINGSIDE_PROTO_VERSION ||
+	if (rs_load_relaxed(&h->magic) != RINGSIDE_PROTO_MAGIC ||
+	    rs_load_relaxed(&h->version) != RINGSIDE_PROTO_VERSION ||
 	    !ringside_is_pow2(ring_size) || ring_size < RINGSIDE_RING_MIN ||
 	    ring_size > RINGSIDE_RING_MAX || !ringside_is_pow2(reply_slots) ||
 	    reply_slots < RINGSIDE_REPLY_MIN ||

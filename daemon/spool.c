@@ -71,9 +71,9 @@ struct rs_seg {
 	uint64_t size; /* bytes in the file that reads may use */
 	int64_t created_ms;
 	uint64_t records;
-	uint32_t ntopics; /* length of tcount and tmax */
-	uint64_t *tcount; /* records per topic index, owned */
-	uint64_t *tmax;	  /* highest sequence per topic index, owned */
+	uint32_t ntopics;      /* length of tcount and tmax */
+	uint64_t *tcount;      /* records per topic index, owned */
+	uint64_t *tmax;	       /* highest sequence per topic index, owned */
 	struct rs_skip *skips; /* sorted by off, owned */
 	size_t nskips;
 	int keep; /* a read failed at recovery: never deleted by the spool */
@@ -91,7 +91,7 @@ struct rs_spool {
 	struct rs_spool_config cfg;
 	char *dir; /* owned copy of cfg.dir */
 	int dirfd;
-	int lockfd; /* owned; its flock keeps other daemons out */
+	int lockfd;	      /* owned; its flock keeps other daemons out */
 	struct rs_seg **segs; /* by id; the last one may be active */
 	size_t nsegs;
 	struct rs_seg *active; /* NULL until the first append */
@@ -273,8 +273,7 @@ static uint64_t seg_skip_at(const struct rs_seg *s, uint64_t off)
 		else
 			hi = mid;
 	}
-	return lo < s->nskips && s->skips[lo].off == off ? s->skips[lo].len
-							 : 0;
+	return lo < s->nskips && s->skips[lo].off == off ? s->skips[lo].len : 0;
 }
 
 /* ------------------------------------------------------------ writing */
@@ -483,8 +482,8 @@ static int do_write(struct rs_spool *sp)
 {
 	if (sp->active == NULL || sp->len == sp->wlen)
 		return sp->broken ? RS_SPOOL_EBROKEN : 0;
-	if (spool_write_all(sp->active->fd, sp->buf + sp->wlen, sp->len - sp->wlen,
-		      sp->buf_off + sp->wlen) < 0) {
+	if (spool_write_all(sp->active->fd, sp->buf + sp->wlen,
+			    sp->len - sp->wlen, sp->buf_off + sp->wlen) < 0) {
 		log_warn("spool: write to segment %" PRIu64 " failed",
 			 sp->active->id);
 		return rewrite_unsynced(sp);
@@ -493,10 +492,9 @@ static int do_write(struct rs_spool *sp)
 	 * that vouches for them (a tick of the event loop, in interval mode)
 	 * then waits for less */
 	if (sp->cfg.fsync == RS_FSYNC_INTERVAL)
-		(void)sync_file_range(sp->active->fd,
-				      (off_t)(sp->buf_off + sp->wlen),
-				      (off_t)(sp->len - sp->wlen),
-				      SYNC_FILE_RANGE_WRITE);
+		(void)sync_file_range(
+			sp->active->fd, (off_t)(sp->buf_off + sp->wlen),
+			(off_t)(sp->len - sp->wlen), SYNC_FILE_RANGE_WRITE);
 	sp->wlen = sp->len;
 	sp->active->size = sp->buf_off + sp->len;
 	sp->written_seq = sp->appended_seq;
@@ -792,9 +790,10 @@ int rs_spool_next(struct rs_spool *sp, struct rs_spool_cursor *c,
 		}
 		if (k != RS_SREC_OK)
 			return cursor_damage(c, s,
-					     why != NULL ? why
-							 : "zeros where records "
-							   "were written");
+					     why != NULL
+						     ? why
+						     : "zeros where records "
+						       "were written");
 		pos->seg = s->id;
 		pos->off = c->pos.off;
 		c->pos.off += rec->size;
@@ -859,7 +858,8 @@ static int topic_on_disk(const struct rs_spool *sp, uint32_t topic)
 
 static int write_checkpoint(struct rs_spool *sp)
 {
-	struct rs_checkpoint_entry *v = xrealloc(NULL, sp->ntopics * sizeof(*v));
+	struct rs_checkpoint_entry *v =
+		xrealloc(NULL, sp->ntopics * sizeof(*v));
 	size_t n = 0;
 	int rc;
 
@@ -870,7 +870,8 @@ static int write_checkpoint(struct rs_spool *sp)
 		v[n++].seq = sp->topics[i].checkpoint;
 	}
 	rc = rs_checkpoint_write_tmp(sp->dirfd, sp->next_seq, v, n);
-	if (rc < 0 && (errno == ENOSPC || errno == EDQUOT) && sp->have_reserve) {
+	if (rc < 0 && (errno == ENOSPC || errno == EDQUOT) &&
+	    sp->have_reserve) {
 		log_warnx("spool: the filesystem is full; using the space "
 			  "reserved for the checkpoint");
 		(void)unlinkat(sp->dirfd, RESERVE_NAME, 0);
@@ -1055,11 +1056,11 @@ struct recovery {
 	uint64_t max_seq;
 	uint64_t records;
 	uint64_t dups;
-	unsigned int torn;	 /* tails that hold no record */
-	unsigned int damaged;	 /* regions stepped over */
-	uint64_t damaged_bytes;	 /* their bytes */
-	unsigned int bad_header; /* segments read despite their header */
-	unsigned int unreadable; /* segments a read failed in */
+	unsigned int torn;	    /* tails that hold no record */
+	unsigned int damaged;	    /* regions stepped over */
+	uint64_t damaged_bytes;	    /* their bytes */
+	unsigned int bad_header;    /* segments read despite their header */
+	unsigned int unreadable;    /* segments a read failed in */
 	struct rs_spool_pos *first; /* per topic: first unretired */
 	uint32_t nfirst;
 };
@@ -1090,8 +1091,8 @@ static void keep_aside(struct rs_spool *sp, int fd, const char *name,
 	int out;
 
 	snprintf(aside, sizeof(aside), "%s.%s-%" PRIu64, name, suffix, from);
-	out = openat(sp->dirfd, aside,
-		     O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	out = openat(sp->dirfd, aside, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		     0600);
 	if (out < 0) {
 		if (errno != EEXIST)
 			log_warn("spool: cannot keep %s", aside);
@@ -1102,7 +1103,8 @@ static void keep_aside(struct rs_spool *sp, int fd, const char *name,
 						      : sizeof(buf);
 		ssize_t n = pread(fd, buf, want, (off_t)off);
 
-		if (n <= 0 || spool_write_all(out, buf, (size_t)n, off - from) < 0)
+		if (n <= 0 ||
+		    spool_write_all(out, buf, (size_t)n, off - from) < 0)
 			break;
 		off += (uint64_t)n;
 	}
@@ -1179,11 +1181,12 @@ static uint64_t scan_segment(struct rs_spool *sp, struct recovery *rc,
 		break;
 	case RS_SCAN_TORN:
 		keep_aside(sp, s->fd, name, res.end, res.file_end, "torn");
-		log_warnx("spool: %s: %s at offset %" PRIu64 " (%s): %" PRIu64
-			  " bytes hold no whole record (kept in %s.torn-%" PRIu64
-			  "); the records before them are kept",
-			  name, last ? "torn tail" : "damaged tail", res.end,
-			  res.why, res.file_end - res.end, name, res.end);
+		log_warnx(
+			"spool: %s: %s at offset %" PRIu64 " (%s): %" PRIu64
+			" bytes hold no whole record (kept in %s.torn-%" PRIu64
+			"); the records before them are kept",
+			name, last ? "torn tail" : "damaged tail", res.end,
+			res.why, res.file_end - res.end, name, res.end);
 		rc->torn++;
 		break;
 	case RS_SCAN_EIO:
@@ -1294,7 +1297,7 @@ static int recover_bad_header(struct rs_spool *sp, struct recovery *rc,
 	if (scan_segment(sp, rc, s, last, name) == 0 && !s->keep)
 		return 0;
 	s->created_ms = (int64_t)st.st_mtim.tv_sec * 1000 +
-				st.st_mtim.tv_nsec / 1000000;
+			st.st_mtim.tv_nsec / 1000000;
 	rc->bad_header++;
 	log_warnx("spool: %s: %s; its %" PRIu64 " records are read all the "
 		  "same (each has its own CRC)",
@@ -1427,8 +1430,9 @@ static int lock_dir(struct rs_spool *sp, char *err, size_t errlen)
 				 "its own",
 				 sp->dir, pid[0] ? pid : "unknown");
 		else
-			snprintf(err, errlen, "spool_dir %s: cannot lock %s: %s",
-				 sp->dir, LOCK_NAME, strerror(e));
+			snprintf(err, errlen,
+				 "spool_dir %s: cannot lock %s: %s", sp->dir,
+				 LOCK_NAME, strerror(e));
 		return -1;
 	}
 	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());

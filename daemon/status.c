@@ -76,8 +76,8 @@ static void status_sessions_json(FILE *f, struct rs_server *srv)
 			"\"ring_used\": %llu, \"records_in\": %llu, "
 			"\"delivered\": %llu, \"failed\": %llu, \"spooled\": "
 			"%llu, \"finished\": %llu, \"reports_dropped\": %llu}",
-			status_state_name(s), s->shm.ring_size, status_ring_used(s),
-			(unsigned long long)s->records_in,
+			status_state_name(s), s->shm.ring_size,
+			status_ring_used(s), (unsigned long long)s->records_in,
 			(unsigned long long)s->delivered,
 			(unsigned long long)s->failed,
 			(unsigned long long)s->spilled,
@@ -254,8 +254,9 @@ static void status_render_text(FILE *f, struct rs_server *srv)
 			(unsigned long long)s->id, (int)s->peer.pid,
 			(unsigned int)s->peer.uid, s->name[0] ? s->name : "-",
 			status_state_name(s),
-			s->shm_ready ? status_ring_used(s) * 100 / s->shm.ring_size
-				     : 0ULL,
+			s->shm_ready
+				? status_ring_used(s) * 100 / s->shm.ring_size
+				: 0ULL,
 			(unsigned long long)s->records_in,
 			(unsigned long long)s->delivered,
 			(unsigned long long)s->failed,

@@ -53,8 +53,8 @@ struct rs_topic {
 	 * forgets it */
 	uint32_t refs;
 	int64_t unused_ms; /* when refs last fell to 0 (or it was made) */
-	uid_t owner; /* whose session brought it in; RS_TOPIC_NO_OWNER for
-		      * the spool's */
+	uid_t owner;	   /* whose session brought it in; RS_TOPIC_NO_OWNER for
+			    * the spool's */
 	enum rs_acks acks;
 	int acks_next; /* -1, or the acks a reload set: applied once none of
 			* the topic's records is in librdkafka */
