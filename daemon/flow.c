@@ -739,14 +739,13 @@ static void rewind_topic(struct rs_flow *f, struct rs_topic *t)
 static struct rs_record *record_from_spool(struct rs_topic *t,
 					   const struct rs_srec *r)
 {
-	struct rs_record *rec = malloc(sizeof(*rec) + r->size);
+	struct rs_record *rec = rs_record_alloc(r->size);
 	const uint8_t *base =
 		(const uint8_t *)r->topic - sizeof(struct rs_srec_hdr);
 	ptrdiff_t hoff, koff, voff;
 
 	if (rec == NULL)
 		return NULL;
-	memset(rec, 0, sizeof(*rec));
 	memcpy(rec->data, base, r->size);
 	hoff = r->headers - base;
 	koff = r->key ? (const uint8_t *)r->key - base : 0;
@@ -754,7 +753,6 @@ static struct rs_record *record_from_spool(struct rs_topic *t,
 	rec->topic = t;
 	rec->session_id = r->session_id;
 	rec->spool_seq = r->seq;
-	rec->size = r->size;
 	rec->from_spool = 1;
 	rec->frame.size = r->size;
 	rec->frame.partition = r->partition;
@@ -861,7 +859,7 @@ static unsigned int replay(struct rs_flow *f, struct rs_topic *t)
 			break;
 		rc = rs_producer_send(f->producer, rec, &o);
 		if (rc == RS_SEND_FULL || rc == RS_SEND_AGAIN) {
-			free(rec);
+			rs_record_free(rec);
 			t->cursor.pos = saved_pos;
 			t->cursor.last_seq = saved_last;
 			t->scan = saved_scan;

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "record.h"
 #include "server.h"
 #include "status.h"
 
@@ -176,6 +177,7 @@ int main(int argc, char **argv)
 		event_free(sigev[i]);
 	rs_metrics_free(metrics);
 	rs_server_free(&srv); /* and the config in force */
+	rs_record_cache_drop();
 	event_base_free(base);
 	return 0;
 }

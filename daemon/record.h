@@ -55,8 +55,22 @@ struct rs_record {
 
 TAILQ_HEAD(rs_record_list, rs_record);
 
+/* A record with room for size bytes of data and every other field zero;
+ * NULL when memory is short. Main thread only: freed records of the same
+ * size class are reused from a bounded cache (RS_RECORD_CACHE_BYTES). */
+struct rs_record *rs_record_alloc(uint32_t size);
+
 /* Frees rec if nothing holds it any more. */
 void rs_record_release(struct rs_record *rec);
+
+/* Frees rec, whoever holds it: for a record never handed on. */
+void rs_record_free(struct rs_record *rec);
+
+/* Gives the cache's memory back to the allocator (at exit). */
+void rs_record_cache_drop(void);
+
+/* Bytes of freed records the cache keeps at most. */
+#define RS_RECORD_CACHE_BYTES (8u << 20)
 
 /* A record's fate, as it goes into the report. */
 struct rs_outcome {

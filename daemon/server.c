@@ -427,25 +427,10 @@ void rs_server_spool_config(const struct rs_config *cfg,
 		ringside_align8((uint64_t)cfg->max_record_bytes + 1024);
 }
 
-/* The flow reports through the sessions; ctx is the server. */
-static void server_flow_report(void *ctx, struct rs_record *rec,
-			       const struct rs_outcome *o)
-{
-	struct rs_server *srv = ctx;
-
-	rs_session_report(&srv->session_env, rec, o);
-}
-
-static void server_flow_report_spooled(void *ctx, struct rs_record *rec)
-{
-	struct rs_server *srv = ctx;
-
-	rs_session_report_spooled(&srv->session_env, rec);
-}
-
+/* The flow reports through the sessions; its ctx is srv->session_env. */
 static const struct rs_flow_ops server_flow_ops = {
-	.report = server_flow_report,
-	.report_spooled = server_flow_report_spooled,
+	.report = rs_session_report,
+	.report_spooled = rs_session_report_spooled,
 	.ring_done = rs_session_ring_done,
 	.held = rs_session_held,
 	.spilled = rs_session_spilled,
@@ -461,8 +446,8 @@ static int server_open_spool(struct rs_server *srv, char *err, size_t errlen)
 	if (rs_spool_open(&sc, server_on_found, &fl, &srv->spool, err, errlen) <
 	    0)
 		return -1;
-	srv->flow =
-		rs_flow_new(&server_flow_ops, srv, srv->producer, srv->spool);
+	srv->flow = rs_flow_new(&server_flow_ops, &srv->session_env,
+				srv->producer, srv->spool);
 	rs_producer_on_topic(srv->producer, server_on_topic, srv);
 	rs_producer_on_fatal(srv->producer, server_on_producer_fatal, srv);
 	for (size_t i = 0; i < fl.n; i++) {

@@ -72,11 +72,7 @@ static void session_vlog(struct rs_log_rl *rl, int level,
 			s->name, msg);
 }
 
-static void session_log(int level, const struct rs_session *s, const char *fmt,
-			...) __attribute__((format(printf, 3, 4)));
-
-static void session_log(int level, const struct rs_session *s, const char *fmt,
-			...)
+void rs_session_log(int level, const struct rs_session *s, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -203,7 +199,7 @@ void rs_session_free(struct rs_session *s)
 	free(s);
 }
 
-static void session_violation(struct rs_session *s, const char *why)
+void rs_session_violation(struct rs_session *s, const char *why)
 {
 	static struct rs_log_rl rl;
 
@@ -214,20 +210,6 @@ static void session_violation(struct rs_session *s, const char *why)
 	if (s->shm_ready)
 		rs_store_relaxed(&s->shm.hdr->state, RINGSIDE_SHM_REFUSING);
 	s->env->kick(s->env->srv); /* reap it once its records are finished */
-}
-
-void rs_session_violation(struct rs_session *s, const char *why)
-{
-	session_violation(s, why);
-}
-
-void rs_session_log(int level, const struct rs_session *s, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	session_vlog(NULL, level, s, fmt, ap);
-	va_end(ap);
 }
 
 static void session_send_error(struct rs_session *s, int code, const char *fmt,
@@ -369,13 +351,6 @@ static int session_resume_shm(struct rs_session *s,
 	return 0;
 }
 
-/* Other sessions of the same uid that hold memory: one user cannot take
- * every slot (max_sessions) from the others. */
-static uint32_t session_uid_count(const struct rs_session *s)
-{
-	return s->env->uid_sessions(s->env->srv, s);
-}
-
 /* The one way out of a HELLO that is refused: closes what the client sent,
  * answers ERROR (logged), and drops the connection; the session is reaped
  * with nothing in it. */
@@ -413,7 +388,7 @@ static void session_on_hello(struct rs_session *s, const void *buf, size_t len,
 	if (len != sizeof(h)) {
 		if (memfd >= 0)
 			close(memfd);
-		session_violation(s, "HELLO of the wrong size");
+		rs_session_violation(s, "HELLO of the wrong size");
 		return;
 	}
 	memcpy(&h, buf, sizeof(h));
@@ -443,7 +418,9 @@ static void session_on_hello(struct rs_session *s, const void *buf, size_t len,
 			       "ringsided is shutting down");
 		return;
 	}
-	if (session_uid_count(s) >= cfg->max_sessions_per_uid) {
+	/* other sessions of the same uid that hold memory: one user
+	 * cannot take every slot (max_sessions) from the others */
+	if (s->env->uid_sessions(s->env->srv, s) >= cfg->max_sessions_per_uid) {
 		session_refuse(
 			s, &memfd, RINGSIDE_ELIMIT,
 			"uid %u already has %u sessions (max_sessions_per_uid)",
@@ -488,8 +465,8 @@ welcome:
 	fds[2] = s->reply_fd;
 	err = rs_control_send(s->sock, &w, sizeof(w), fds, 3);
 	if (err < 0) {
-		session_log(RS_LOG_NOTICE, s, "cannot send WELCOME: %s",
-			    strerror(-err));
+		rs_session_log(RS_LOG_NOTICE, s, "cannot send WELCOME: %s",
+			       strerror(-err));
 		session_set_state(s, RS_SESSION_DEAD);
 		session_disconnect(s);
 		return;
@@ -503,7 +480,7 @@ welcome:
 	s->handshake_ev = NULL;
 	session_set_state(s, RS_SESSION_OPEN);
 	if (s->resuming)
-		session_log(
+		rs_session_log(
 			RS_LOG_NOTICE, s,
 			"resumed after a restart: ring %u bytes, reading "
 			"again from %llu (%llu bytes unfinished)",
@@ -511,9 +488,9 @@ welcome:
 			(unsigned long long)(rs_ring_snapshot_tail(&s->ring) -
 					     s->ring.release));
 	else
-		session_log(RS_LOG_INFO, s,
-			    "opened: ring %u bytes, %u reply slots",
-			    s->shm.ring_size, s->shm.reply_slots);
+		rs_session_log(RS_LOG_INFO, s,
+			       "opened: ring %u bytes, %u reply slots",
+			       s->shm.ring_size, s->shm.reply_slots);
 	s->env->kick(s->env->srv); /* let the scheduler arm the new ring */
 }
 
@@ -526,7 +503,7 @@ static void session_on_status(struct rs_session *s, const void *buf, size_t len)
 	size_t tlen = 0;
 
 	if (len != sizeof(m)) {
-		session_violation(s, "STATUS of the wrong size");
+		rs_session_violation(s, "STATUS of the wrong size");
 		return;
 	}
 	memcpy(&m, buf, sizeof(m));
@@ -570,7 +547,7 @@ static void session_on_status(struct rs_session *s, const void *buf, size_t len)
 static void session_on_resume(struct rs_session *s, size_t len)
 {
 	if (!s->resuming || len != sizeof(struct ringside_msg)) {
-		session_violation(s, "unexpected RESUME");
+		rs_session_violation(s, "unexpected RESUME");
 		return;
 	}
 	s->resuming = 0;
@@ -588,10 +565,11 @@ static int session_topic_refusal(struct rs_session *s, const char *name,
 	*tp = NULL;
 	if (rs_config_topic(rs_session_cfg(s), name, &pol) == 0 &&
 	    !rs_acl_allows(pol.acl, &s->peer)) {
-		session_log(RS_LOG_NOTICE, s,
-			    "denied topic %s: uid %u is not in its allow_users "
-			    "or allow_groups",
-			    name, (unsigned int)s->peer.uid);
+		rs_session_log(
+			RS_LOG_NOTICE, s,
+			"denied topic %s: uid %u is not in its allow_users "
+			"or allow_groups",
+			name, (unsigned int)s->peer.uid);
 		snprintf(err, errlen,
 			 "uid %u may not send to topic %s (allow_users, "
 			 "allow_groups)",
@@ -635,7 +613,7 @@ static void session_on_topic(struct rs_session *s, const void *buf, size_t len)
 	int status;
 
 	if (len != sizeof(m)) {
-		session_violation(s, "TOPIC of the wrong size");
+		rs_session_violation(s, "TOPIC of the wrong size");
 		return;
 	}
 	memcpy(&m, buf, sizeof(m));
@@ -661,10 +639,10 @@ static void session_on_topic(struct rs_session *s, const void *buf, size_t len)
 		return;
 	}
 	if (status != 0)
-		session_log(RS_LOG_WARN, s,
-			    "handed back with topic %s, which this daemon "
-			    "refuses (%s): its records are failed",
-			    name, err);
+		rs_session_log(RS_LOG_WARN, s,
+			       "handed back with topic %s, which this daemon "
+			       "refuses (%s): its records are failed",
+			       name, err);
 	if (id == s->ntopics) {
 		char **nv;
 
@@ -699,7 +677,7 @@ static void session_on_topic(struct rs_session *s, const void *buf, size_t len)
 	ok.hdr.len = sizeof(ok);
 	ok.topic = id;
 	if (rs_control_send(s->sock, &ok, sizeof(ok), NULL, 0) < 0)
-		session_violation(s, "not reading its control socket");
+		rs_session_violation(s, "not reading its control socket");
 }
 
 static void session_client_gone(struct rs_session *s)
@@ -712,9 +690,10 @@ static void session_client_gone(struct rs_session *s)
 	}
 	if (s->resuming) {
 		/* without its topics its frames cannot be read */
-		session_log(RS_LOG_WARN, s,
-			    "client went away while resuming: the records in "
-			    "its ring cannot be read");
+		rs_session_log(
+			RS_LOG_WARN, s,
+			"client went away while resuming: the records in "
+			"its ring cannot be read");
 		session_set_state(s, RS_SESSION_DEAD);
 		session_disconnect(s);
 		s->env->kick(s->env->srv);
@@ -726,12 +705,12 @@ static void session_client_gone(struct rs_session *s)
 	 * unfinished goes to the spool as well */
 	TAILQ_FOREACH (rec, &s->records, entry)
 		rs_flow_orphaned(*s->env->flow, rec);
-	session_log(RS_LOG_INFO, s,
-		    "client closed: %llu records in, %llu delivered, %llu "
-		    "failed",
-		    (unsigned long long)s->records_in,
-		    (unsigned long long)s->delivered,
-		    (unsigned long long)s->failed);
+	rs_session_log(RS_LOG_INFO, s,
+		       "client closed: %llu records in, %llu delivered, %llu "
+		       "failed",
+		       (unsigned long long)s->records_in,
+		       (unsigned long long)s->delivered,
+		       (unsigned long long)s->failed);
 	s->env->kick(s->env->srv); /* read what it committed, then free it */
 }
 
@@ -750,9 +729,9 @@ static void session_on_sock(evutil_socket_t fd, short what, void *arg)
 	if (n == -EAGAIN)
 		return;
 	if (n == -EMSGSIZE || n == -EBADMSG) {
-		session_violation(s, n == -EMSGSIZE
-					     ? "control message too large"
-					     : "more than one descriptor");
+		rs_session_violation(s, n == -EMSGSIZE
+						? "control message too large"
+						: "more than one descriptor");
 		return;
 	}
 	if (n <= 0) {
@@ -762,14 +741,14 @@ static void session_on_sock(evutil_socket_t fd, short what, void *arg)
 	if ((size_t)n < sizeof(hdr)) {
 		if (memfd >= 0)
 			close(memfd);
-		session_violation(s, "control message too short");
+		rs_session_violation(s, "control message too short");
 		return;
 	}
 	memcpy(&hdr, buf, sizeof(hdr));
 	if (hdr.len != (uint32_t)n) {
 		if (memfd >= 0)
 			close(memfd);
-		session_violation(s, "control message length mismatch");
+		rs_session_violation(s, "control message length mismatch");
 		return;
 	}
 	if (s->state == RS_SESSION_HANDSHAKE &&
@@ -791,7 +770,7 @@ static void session_on_sock(evutil_socket_t fd, short what, void *arg)
 	else if (s->state == RS_SESSION_OPEN && hdr.type == RINGSIDE_MSG_RESUME)
 		session_on_resume(s, (size_t)n);
 	else
-		session_violation(s, "unexpected control message");
+		rs_session_violation(s, "unexpected control message");
 }
 
 uint32_t rs_session_recheck(struct rs_session *s, int *acl_refused)
@@ -816,10 +795,10 @@ uint32_t rs_session_recheck(struct rs_session *s, int *acl_refused)
 				? RINGSIDE_EDENIED
 				: 0;
 		if (s->refused[i] != 0 && was == 0)
-			session_log(RS_LOG_NOTICE, s,
-				    "topic %s is no longer allowed: its "
-				    "records are refused (RINGSIDE_EDENIED)",
-				    name);
+			rs_session_log(RS_LOG_NOTICE, s,
+				       "topic %s is no longer allowed: its "
+				       "records are refused (RINGSIDE_EDENIED)",
+				       name);
 		n += s->refused[i] != 0;
 	}
 	return n;

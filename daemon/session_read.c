@@ -74,9 +74,10 @@ static int64_t session_topic_id(const struct rs_session *s,
 	return -1;
 }
 
-static void session_report(const struct rs_session_env *env,
-			   struct rs_record *rec, const struct rs_outcome *o)
+void rs_session_report(void *ctx, struct rs_record *rec,
+		       const struct rs_outcome *o)
 {
+	const struct rs_session_env *env = ctx;
 	struct rs_session *s = rec->in_ring
 				       ? rec->session
 				       : env->find(env->srv, rec->session_id);
@@ -117,14 +118,7 @@ static void session_report(const struct rs_session_env *env,
 		s->reply_dirty = 1;
 }
 
-void rs_session_report(const struct rs_session_env *env, struct rs_record *rec,
-		       const struct rs_outcome *o)
-{
-	session_report(env, rec, o);
-}
-
-void rs_session_report_spooled(const struct rs_session_env *env,
-			       struct rs_record *rec)
+void rs_session_report_spooled(void *env, struct rs_record *rec)
 {
 	struct rs_outcome o = {
 		.stage = RINGSIDE_STAGE_SPOOLED,
@@ -134,7 +128,7 @@ void rs_session_report_spooled(const struct rs_session_env *env,
 		.timestamp = rec->frame.timestamp,
 	};
 
-	session_report(env, rec, &o);
+	rs_session_report(env, rec, &o);
 }
 
 /* Copies one frame out of the ring and checks it: all of it, or for a
@@ -147,7 +141,7 @@ static struct rs_record *session_take_record(struct rs_session *s,
 {
 	uint32_t copy =
 		oversize ? (uint32_t)sizeof(struct ringside_frame) : size;
-	struct rs_record *rec = malloc(sizeof(*rec) + copy);
+	struct rs_record *rec = rs_record_alloc(copy);
 	int rc;
 
 	*why = NULL;
@@ -157,20 +151,18 @@ static struct rs_record *session_take_record(struct rs_session *s,
 	rc = oversize ? rs_frame_parse_header(rec->data, size, &rec->frame, why)
 		      : rs_frame_parse(rec->data, size, &rec->frame, why);
 	if (rc < 0) {
-		free(rec);
+		rs_record_free(rec);
 		return NULL;
 	}
 	if (rec->frame.topic >= s->ntopics) {
 		*why = "frame names a topic the session never resolved";
-		free(rec);
+		rs_record_free(rec);
 		return NULL;
 	}
-	memset(rec, 0, offsetof(struct rs_record, frame));
 	rec->session = s;
 	rec->session_id = s->id;
 	rec->topic = s->topics[rec->frame.topic];
 	rec->start = s->ring.head;
-	rec->size = copy;
 	rec->in_ring = 1;
 	rec->orphan = s->state == RS_SESSION_CLOSING;
 	rs_ring_advance(&s->ring, size);

@@ -23,13 +23,14 @@ unsigned int rs_session_drain(struct rs_session *s, unsigned int budget);
 void rs_session_ring_done(struct rs_record *rec);
 
 /* The final report for a record (delivered or failed), to its session if
- * that is still open; counted as dropped otherwise. */
-void rs_session_report(const struct rs_session_env *env, struct rs_record *rec,
+ * that is still open; counted as dropped otherwise. env is the server's
+ * struct rs_session_env (a void pointer, to be a struct rs_flow_ops
+ * callback as it is). */
+void rs_session_report(void *env, struct rs_record *rec,
 		       const struct rs_outcome *o);
 
 /* The non-final report: the record is committed to the spool. */
-void rs_session_report_spooled(const struct rs_session_env *env,
-			       struct rs_record *rec);
+void rs_session_report_spooled(void *env, struct rs_record *rec);
 
 /* Bookkeeping for the back-pressure state shown to the client. */
 void rs_session_held(struct rs_session *s, int delta);

@@ -95,6 +95,26 @@ static void restart_daemon(struct h_env *e, const char *name)
 	       name, (long long)(h_now_ms() - t0));
 }
 
+/* For a failed run: when each thread's sends were refused, from the
+ * moment the brokers went down (t0, h_now_ms()). */
+static void print_refusals(const struct h_client *c, int64_t t0)
+{
+	for (unsigned int w = 0; w < WRITERS; w++)
+		for (unsigned int t = 0; t < THREADS; t++)
+			if (c[w].efull[t] > 0)
+				fprintf(stderr,
+					"client %u thread %u: %llu sends "
+					"refused from %lld to %lld ms after "
+					"the brokers went down\n",
+					w, t, c[w].efull[t],
+					(long long)(c[w].efull_first_ns[t] /
+							    1000000 -
+						    (uint64_t)t0),
+					(long long)(c[w].efull_last_ns[t] /
+							    1000000 -
+						    (uint64_t)t0));
+}
+
 static void run(const struct scenario *sc)
 {
 	unsigned int per_thread = sc->total / (WRITERS * THREADS);
@@ -218,6 +238,8 @@ static void run(const struct scenario *sc)
 	machine = h_machine_stalls(c, WRITERS);
 	over -= machine;
 	pre += machine;
+	if (efull > 0)
+		print_refusals(c, t0);
 	CHECK(efull == 0, "%llu sends were refused (ring full)", efull);
 	CHECK(finals == (unsigned long long)per_thread * WRITERS * THREADS,
 	      "%llu final%s reports for %u records", finals,
@@ -240,7 +262,8 @@ static void run(const struct scenario *sc)
 	dups = h_log_sum(&e, "possible duplicates ");
 	printf("%s: %u records, brokers down %.1f s: rejected %llu, sends over "
 	       "1 ms %llu (and %llu more while the OS or hypervisor had the "
-	       "CPU, %llu of them stalls of several processes at once), longest %.1f us, lost %u, duplicates %zu (ringsided "
+	       "CPU, %llu of them stalls of several processes at once), "
+	       "longest %.1f us, lost %u, duplicates %zu (ringsided "
 	       "counted %lld possible), per-key order violations %zu\n",
 	       sc->name, per_thread * WRITERS * THREADS,
 	       (double)down_ms / 1000.0, efull, over, pre, machine,

@@ -7,6 +7,8 @@
  *
  *   R opaque status kafka_error partition offset persistence stage topic
  *   T thread sent efull
+ *   E thread first_ns last_ns   (when its sends were refused, if ever;
+ *     CLOCK_MONOTONIC)
  *   L thread max_send_ns sends_over_1ms_not_preempted sends_over_1ms_preempted
  *   S thread start_ns end_ns cpu_ns voluntary_switches   (each of the first
  *     SLOW_MAX slow sends that were not preempted, CLOCK_MONOTONIC)
@@ -63,6 +65,7 @@ struct sender {
 	unsigned int index;
 	unsigned int sent;
 	unsigned long long efull;
+	uint64_t efull_first_ns, efull_last_ns; /* CLOCK_MONOTONIC */
 	uint64_t max_ns;
 	unsigned long long
 		over_1ms; /* slow, and the thread was not preempted */
@@ -219,7 +222,9 @@ static void *send_loop(void *arg)
 			}
 			if (err != RINGSIDE_EFULL)
 				break;
-			sd->efull++;
+			if (sd->efull++ == 0)
+				sd->efull_first_ns = ts_ns(&b);
+			sd->efull_last_ns = ts_ns(&b);
 			if (o.until_stop && daemon_stopping())
 				return NULL;
 			sleep_us(100);
@@ -430,6 +435,10 @@ int main(int argc, char **argv)
 	}
 	for (unsigned int i = 0; i < o.threads; i++) {
 		printf("T %u %u %llu\n", i, sd[i].sent, sd[i].efull);
+		if (sd[i].efull > 0)
+			printf("E %u %llu %llu\n", i,
+			       (unsigned long long)sd[i].efull_first_ns,
+			       (unsigned long long)sd[i].efull_last_ns);
 		printf("L %u %llu %llu %llu\n", i,
 		       (unsigned long long)sd[i].max_ns, sd[i].over_1ms,
 		       sd[i].preempted);
