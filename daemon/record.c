@@ -13,7 +13,6 @@
  * that class takes one. Larger records, and any beyond the bound, go
  * straight back to malloc.
  */
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +36,12 @@ static unsigned int record_class(size_t total)
 	return c <= CLASSES ? (unsigned int)c - 1 : CLASSES;
 }
 
+/* The bytes of a block of class c: room for any record of that class. */
+static size_t record_class_bytes(unsigned int c)
+{
+	return (size_t)(c + 1) * CLASS_BYTES;
+}
+
 struct rs_record *rs_record_alloc(uint32_t size)
 {
 	size_t total = sizeof(struct rs_record) + size;
@@ -47,12 +52,10 @@ struct rs_record *rs_record_alloc(uint32_t size)
 		struct free_block *b = record_free_list[c];
 
 		record_free_list[c] = b->next;
-		record_cached_bytes -= (size_t)(c + 1) * CLASS_BYTES;
+		record_cached_bytes -= record_class_bytes(c);
 		rec = (struct rs_record *)(void *)b;
 	} else {
-		/* the whole class, so that any record of it fits the block */
-		rec = malloc(c < CLASSES ? (size_t)(c + 1) * CLASS_BYTES
-					 : total);
+		rec = malloc(c < CLASSES ? record_class_bytes(c) : total);
 		if (rec == NULL)
 			return NULL;
 	}
@@ -64,7 +67,7 @@ struct rs_record *rs_record_alloc(uint32_t size)
 void rs_record_free(struct rs_record *rec)
 {
 	unsigned int c = record_class(sizeof(*rec) + rec->size);
-	size_t bytes = (size_t)(c + 1) * CLASS_BYTES;
+	size_t bytes = record_class_bytes(c);
 	struct free_block *b;
 
 	if (c >= CLASSES ||

@@ -84,7 +84,8 @@ static void remember(pid_t pid)
 		spawned[nspawned++] = pid;
 }
 
-void h_fail(const char *file, int line, const char *cond, const char *fmt, ...)
+void h_fail(const char *file, int line, const char *cond, const char *fmt,
+	    ...)
 {
 	char why[1024];
 	va_list ap;
@@ -192,8 +193,7 @@ static int daemon_ready(const char *log, long from)
 		return 0;
 	if (fseek(f, from, SEEK_SET) == 0)
 		while (!ready && fgets(line, sizeof(line), f) != NULL)
-			ready = strstr(line,
-				       "ringsided: notice: listening on") !=
+			ready = strstr(line, "ringsided: notice: listening on") !=
 				NULL;
 	fclose(f);
 	return ready;
@@ -581,9 +581,8 @@ void h_read_client(const char *path, struct h_client *c)
 			struct h_slow sl;
 			unsigned long long a, b, cpu;
 
-			CHECK(sscanf(line, "S %u %llu %llu %llu %ld",
-				     &sl.thread, &a, &b, &cpu,
-				     &sl.switches) == 5,
+			CHECK(sscanf(line, "S %u %llu %llu %llu %ld", &sl.thread,
+				     &a, &b, &cpu, &sl.switches) == 5,
 			      "%s: bad line: %s", path, line);
 			sl.start_ns = a;
 			sl.end_ns = b;

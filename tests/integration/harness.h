@@ -59,8 +59,8 @@ void h_init(struct h_env *e, const char *name);
 /* Prints "FAIL file:line: cond: message", the daemon's log tail, then the
  * message again (a CI summary shows only the end), kills what the test
  * started and exits 1. */
-void h_fail(const char *file, int line, const char *cond, const char *fmt, ...)
-	__attribute__((noreturn, format(printf, 4, 5)));
+void h_fail(const char *file, int line, const char *cond, const char *fmt,
+	    ...) __attribute__((noreturn, format(printf, 4, 5)));
 void h_cleanup(struct h_env *e);
 
 void h_mock_start(struct h_env *e, int brokers);

@@ -108,11 +108,11 @@ static void print_refusals(const struct h_client *c, int64_t t0)
 					"the brokers went down\n",
 					w, t, c[w].efull[t],
 					(long long)(c[w].efull_first_ns[t] /
-							    1000000 -
-						    (uint64_t)t0),
+						    1000000) -
+						(long long)t0,
 					(long long)(c[w].efull_last_ns[t] /
-							    1000000 -
-						    (uint64_t)t0));
+						    1000000) -
+						(long long)t0);
 }
 
 static void run(const struct scenario *sc)
