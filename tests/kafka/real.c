@@ -111,9 +111,78 @@ struct result {
 	int64_t ms;
 };
 
-static void check_reports(struct v_ctx *v, const struct h_client *c,
-			  unsigned int w, const struct load *l)
+/* For a record reported delivered and not found: what the topic holds at
+ * the reported offset, and which offsets the consumer saw on that
+ * partition, so a failed run tells a consumer that stopped early (the
+ * offset past what it read) from a record Kafka holds with other bytes
+ * (the offset read, another value) from one it never had. */
+static void explain_missing(struct h_env *e, const struct load *l,
+			    const struct h_report *r)
 {
+	struct h_msg *msgs;
+	int partitions = 0;
+	long long lo = -1, hi = -1, n = 0;
+	const struct h_msg *at = NULL;
+	size_t nmsgs;
+
+	for (unsigned int t = 0; t < l->nvt; t++)
+		if (strcmp(l->vt[t].name, r->topic) == 0)
+			partitions = l->vt[t].partitions;
+	if (partitions == 0)
+		return;
+	nmsgs = h_consume(e, r->topic, partitions, &msgs);
+	for (size_t i = 0; i < nmsgs; i++) {
+		if (msgs[i].partition != r->partition)
+			continue;
+		n++;
+		if (lo < 0 || msgs[i].offset < lo)
+			lo = msgs[i].offset;
+		if (msgs[i].offset > hi)
+			hi = msgs[i].offset;
+		if (msgs[i].offset == r->offset)
+			at = &msgs[i];
+	}
+	fprintf(stderr,
+		"%s: reported %s [%d] @%lld; a fresh read holds %lld records "
+		"at offsets %lld..%lld there",
+		l->name, r->topic, r->partition, (long long)r->offset, n, lo,
+		hi);
+	if (at != NULL) {
+		char shown[49];
+		size_t k = at->value_len < 48 ? at->value_len : 48;
+
+		for (size_t j = 0; j < k; j++)
+			shown[j] = at->value[j] >= 32 && at->value[j] < 127
+					   ? at->value[j]
+					   : '.';
+		shown[k] = '\0';
+		fprintf(stderr, ", and at that offset a value of %zu bytes: %s",
+			at->value_len, shown);
+	}
+	fputc('\n', stderr);
+	h_msgs_free(msgs, nmsgs);
+}
+
+static void check_reports(struct v_ctx *v, struct h_env *e,
+			  const struct h_client *c, unsigned int w,
+			  const struct load *l)
+{
+	size_t missing = 0;
+
+	for (size_t i = 0; i < c->nreports; i++) {
+		const struct h_report *r = &c->reports[i];
+		const char *why = v_report_matches(v, r);
+
+		if (r->stage != RINGSIDE_STAGE_SPOOLED && why != NULL &&
+		    strcmp(why, "reported delivered, but not in Kafka") == 0 &&
+		    missing++ < 4)
+			explain_missing(e, l, r);
+	}
+	if (missing > 0)
+		fprintf(stderr,
+			"%s: client %u: %zu records reported delivered and "
+			"not read back\n",
+			l->name, w, missing);
 	for (size_t i = 0; i < c->nreports; i++) {
 		const struct h_report *r = &c->reports[i];
 		const char *why;
@@ -232,7 +301,7 @@ static void run_load(struct h_env *e, const struct load *l, struct result *res)
 
 	lost = read_back(&v, e, l);
 	for (unsigned int w = 0; w < l->writers; w++) {
-		check_reports(&v, &c[w], w, l);
+		check_reports(&v, e, &c[w], w, l);
 		h_client_free(&c[w]);
 	}
 	CHECK(v.bad_content == 0, "%s: %zu records differ from what was sent",
