@@ -4,6 +4,10 @@
  * every error names its line; parsing goes on after an error so that one run
  * shows every problem. librdkafka properties are checked by applying them to
  * scratch configs, so a typo fails at start-up, not at first use.
+ *
+ * Why one file of 900 lines: it is the whole file format, one section
+ * kind after the other ([ringside], [kafka], [topic:*] and [topic:NAME]),
+ * then the checks that need the whole file; each key is a row of a table.
  */
 #include <errno.h>
 #include <grp.h>

@@ -7,6 +7,13 @@
  * Order rule: within a topic, records reach librdkafka in the order they
  * were read, or, after a retriable failure, the oldest undelivered one is
  * sent again before anything younger. Everything below keeps that rule.
+ *
+ * Why one file of 1,100 lines: it is one state machine (direct, spooled,
+ * replaying, held), and every transition must keep the order rule above;
+ * split, a reader checking that rule would have to hold several files'
+ * statics in mind at once. Its sections follow a record: the pending
+ * queue, routing, delivery reports, then the pass that replays and
+ * retires.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +23,7 @@
 #include "client/ringside_clock.h"
 #include "client/ringside_proto.h"
 #include "flow.h"
+#include "kerr.h"
 #include "log.h"
 #include "producer.h"
 

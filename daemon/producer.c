@@ -21,54 +21,14 @@
 
 #include "client/ringside.h"
 #include "client/ringside_clock.h"
+#include "kerr.h"
 #include "log.h"
 #include "producer.h"
+#include "producer_impl.h"
 
 #include <librdkafka/rdkafka_mock.h> /* after rdkafka.h, as it requires */
 
 #define RS_STATS_MS "1000"
-
-struct rs_class {
-	struct rs_producer *p;
-	enum rs_acks acks;
-	rd_kafka_t *rk;		 /* owned */
-	rd_kafka_queue_t *queue; /* owned reference to rk's main queue */
-	int efd;		 /* owned; librdkafka writes it */
-	struct event *ev;	 /* owned */
-	struct rs_kstats stats;	 /* the last statistics event */
-	int fatal;		 /* rk raised a fatal error: replace it */
-	int owns_mock;		 /* rk holds the embedded mock cluster */
-	struct rs_class *next;	 /* in the producer's retired list */
-};
-
-/* Owns the classes, the topics and their librdkafka handles. */
-struct rs_producer {
-	const struct rs_config *cfg;
-	struct event_base *base;
-	rs_dr_fn dr;
-	rs_dr_batch_fn batch;
-	uint64_t served; /* reports in this rs_producer_serve() */
-	void *arg;
-	struct rs_class cls[RS_ACKS_N]; /* rk == NULL: class not in use */
-	int first;			/* the class created first */
-	char *mock_bootstraps;		/* when [kafka] asks for a mock */
-	struct rs_topic **topics;
-	size_t ntopics;
-	uint64_t inflight;
-	rs_topic_new_fn on_topic;
-	void *on_topic_arg;
-	rs_fatal_fn on_fatal;
-	void *on_fatal_arg;
-	/* replaced instances, served until their records are all reported
-	 * (owned) */
-	struct rs_class *retired;
-	uint64_t replacements;
-	int restart[RS_ACKS_N]; /* a replacement failed to start: again */
-	/* one report event's messages (owned) */
-	const rd_kafka_message_t **msgs;
-	size_t msgs_cap;
-	uint64_t size_retries; /* records sent again, their batch too large */
-};
 
 static void kafka_log(const rd_kafka_t *rk, int level, const char *fac,
 		      const char *buf)
@@ -85,7 +45,7 @@ static int is_mock_key(const char *key)
 	return strcmp(key, "test.mock.num.brokers") == 0;
 }
 
-static int is_timeout_key(const char *key)
+int producer_is_timeout_key(const char *key)
 {
 	return strcmp(key, "message.timeout.ms") == 0 ||
 	       strcmp(key, "delivery.timeout.ms") == 0;
@@ -93,10 +53,10 @@ static int is_timeout_key(const char *key)
 
 /* The operator's message.timeout.ms in props (the last one set), else
  * dflt. Checked by the config loader. */
-static uint32_t props_timeout(const struct rs_props *props, uint32_t dflt)
+uint32_t producer_props_timeout(const struct rs_props *props, uint32_t dflt)
 {
 	for (size_t i = 0; props != NULL && i < props->n; i++)
-		if (is_timeout_key(props->v[i].key))
+		if (producer_is_timeout_key(props->v[i].key))
 			dflt = (uint32_t)strtoul(props->v[i].value, NULL, 10);
 	return dflt;
 }
@@ -151,7 +111,7 @@ static rd_kafka_conf_t *class_conf(struct rs_producer *p, enum rs_acks acks,
 		if (acks != RS_ACKS_ALL &&
 		    strcmp(pr->key, "enable.idempotence") == 0)
 			continue; /* idempotence needs acks=all */
-		if (is_timeout_key(pr->key))
+		if (producer_is_timeout_key(pr->key))
 			continue; /* ringsided's (see above) */
 		if (p->mock_bootstraps != NULL &&
 		    (is_mock_key(pr->key) ||
@@ -261,13 +221,13 @@ static void warn_timeouts(const struct rs_config *cfg)
 	int set = 0;
 
 	for (size_t i = 0; i < cfg->kafka.n; i++)
-		set |= is_timeout_key(cfg->kafka.v[i].key);
+		set |= producer_is_timeout_key(cfg->kafka.v[i].key);
 	for (size_t t = 0; t <= cfg->ntopics; t++) {
 		const struct rs_topic_config *tc =
 			t < cfg->ntopics ? &cfg->topics[t] : cfg->defaults;
 
 		for (size_t i = 0; tc != NULL && i < tc->props.n; i++)
-			set |= is_timeout_key(tc->props.v[i].key);
+			set |= producer_is_timeout_key(tc->props.v[i].key);
 	}
 	if (set)
 		log_notice("message.timeout.ms is set: ringsided moves a "
@@ -316,16 +276,6 @@ int rs_producer_new(const struct rs_config *cfg, struct event_base *base,
 	return 0;
 }
 
-static void topic_free(struct rs_topic *t)
-{
-	rs_spool_cursor_free(&t->cursor);
-	free(t->pending.v);
-	if (t->rkt != NULL)
-		rd_kafka_topic_destroy(t->rkt);
-	free(t->name);
-	free(t);
-}
-
 static void class_free(struct rs_class *c)
 {
 	if (c->ev != NULL)
@@ -349,7 +299,7 @@ void rs_producer_free(struct rs_producer *p)
 	if (p == NULL)
 		return;
 	for (size_t i = 0; i < p->ntopics; i++)
-		topic_free(p->topics[i]);
+		producer_topic_free(p->topics[i]);
 	free(p->topics);
 	/* the instance that owns the embedded mock cluster goes last */
 	while (p->retired != NULL) {
@@ -375,249 +325,6 @@ void rs_producer_free(struct rs_producer *p)
 	free(p->mock_bootstraps);
 	free(p->msgs);
 	free(p);
-}
-
-static int apply_props(rd_kafka_topic_conf_t *tconf,
-		       const struct rs_topic_config *tc, char *err,
-		       size_t errlen)
-{
-	char errstr[512];
-
-	if (tc == NULL)
-		return 0;
-	for (size_t i = 0; i < tc->props.n; i++) {
-		const struct rs_prop *pr = &tc->props.v[i];
-
-		if (is_timeout_key(pr->key))
-			continue; /* ringsided's, never librdkafka's */
-		if (rd_kafka_topic_conf_set(tconf, pr->key, pr->value, errstr,
-					    sizeof(errstr)) !=
-		    RD_KAFKA_CONF_OK) {
-			snprintf(err, errlen, "config line %d: %s: %s",
-				 pr->line, pr->key, errstr);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-void rs_producer_on_topic(struct rs_producer *p, rs_topic_new_fn fn, void *arg)
-{
-	p->on_topic = fn;
-	p->on_topic_arg = arg;
-}
-
-static struct rs_topic *producer_find_topic(struct rs_producer *p,
-					    const char *name)
-{
-	for (size_t i = 0; i < p->ntopics; i++)
-		if (strcmp(p->topics[i]->name, name) == 0)
-			return p->topics[i];
-	return NULL;
-}
-
-/* The librdkafka topic config for pol in class c: the producer's defaults
- * (so topic properties set in [kafka] apply), then [topic:*], then the
- * topic's section. */
-static rd_kafka_topic_conf_t *topic_conf(struct rs_class *c,
-					 const struct rs_topic_policy *pol,
-					 char *err, size_t errlen)
-{
-	rd_kafka_topic_conf_t *tconf;
-	char errstr[512];
-
-	if (c->rk == NULL) {
-		snprintf(err, errlen, "no producer for acks=%s",
-			 rs_acks_name(pol->acks));
-		return NULL;
-	}
-	tconf = rd_kafka_default_topic_conf_dup(c->rk);
-	if (apply_props(tconf, pol->defaults, err, errlen) < 0 ||
-	    apply_props(tconf, pol->section, err, errlen) < 0 ||
-	    rd_kafka_topic_conf_set(tconf, "acks", rs_acks_name(pol->acks),
-				    errstr,
-				    sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-		rd_kafka_topic_conf_destroy(tconf);
-		return NULL;
-	}
-	return tconf;
-}
-
-/* Topics uid brought in that are still held. */
-static uint32_t topics_of(const struct rs_producer *p, uid_t uid)
-{
-	uint32_t n = 0;
-
-	for (size_t i = 0; i < p->ntopics; i++)
-		n += p->topics[i]->owner == uid;
-	return n;
-}
-
-static int topic_create(struct rs_producer *p, const char *name,
-			const struct rs_topic_policy *pol, uid_t uid,
-			struct rs_topic **tp, char *err, size_t errlen)
-{
-	struct rs_class *c = &p->cls[pol->acks];
-	rd_kafka_topic_conf_t *tconf;
-	struct rs_topic *t, **v;
-
-	if (p->ntopics >= p->cfg->max_topics) {
-		snprintf(err, errlen, "max_topics (%u) reached",
-			 p->cfg->max_topics);
-		return RS_TOPIC_LIMIT;
-	}
-	if (uid != RS_TOPIC_NO_OWNER &&
-	    topics_of(p, uid) >= p->cfg->max_topics_per_uid) {
-		snprintf(err, errlen,
-			 "uid %u already uses %u topics (max_topics_per_uid)",
-			 (unsigned int)uid, p->cfg->max_topics_per_uid);
-		return RS_TOPIC_LIMIT;
-	}
-	tconf = topic_conf(c, pol, err, errlen);
-	if (tconf == NULL)
-		return RS_TOPIC_ERROR;
-	t = calloc(1, sizeof(*t));
-	v = realloc(p->topics, (p->ntopics + 1) * sizeof(*v));
-	if (t != NULL)
-		t->kafka_timeout_ms = props_timeout(
-			pol->section != NULL ? &pol->section->props : NULL,
-			props_timeout(pol->defaults != NULL
-					      ? &pol->defaults->props
-					      : NULL,
-				      props_timeout(&p->cfg->kafka, 0)));
-	if (t == NULL || v == NULL)
-		fatal("allocating a topic");
-	p->topics = v;
-	t->name = strdup(name);
-	if (t->name == NULL)
-		fatal("strdup");
-	t->owner = uid;
-	t->unused_ms = rs_now_ms();
-	t->acks = pol->acks;
-	t->acks_next = -1;
-	t->reports = pol->reports;
-	t->write_ahead = pol->write_ahead;
-	t->backlog_bytes = pol->backlog_bytes;
-	t->backlog_ms = pol->backlog_ms;
-	TAILQ_INIT(&t->direct);
-	TAILQ_INIT(&t->hold);
-	TAILQ_INIT(&t->replaying);
-	t->rkt = rd_kafka_topic_new(c->rk, name, tconf);
-	if (t->rkt == NULL) {
-		snprintf(err, errlen, "librdkafka: %s",
-			 rd_kafka_err2str(rd_kafka_last_error()));
-		topic_free(t);
-		return RS_TOPIC_ERROR;
-	}
-	p->topics[p->ntopics++] = t;
-	log_info("topic %s: acks=%s reports=%s%s", name, rs_acks_name(t->acks),
-		 rs_reports_name(t->reports),
-		 t->write_ahead ? " write_ahead" : "");
-	if (p->on_topic != NULL)
-		p->on_topic(t, p->on_topic_arg);
-	*tp = t;
-	return 0;
-}
-
-int rs_producer_topic(struct rs_producer *p, const char *name, uid_t uid,
-		      struct rs_topic **tp, char *err, size_t errlen)
-{
-	struct rs_topic_policy pol;
-
-	/* the config first: a reload may have removed a topic in use */
-	if (rs_config_topic(p->cfg, name, &pol) < 0) {
-		snprintf(err, errlen,
-			 "topic '%s' is not configured (no [topic:%s] and no "
-			 "[topic:*])",
-			 name, name);
-		return RS_TOPIC_DENIED;
-	}
-	if ((*tp = producer_find_topic(p, name)) != NULL)
-		return 0;
-	return topic_create(p, name, &pol, uid, tp, err, errlen);
-}
-
-void rs_producer_topic_forget(struct rs_producer *p, struct rs_topic *t)
-{
-	for (size_t i = 0; i < p->ntopics; i++) {
-		if (p->topics[i] != t)
-			continue;
-		log_debug("topic %s: no session uses it and nothing of it is "
-			  "in flight: forgotten",
-			  t->name);
-		p->topics[i] = p->topics[--p->ntopics];
-		topic_free(t);
-		return;
-	}
-}
-
-int rs_producer_topic_force(struct rs_producer *p, const char *name,
-			    struct rs_topic **tp, char *err, size_t errlen)
-{
-	struct rs_topic_policy pol = {
-		.acks = RS_ACKS_ALL,
-		.reports = RS_REPORTS_ALL,
-		.backlog_bytes = 64ULL << 20,
-		.backlog_ms = 2000,
-	};
-
-	if ((*tp = producer_find_topic(p, name)) != NULL)
-		return 0;
-	if (rs_config_topic(p->cfg, name, &pol) == 0)
-		return topic_create(p, name, &pol, RS_TOPIC_NO_OWNER, tp, err,
-				    errlen);
-	log_warnx("topic %s: the spool holds records for it but the "
-		  "configuration no longer allows it; delivering them with "
-		  "acks=all",
-		  name);
-	if (p->cls[RS_ACKS_ALL].rk == NULL)
-		for (int i = 0; i < RS_ACKS_N; i++)
-			if (p->cls[i].rk != NULL)
-				pol.acks = (enum rs_acks)i;
-	return topic_create(p, name, &pol, RS_TOPIC_NO_OWNER, tp, err, errlen);
-}
-
-void rs_outcome_from_kafka(rd_kafka_resp_err_t err,
-			   rd_kafka_msg_status_t status, enum rs_acks acks,
-			   struct rs_outcome *o)
-{
-	o->kafka_error = err;
-	o->persistence = status == RD_KAFKA_MSG_STATUS_PERSISTED
-				 ? RINGSIDE_PERSISTED
-			 : status == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED
-				 ? RINGSIDE_POSSIBLY_PERSISTED
-				 : RINGSIDE_NOT_PERSISTED;
-	if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-		o->status = 0;
-		o->stage = acks == RS_ACKS_0 ? RINGSIDE_STAGE_SENT
-					     : RINGSIDE_STAGE_ACKED;
-		return;
-	}
-	o->stage = RINGSIDE_STAGE_FAILED;
-	switch (err) {
-	case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
-		o->status = RINGSIDE_EMSG_TIMEOUT;
-		break;
-	case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
-		o->status = RINGSIDE_ERECORD_TOO_LARGE;
-		break;
-	case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
-	case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
-	case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
-		o->status = RINGSIDE_EUNKNOWN_TOPIC;
-		break;
-	case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
-	case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
-		o->status = RINGSIDE_EAUTH;
-		break;
-	case RD_KAFKA_RESP_ERR__PURGE_QUEUE:
-	case RD_KAFKA_RESP_ERR__PURGE_INFLIGHT:
-		o->status = RINGSIDE_ESHUTDOWN;
-		break;
-	default:
-		o->status = RINGSIDE_EKAFKA;
-		break;
-	}
 }
 
 int rs_producer_send(struct rs_producer *p, struct rs_record *rec,
@@ -959,69 +666,6 @@ uint64_t rs_producer_replacements(const struct rs_producer *p)
 	return p->replacements;
 }
 
-int rs_kafka_err_class(int err)
-{
-	switch (err) {
-	case RD_KAFKA_RESP_ERR_NO_ERROR:
-		return RS_ERR_NONE;
-	/* the record, or its topic, is refused for good */
-	case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
-	case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
-	case RD_KAFKA_RESP_ERR_INVALID_RECORD:
-	case RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP:
-	case RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS:
-	case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
-	case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
-	case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
-	case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
-	case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
-	case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
-	case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
-	case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
-	case RD_KAFKA_RESP_ERR__INVALID_ARG:
-	case RD_KAFKA_RESP_ERR__BAD_MSG:
-		return RS_ERR_PERMANENT;
-	/* the producer instance is dead or out of step; the record is not
-	 * at fault: it goes again through a new instance */
-	case RD_KAFKA_RESP_ERR__FATAL:
-	case RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER:
-	case RD_KAFKA_RESP_ERR_UNKNOWN_PRODUCER_ID:
-	case RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH:
-	case RD_KAFKA_RESP_ERR_PRODUCER_FENCED:
-	case RD_KAFKA_RESP_ERR_INVALID_PRODUCER_ID_MAPPING:
-	case RD_KAFKA_RESP_ERR__INCONSISTENT:
-	case RD_KAFKA_RESP_ERR__GAPLESS_GUARANTEE:
-		return RS_ERR_PRODUCER;
-	/* the cluster cannot take it now */
-	case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
-	case RD_KAFKA_RESP_ERR__TIMED_OUT:
-	case RD_KAFKA_RESP_ERR__TIMED_OUT_QUEUE:
-	case RD_KAFKA_RESP_ERR__PURGE_QUEUE:
-	case RD_KAFKA_RESP_ERR__PURGE_INFLIGHT:
-	case RD_KAFKA_RESP_ERR__TRANSPORT:
-	case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
-	case RD_KAFKA_RESP_ERR__RESOLVE:
-	case RD_KAFKA_RESP_ERR__AUTHENTICATION:
-	case RD_KAFKA_RESP_ERR__NODE_UPDATE:
-	case RD_KAFKA_RESP_ERR__RETRY:
-	case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
-	case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
-	case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
-	case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
-	case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
-	case RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION:
-	case RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR:
-	case RD_KAFKA_RESP_ERR_BROKER_NOT_AVAILABLE:
-	case RD_KAFKA_RESP_ERR_REPLICA_NOT_AVAILABLE:
-	case RD_KAFKA_RESP_ERR_THROTTLING_QUOTA_EXCEEDED:
-	case RD_KAFKA_RESP_ERR_INVALID_MSG:
-	case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
-		return RS_ERR_TRANSIENT;
-	default:
-		return RS_ERR_OTHER;
-	}
-}
-
 void rs_producer_flush(struct rs_producer *p, int timeout_ms)
 {
 	for (int i = 0; i < RS_ACKS_N; i++)
@@ -1056,16 +700,6 @@ void rs_producer_purge(struct rs_producer *p)
 						     RD_KAFKA_PURGE_F_INFLIGHT);
 }
 
-size_t rs_producer_ntopics(const struct rs_producer *p)
-{
-	return p->ntopics;
-}
-
-struct rs_topic *rs_producer_topic_at(const struct rs_producer *p, size_t i)
-{
-	return i < p->ntopics ? p->topics[i] : NULL;
-}
-
 int rs_producer_reconfigure(struct rs_producer *p, const struct rs_config *cfg,
 			    char *err, size_t errlen)
 {
@@ -1085,31 +719,6 @@ int rs_producer_reconfigure(struct rs_producer *p, const struct rs_config *cfg,
 		if (p->first < 0)
 			p->first = i;
 	}
-	return 0;
-}
-
-int rs_producer_topic_acks(struct rs_producer *p, struct rs_topic *t,
-			   enum rs_acks acks, char *err, size_t errlen)
-{
-	struct rs_topic_policy pol = { .acks = acks };
-	rd_kafka_topic_conf_t *tconf;
-	rd_kafka_topic_t *rkt;
-
-	if (rs_config_topic(p->cfg, t->name, &pol) < 0)
-		pol.defaults = pol.section = NULL;
-	pol.acks = acks;
-	tconf = topic_conf(&p->cls[acks], &pol, err, errlen);
-	if (tconf == NULL)
-		return -1;
-	rkt = rd_kafka_topic_new(p->cls[acks].rk, t->name, tconf);
-	if (rkt == NULL) {
-		snprintf(err, errlen, "librdkafka: %s",
-			 rd_kafka_err2str(rd_kafka_last_error()));
-		return -1;
-	}
-	rd_kafka_topic_destroy(t->rkt);
-	t->rkt = rkt;
-	t->acks = acks;
 	return 0;
 }
 

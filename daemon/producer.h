@@ -80,17 +80,6 @@ void rs_producer_purge(struct rs_producer *p);
 void rs_producer_purge_class(struct rs_producer *p, enum rs_acks acks,
 			     int inflight);
 
-/* What an error from librdkafka means for the record it came with. */
-enum rs_err_class {
-	RS_ERR_NONE = 0,
-	RS_ERR_TRANSIENT, /* the cluster cannot take it now: send it again */
-	RS_ERR_PRODUCER,  /* the producer instance failed: again, via a new one
-			   */
-	RS_ERR_PERMANENT, /* refused for good: report it failed */
-	RS_ERR_OTHER, /* unclassified: sent again a few times, then failed */
-};
-int rs_kafka_err_class(int err);
-
 /* Called after a producer instance was replaced following a fatal error,
  * before its records come back (purged): the flow keeps their topics'
  * order. */
@@ -99,11 +88,6 @@ void rs_producer_on_fatal(struct rs_producer *p, rs_fatal_fn fn, void *arg);
 
 /* How many instances were replaced so far. */
 uint64_t rs_producer_replacements(const struct rs_producer *p);
-
-/* Maps a delivery result to a report outcome. */
-void rs_outcome_from_kafka(rd_kafka_resp_err_t err,
-			   rd_kafka_msg_status_t status, enum rs_acks acks,
-			   struct rs_outcome *o);
 
 /* The topics in use, for status reports: 0 <= i < rs_producer_ntopics(). */
 size_t rs_producer_ntopics(const struct rs_producer *p);

@@ -5,6 +5,10 @@
  * make a system call; after idle_linger_ms without records it arms every
  * ring (NEED_WAKEUP) and sleeps until a doorbell rings. Also the shutdown
  * sequence.
+ *
+ * Why one file of 860 lines: the registry, the scheduler and the shutdown
+ * all walk the same session list and decide together when a session may
+ * be freed; apart, each would need the others' invariants.
  */
 #include <errno.h>
 #include <sys/random.h>

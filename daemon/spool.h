@@ -10,6 +10,11 @@
  * records are in sequence order in the files, and a cursor returns them in
  * that order, skipping any sequence it has already returned (so a segment
  * rewritten after a failed fsync never yields a record twice).
+ *
+ * One module in four files, by part: spool.c (the writer), spool_read.c
+ * (cursors), spool_retire.c (checkpoints, deleting segments) and
+ * spool_recover.c (opening and recovery); spool_impl.h is their shared
+ * state, private to them.
  */
 #ifndef RS_SPOOL_H
 #define RS_SPOOL_H

@@ -37,10 +37,11 @@ run_suite() {
 }
 
 start=$(date +%s)
-echo "== cppcheck, clang-tidy, include cycles"
+echo "== cppcheck, clang-tidy, include cycles, static names"
 sh tests/cppcheck.sh
 sh tests/clang-tidy.sh
 python3 tests/include-cycles.py
+python3 tests/static-names.py
 run_suite normal
 echo "== real Kafka cluster (tests/kafka), $(($(date +%s) - start)) s in"
 (cd build/normal && make --quiet check-kafka) || {

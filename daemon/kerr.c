@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kerr.c: librdkafka's error codes, classified (kerr.h). A code this file
+ * does not list is RS_ERR_OTHER: sent again a few times, then failed, and
+ * logged as unknown so it gets a line here.
+ */
+#include "client/ringside.h"
+#include "kerr.h"
+
+void rs_outcome_from_kafka(rd_kafka_resp_err_t err,
+			   rd_kafka_msg_status_t status, enum rs_acks acks,
+			   struct rs_outcome *o)
+{
+	o->kafka_error = err;
+	o->persistence = status == RD_KAFKA_MSG_STATUS_PERSISTED
+				 ? RINGSIDE_PERSISTED
+			 : status == RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED
+				 ? RINGSIDE_POSSIBLY_PERSISTED
+				 : RINGSIDE_NOT_PERSISTED;
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		o->status = 0;
+		o->stage = acks == RS_ACKS_0 ? RINGSIDE_STAGE_SENT
+					     : RINGSIDE_STAGE_ACKED;
+		return;
+	}
+	o->stage = RINGSIDE_STAGE_FAILED;
+	switch (err) {
+	case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+		o->status = RINGSIDE_EMSG_TIMEOUT;
+		break;
+	case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+		o->status = RINGSIDE_ERECORD_TOO_LARGE;
+		break;
+	case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+	case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+	case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+		o->status = RINGSIDE_EUNKNOWN_TOPIC;
+		break;
+	case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+	case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+		o->status = RINGSIDE_EAUTH;
+		break;
+	case RD_KAFKA_RESP_ERR__PURGE_QUEUE:
+	case RD_KAFKA_RESP_ERR__PURGE_INFLIGHT:
+		o->status = RINGSIDE_ESHUTDOWN;
+		break;
+	default:
+		o->status = RINGSIDE_EKAFKA;
+		break;
+	}
+}
+
+int rs_kafka_err_class(int err)
+{
+	switch (err) {
+	case RD_KAFKA_RESP_ERR_NO_ERROR:
+		return RS_ERR_NONE;
+	/* the record, or its topic, is refused for good */
+	case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+	case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+	case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+	case RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP:
+	case RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS:
+	case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
+	case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+	case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+	case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+	case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+	case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+	case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+	case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+	case RD_KAFKA_RESP_ERR__INVALID_ARG:
+	case RD_KAFKA_RESP_ERR__BAD_MSG:
+		return RS_ERR_PERMANENT;
+	/* the producer instance is dead or out of step; the record is not
+	 * at fault: it goes again through a new instance */
+	case RD_KAFKA_RESP_ERR__FATAL:
+	case RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER:
+	case RD_KAFKA_RESP_ERR_UNKNOWN_PRODUCER_ID:
+	case RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH:
+	case RD_KAFKA_RESP_ERR_PRODUCER_FENCED:
+	case RD_KAFKA_RESP_ERR_INVALID_PRODUCER_ID_MAPPING:
+	case RD_KAFKA_RESP_ERR__INCONSISTENT:
+	case RD_KAFKA_RESP_ERR__GAPLESS_GUARANTEE:
+		return RS_ERR_PRODUCER;
+	/* the cluster cannot take it now */
+	case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+	case RD_KAFKA_RESP_ERR__TIMED_OUT:
+	case RD_KAFKA_RESP_ERR__TIMED_OUT_QUEUE:
+	case RD_KAFKA_RESP_ERR__PURGE_QUEUE:
+	case RD_KAFKA_RESP_ERR__PURGE_INFLIGHT:
+	case RD_KAFKA_RESP_ERR__TRANSPORT:
+	case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+	case RD_KAFKA_RESP_ERR__RESOLVE:
+	case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+	case RD_KAFKA_RESP_ERR__NODE_UPDATE:
+	case RD_KAFKA_RESP_ERR__RETRY:
+	case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+	case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+	case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+	case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+	case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+	case RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION:
+	case RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR:
+	case RD_KAFKA_RESP_ERR_BROKER_NOT_AVAILABLE:
+	case RD_KAFKA_RESP_ERR_REPLICA_NOT_AVAILABLE:
+	case RD_KAFKA_RESP_ERR_THROTTLING_QUOTA_EXCEEDED:
+	case RD_KAFKA_RESP_ERR_INVALID_MSG:
+	case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+		return RS_ERR_TRANSIENT;
+	default:
+		return RS_ERR_OTHER;
+	}
+}
