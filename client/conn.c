@@ -17,6 +17,7 @@
 
 #include "internal.h"
 #include "ringside_clock.h"
+#include "ringside_fdpass.h"
 
 int rs_conn_connect(const char *path, int timeout_ms, int *sockp)
 {
@@ -72,54 +73,14 @@ static void close_fds(int *fds, int n)
 	}
 }
 
-/* Receives one message and up to nfds descriptors. Every descriptor beyond
- * what was asked for is closed. */
+/* Receives one message and up to nfds descriptors (ringside_fdpass.h). */
 static ssize_t recv_msg(int sock, void *buf, size_t len, int *fds, int nfds,
-			int *nrecv, int flags)
+			int *nrecv)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * 8)];
-	} cbuf;
-	struct iovec iov = { .iov_base = buf, .iov_len = len };
-	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = cbuf.buf,
-		.msg_controllen = sizeof(cbuf.buf),
-	};
-	ssize_t n;
+	int passed;
+	ssize_t n = rs_fdpass_recv(sock, buf, len, fds, nfds, nrecv, &passed);
 
-	*nrecv = 0;
-	do
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL;
-	     c = CMSG_NXTHDR(&msg, c)) {
-		int got[8];
-		size_t cnt;
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		cnt = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		if (cnt > 8)
-			cnt = 8;
-		memcpy(got, CMSG_DATA(c), cnt * sizeof(int));
-		for (size_t i = 0; i < cnt; i++) {
-			if (*nrecv < nfds)
-				fds[(*nrecv)++] = got[i];
-			else
-				close(got[i]);
-		}
-	}
-	if (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) {
-		close_fds(fds, *nrecv);
-		*nrecv = 0;
-		return RINGSIDE_EPROTO;
-	}
-	return n;
+	return n == -EMSGSIZE ? RINGSIDE_EPROTO : n;
 }
 
 int rs_conn_request(int sock, int timeout_ms, const void *req, size_t reqlen,
@@ -155,7 +116,7 @@ int rs_conn_request(int sock, int timeout_ms, const void *req, size_t reqlen,
 			 timeout_ms);
 		return err;
 	}
-	n = recv_msg(sock, buf, sizeof(buf), fds, nfds, &nrecv, MSG_DONTWAIT);
+	n = recv_msg(sock, buf, sizeof(buf), fds, nfds, &nrecv);
 	if (n == 0 || n == -EAGAIN) {
 		snprintf(errbuf, errlen, "ringsided closed the connection");
 		return RINGSIDE_ENOTCONN;
@@ -192,38 +153,12 @@ proto:
 ssize_t rs_conn_recv_nowait(int sock, void *buf, size_t len, int *fds, int nfds,
 			    int *nrecv)
 {
-	return recv_msg(sock, buf, len, fds, nfds, nrecv, MSG_DONTWAIT);
+	return recv_msg(sock, buf, len, fds, nfds, nrecv);
 }
 
 int rs_conn_send_nowait(int sock, const void *msg, size_t len, int fd)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} cbuf;
-	struct iovec iov = { .iov_base = (void *)(uintptr_t)msg,
-			     .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	ssize_t n;
-
-	if (fd >= 0) {
-		struct cmsghdr *c;
-
-		memset(&cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf.buf;
-		mh.msg_controllen = sizeof(cbuf.buf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	do
-		n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	return (size_t)n == len ? 0 : -EMSGSIZE;
+	return rs_fdpass_send(sock, msg, len, &fd, fd >= 0 ? 1 : 0);
 }
 
 /* Returns 1 while the daemon holds the socket open, 0 once it has gone. */

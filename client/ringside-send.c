@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ringside.h"
 #include "ringside_clock.h"
@@ -218,48 +219,131 @@ static void pause_1ms(void)
 	nanosleep(&ts, NULL);
 }
 
-/* Sends one line, waiting while the ring is full, but not past the
- * deadline. 0, 1 when the deadline passed (the line was not sent), -1
- * when the session is gone. */
-static int send_line(ringside_t *rs, const ringside_topic_t *t, char *line,
-		     size_t len, const char *delim, const ringside_header_t *h,
-		     size_t nh, int64_t deadline, struct counts *c)
+#define BATCH 64 /* lines per ringside_send_batch() */
+
+/* stdin, read in blocks; lines are split here, so the program knows when
+ * no whole line is left and sends what it has before it blocks. */
+struct input {
+	char *buf;
+	size_t start; /* the first byte not yet returned as a line */
+	size_t len;
+	size_t cap;
+	int eof;
+};
+
+/* The next line (without its newline): 1; 0 at the end of the input; -1
+ * when no whole line is buffered (input_fill() reads more, and moves the
+ * buffer, so every line returned before is gone then). */
+static int input_line(struct input *in, char **line, size_t *len)
 {
-	ringside_record_t rec = {
+	char *nl = in->len > in->start ? memchr(in->buf + in->start, '\n',
+						in->len - in->start)
+				       : NULL;
+
+	if (nl == NULL && !in->eof)
+		return -1;
+	if (nl == NULL && in->start == in->len)
+		return 0;
+	*line = in->buf + in->start;
+	*len = nl != NULL ? (size_t)(nl - *line) : in->len - in->start;
+	in->start += *len + (nl != NULL);
+	return 1;
+}
+
+/* Reads more of fd, keeping the partial line. 0, or -1 (errno). */
+static int input_fill(struct input *in, int fd)
+{
+	ssize_t n;
+
+	if (in->start > 0)
+		memmove(in->buf, in->buf + in->start, in->len - in->start);
+	in->len -= in->start;
+	in->start = 0;
+	if (in->cap - in->len < 65536) {
+		size_t want = in->cap ? in->cap * 2 : 131072;
+		char *p = realloc(in->buf, want);
+
+		if (p == NULL) {
+			fprintf(stderr, "ringside-send: out of memory\n");
+			exit(1);
+		}
+		in->buf = p;
+		in->cap = want;
+	}
+	do
+		n = read(fd, in->buf + in->len, in->cap - in->len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	if (n == 0)
+		in->eof = 1;
+	in->len += (size_t)n;
+	return 0;
+}
+
+/* The record of one line: split at the first delim, if there is one
+ * (binary-safe: a line may hold NUL bytes). */
+static void line_record(ringside_record_t *rec, char *line, size_t len,
+			const char *delim, const ringside_header_t *h,
+			size_t nh, uint64_t opaque)
+{
+	*rec = (ringside_record_t){
 		.value = line,
 		.value_len = len,
 		.headers = h,
 		.header_count = nh,
-		.opaque = c->sent + 1,
+		.opaque = opaque,
 	};
-	int err;
-
 	if (delim != NULL) {
-		/* binary-safe: a line may hold NUL bytes */
 		size_t dl = strlen(delim);
 		char *at = memmem(line, len, delim, dl);
 
 		if (at != NULL) {
-			rec.key = line;
-			rec.key_len = (size_t)(at - line);
-			rec.value = at + dl;
-			rec.value_len = len - rec.key_len - dl;
+			rec->key = line;
+			rec->key_len = (size_t)(at - line);
+			rec->value = at + dl;
+			rec->value_len = len - rec->key_len - dl;
 		}
 	}
-	while ((err = ringside_sendv(rs, t, &rec)) == RINGSIDE_EFULL) {
-		if (rs_now_ms() >= deadline)
-			return 1;
-		if (ringside_poll(rs, on_report, c) == 0)
-			pause_1ms();
+}
+
+/* Sends n lines' records (opaque: their line numbers, from c->sent + 1),
+ * waiting while the ring is full, but not past the deadline. A line
+ * refused for itself is reported failed and the rest go on. 0, 1 when the
+ * deadline passed (c->sent says how many lines went), -1 when the
+ * session is gone. */
+static int send_lines(ringside_t *rs, const ringside_topic_t *t,
+		      const ringside_record_t *recs, size_t n, int64_t deadline,
+		      struct counts *c)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		size_t k;
+		int err = ringside_send_batch(rs, t, recs + done, n - done, &k);
+
+		for (size_t i = 0; i < k; i++) {
+			c->sent++;
+			*line_state(c, c->sent, 1) = LINE_SENT;
+		}
+		done += k;
+		if (err == RINGSIDE_EFULL) {
+			if (rs_now_ms() >= deadline)
+				return 1;
+			if (ringside_poll(rs, on_report, c) == 0)
+				pause_1ms();
+			continue;
+		}
+		if (err < 0) {
+			c->sent++;
+			done++;
+			line_move(c, line_state(c, c->sent, 1), LINE_FAILED);
+			fprintf(stderr, "ringside-send: line %llu: %s\n",
+				c->sent, ringside_strerror(err));
+			if (err == RINGSIDE_ENOTCONN)
+				return -1;
+		}
 	}
-	c->sent++;
-	if (err < 0) {
-		line_move(c, line_state(c, c->sent, 1), LINE_FAILED);
-		fprintf(stderr, "ringside-send: line %llu: %s\n", c->sent,
-			ringside_strerror(err));
-		return err == RINGSIDE_ENOTCONN ? -1 : 0;
-	}
-	*line_state(c, c->sent, 1) = LINE_SENT;
 	(void)ringside_poll(rs, on_report, c);
 	return 0;
 }
@@ -277,10 +361,11 @@ int main(int argc, char **argv)
 	const char *topic = NULL, *delim = NULL;
 	ringside_topic_t *t;
 	ringside_t *rs;
-	char err[256], *line = NULL;
-	size_t cap = 0, nh = 0;
+	ringside_record_t recs[BATCH];
+	struct input in = { 0 };
+	char err[256];
+	size_t nh = 0, nrecs = 0;
 	int64_t deadline;
-	ssize_t len;
 	int ch, quiet = 0, timeout = DEFAULT_TIMEOUT_MS, rc, stopped = 0;
 
 	while ((ch = getopt_long(argc, argv, "t:s:K:H:n:T:vqhV", longopts,
@@ -353,23 +438,40 @@ int main(int argc, char **argv)
 		ringside_close(rs);
 		return 1;
 	}
-	while ((len = getline(&line, &cap, stdin)) >= 0) {
-		if (len > 0 && line[len - 1] == '\n')
-			line[--len] = '\0';
-		rc = send_line(rs, t, line, (size_t)len, delim, headers, nh,
-			       deadline, &c);
-		if (rc == 1) {
-			stopped = 1;
-			fprintf(stderr,
-				"ringside-send: ringsided took no records for "
-				"the rest of -T (%d ms): stopping after %llu "
-				"lines\n",
-				timeout, c.sent);
+	/* lines go out in batches, and whatever is read goes out before
+	 * the next read can block: a slow writer's lines are not held back */
+	for (rc = 0; rc == 0;) {
+		char *line;
+		size_t len;
+		int got = input_line(&in, &line, &len);
+
+		if (got == 1) {
+			line_record(&recs[nrecs], line, len, delim, headers, nh,
+				    c.sent + nrecs + 1);
+			if (++nrecs < BATCH)
+				continue;
 		}
-		if (rc != 0)
+		if (nrecs > 0) {
+			rc = send_lines(rs, t, recs, nrecs, deadline, &c);
+			nrecs = 0;
+		}
+		if (rc == 0 && got == 0)
 			break;
+		if (rc == 0 && got < 0 && input_fill(&in, 0) < 0) {
+			fprintf(stderr, "ringside-send: reading stdin: %s\n",
+				strerror(errno));
+			stopped = 1;
+			break;
+		}
 	}
-	free(line);
+	if (rc == 1) {
+		stopped = 1;
+		fprintf(stderr,
+			"ringside-send: ringsided took no records for the "
+			"rest of -T (%d ms): stopping after %llu lines\n",
+			timeout, c.sent);
+	}
+	free(in.buf);
 	rc = wait_reports(rs, deadline, &c);
 	if (rc < 0)
 		fprintf(stderr, "ringside-send: waiting for reports: %s\n",

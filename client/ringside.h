@@ -182,6 +182,23 @@ int ringside_sendv(ringside_t *rs, const ringside_topic_t *topic,
 		   const ringside_record_t *record);
 
 /*
+ * Sends n records to topic, in order, with one reservation of ring space
+ * and one publication per run of records that fit (a run is at most 64
+ * records), instead of one of each per record. Not all-or-nothing: the
+ * longest prefix that fits goes in. Returns 0 when all n are in the ring;
+ * otherwise the code ringside_sendv() would have returned for the first
+ * record not accepted (RINGSIDE_EFULL when the ring had no room for it,
+ * RINGSIDE_EINVAL or RINGSIDE_ETOOBIG for a bad record, RINGSIDE_ENOTCONN),
+ * and the records before it are accepted and reported like any other.
+ * *sent (when not NULL) is the number accepted, 0 to n, in every case.
+ * The same guarantees as ringside_send(): never blocks, no lock, no system
+ * call unless the daemon sleeps (then one doorbell for the whole batch).
+ */
+int ringside_send_batch(ringside_t *rs, const ringside_topic_t *topic,
+			const ringside_record_t *records, size_t n,
+			size_t *sent);
+
+/*
  * Calls cb for each report waiting, in the order the daemon finished the
  * records. Returns the number of reports delivered, 0 if none waited (or
  * another thread is polling), or RINGSIDE_ENOTCONN once the daemon has gone

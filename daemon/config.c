@@ -231,86 +231,202 @@ static int parse_uint(const char *s, uint64_t *out)
 	return 0;
 }
 
-enum key_kind {
-	K_SIZE,
-	K_UINT,
-	K_STRING,
-	K_MODE,
-	K_GROUP,
-	K_LOGLEVEL,
-	K_SIZE64,
-	K_FSYNC,
-	K_FULL,
-	K_LISTEN,
-};
-
 /* Where the parser remembers the line of a key that a later check
  * (after the whole file is read) names in its message. */
 #define LINE_OF(field) offsetof(struct parser, field)
 
+struct ringside_key;
+/* Parses value for key k and stores it: 0, or -1 after perr(). */
+typedef int (*config_set_fn)(struct parser *p, const struct ringside_key *k,
+			     const char *value);
+
 /*
- * The [ringside] keys. For each: its name; its kind, which says how the
- * value is parsed (a size such as 4M, a number, a string, an octal mode,
- * a group name, a log level, a spool_fsync policy, a spool_full policy, an
- * ADDRESS:PORT); off, where it is stored in struct rs_config (kinds that
- * store elsewhere say so in ringside_key()); min and max, the range of a
- * number (for spool_fsync, of its milliseconds); pow2, a number that must
- * be a power of two; line, where the parser keeps the key's line number
- * for the checks that need both ends of a file (0: none).
+ * The [ringside] keys. For each: its name; set, the function that parses
+ * the value (a size such as 4M, a number, a string, an octal mode, a group
+ * name, a log level, a spool_fsync policy, a spool_full policy, an
+ * ADDRESS:PORT) and stores it; off, where in struct rs_config, for the
+ * setters that take it (the others say where they store); min and max, the
+ * range of a number (for spool_fsync, of its milliseconds); pow2, a number
+ * that must be a power of two; line, where the parser keeps the key's line
+ * number for the checks that need both ends of a file (0: none).
  */
-static const struct ringside_key {
+struct ringside_key {
 	const char *name;
-	enum key_kind kind;
+	config_set_fn set;
 	size_t off;
 	uint64_t min;
 	uint64_t max;
 	int pow2;
 	size_t line;
-} ringside_keys[] = {
-	{ "socket", K_STRING, offsetof(struct rs_config, socket_path), 0, 0, 0,
-	  LINE_OF(socket_line) },
-	{ "socket_mode", K_MODE, offsetof(struct rs_config, socket_mode), 0,
-	  0777, 0, 0 },
-	{ "socket_group", K_GROUP, 0, 0, 0, 0, 0 },
-	{ "ring_size", K_SIZE, offsetof(struct rs_config, ring_size),
-	  RINGSIDE_RING_MIN, RINGSIDE_RING_MAX, 1, LINE_OF(ring_size_line) },
-	{ "reply_slots", K_UINT, offsetof(struct rs_config, reply_slots),
-	  RINGSIDE_REPLY_MIN, RINGSIDE_REPLY_MAX, 1, 0 },
-	{ "max_record_bytes", K_SIZE,
-	  offsetof(struct rs_config, max_record_bytes), 1024, 512U << 20, 0,
-	  LINE_OF(max_record_line) },
-	{ "report_backlog", K_UINT, offsetof(struct rs_config, report_backlog),
-	  0, 1U << 24, 0, 0 },
-	{ "max_sessions", K_UINT, offsetof(struct rs_config, max_sessions), 1,
-	  65536, 0, 0 },
-	{ "max_sessions_per_uid", K_UINT,
-	  offsetof(struct rs_config, max_sessions_per_uid), 1, 65536, 0, 0 },
-	{ "max_records_per_second", K_UINT,
-	  offsetof(struct rs_config, max_records_per_second), 0, 100000000, 0,
-	  0 },
-	{ "max_topics", K_UINT, offsetof(struct rs_config, max_topics), 1,
-	  1000000, 0, 0 },
-	{ "max_topics_per_uid", K_UINT,
-	  offsetof(struct rs_config, max_topics_per_uid), 1, 1000000, 0, 0 },
-	{ "drain_interval_us", K_UINT,
-	  offsetof(struct rs_config, drain_interval_us), 10, 1000000, 0, 0 },
-	{ "idle_linger_ms", K_UINT, offsetof(struct rs_config, idle_linger_ms),
-	  0, 60000, 0, 0 },
-	{ "shutdown_timeout_ms", K_UINT,
-	  offsetof(struct rs_config, shutdown_timeout_ms), 0, 3600000, 0, 0 },
-	{ "log_level", K_LOGLEVEL, 0, 0, 0, 0, 0 },
-	{ "spool_dir", K_STRING, offsetof(struct rs_config, spool_dir), 0, 0, 0,
-	  LINE_OF(spool_dir_line) },
-	{ "spool_fsync", K_FSYNC, 0, 1, 3600000, 0, 0 },
-	{ "spool_max_bytes", K_SIZE64,
-	  offsetof(struct rs_config, spool_max_bytes), 1U << 20, UINT64_MAX, 0,
-	  LINE_OF(spool_max_line) },
-	{ "spool_segment_bytes", K_SIZE64,
-	  offsetof(struct rs_config, spool_segment_bytes), 1U << 20, 1ULL << 32,
-	  0, 0 },
-	{ "spool_full", K_FULL, 0, 0, 0, 0, 0 },
-	{ "metrics_listen", K_LISTEN, 0, 0, 0, 0, 0 },
 };
+
+static void *config_field(struct parser *p, const struct ringside_key *k)
+{
+	return (char *)p->cfg + k->off;
+}
+
+static int config_range(struct parser *p, const struct ringside_key *k,
+			uint64_t v)
+{
+	if (v < k->min || v > k->max) {
+		perr(p, p->line, "%s: %llu is out of range [%llu, %llu]",
+		     k->name, (unsigned long long)v, (unsigned long long)k->min,
+		     (unsigned long long)k->max);
+		return -1;
+	}
+	if (k->pow2 && !ringside_is_pow2(v)) {
+		perr(p, p->line, "%s: %llu is not a power of two", k->name,
+		     (unsigned long long)v);
+		return -1;
+	}
+	return 0;
+}
+
+static int config_set_string(struct parser *p, const struct ringside_key *k,
+			     const char *value)
+{
+	char **dst = config_field(p, k);
+
+	if (*value == '\0') {
+		perr(p, p->line, "%s: empty value", k->name);
+		return -1;
+	}
+	free(*dst);
+	*dst = xstrdup(value);
+	return 0;
+}
+
+/* socket_mode */
+static int config_set_mode(struct parser *p, const struct ringside_key *k,
+			   const char *value)
+{
+	char *end;
+	unsigned long m;
+
+	errno = 0;
+	m = strtoul(value, &end, 8);
+	if (*value == '\0' || *end != '\0' || errno != 0 || m > k->max) {
+		perr(p, p->line, "%s: '%s' is not an octal mode (e.g. 0660)",
+		     k->name, value);
+		return -1;
+	}
+	p->cfg->socket_mode = (unsigned int)m;
+	return 0;
+}
+
+/* socket_group */
+static int config_set_group(struct parser *p, const struct ringside_key *k,
+			    const char *value)
+{
+	struct group *gr = getgrnam(value);
+
+	if (gr == NULL) {
+		perr(p, p->line, "%s: no group named '%s'", k->name, value);
+		return -1;
+	}
+	free(p->cfg->socket_group);
+	p->cfg->socket_group = xstrdup(value);
+	p->cfg->socket_gid = gr->gr_gid;
+	return 0;
+}
+
+static int config_set_log_level(struct parser *p, const struct ringside_key *k,
+				const char *value)
+{
+	if (log_level_parse(value, &p->cfg->log_level) < 0) {
+		perr(p, p->line,
+		     "%s: '%s' is not one of error, warning, notice, info, "
+		     "debug",
+		     k->name, value);
+		return -1;
+	}
+	return 0;
+}
+
+/* spool_fsync: always, never, or an interval in ms */
+static int config_set_fsync(struct parser *p, const struct ringside_key *k,
+			    const char *value)
+{
+	uint64_t v;
+
+	if (strcmp(value, "always") == 0) {
+		p->cfg->spool_fsync = RS_SYNC_ALWAYS;
+	} else if (strcmp(value, "never") == 0) {
+		p->cfg->spool_fsync = RS_SYNC_NEVER;
+	} else if (parse_uint(value, &v) == 0 && v >= k->min && v <= k->max) {
+		p->cfg->spool_fsync = RS_SYNC_INTERVAL;
+		p->cfg->spool_fsync_ms = (uint32_t)v;
+	} else {
+		perr(p, p->line,
+		     "%s: '%s' is not always, never or a number of "
+		     "milliseconds (%llu..%llu)",
+		     k->name, value, (unsigned long long)k->min,
+		     (unsigned long long)k->max);
+		return -1;
+	}
+	return 0;
+}
+
+/* spool_full */
+static int config_set_full(struct parser *p, const struct ringside_key *k,
+			   const char *value)
+{
+	if (strcmp(value, "block") == 0) {
+		p->cfg->spool_drop_oldest = 0;
+	} else if (strcmp(value, "drop_oldest") == 0) {
+		p->cfg->spool_drop_oldest = 1;
+	} else {
+		perr(p, p->line, "%s: '%s' is not block or drop_oldest",
+		     k->name, value);
+		return -1;
+	}
+	return 0;
+}
+
+static int config_set_size64(struct parser *p, const struct ringside_key *k,
+			     const char *value)
+{
+	uint64_t v;
+
+	if (parse_size(value, &v) < 0) {
+		perr(p, p->line, "%s: '%s' is not a size (e.g. 4G)", k->name,
+		     value);
+		return -1;
+	}
+	if (config_range(p, k, v) < 0)
+		return -1;
+	*(uint64_t *)config_field(p, k) = v;
+	return 0;
+}
+
+/* a size (4M) or a plain number, into a uint32_t */
+static int config_set_u32(struct parser *p, const struct ringside_key *k,
+			  const char *value, int size)
+{
+	uint64_t v;
+
+	if ((size ? parse_size(value, &v) : parse_uint(value, &v)) < 0) {
+		perr(p, p->line, "%s: '%s' is not a %s", k->name, value,
+		     size ? "size (e.g. 4M)" : "number");
+		return -1;
+	}
+	if (config_range(p, k, v) < 0)
+		return -1;
+	*(uint32_t *)config_field(p, k) = (uint32_t)v;
+	return 0;
+}
+
+static int config_set_size(struct parser *p, const struct ringside_key *k,
+			   const char *value)
+{
+	return config_set_u32(p, k, value, 1);
+}
+
+static int config_set_uint(struct parser *p, const struct ringside_key *k,
+			   const char *value)
+{
+	return config_set_u32(p, k, value, 0);
+}
 
 /* "127.0.0.1:9464" or "[::1]:9464": a literal address (no name lookup at
  * start-up) and a port. 0, or -1. */
@@ -343,6 +459,68 @@ static int parse_listen(const char *value, char **host, uint16_t *port)
 	return 0;
 }
 
+/* metrics_listen */
+static int config_set_listen(struct parser *p, const struct ringside_key *k,
+			     const char *value)
+{
+	if (parse_listen(value, &p->cfg->metrics_host, &p->cfg->metrics_port) <
+	    0) {
+		perr(p, p->line,
+		     "%s: '%s' is not ADDRESS:PORT (e.g. 127.0.0.1:9464 or "
+		     "[::1]:9464)",
+		     k->name, value);
+		return -1;
+	}
+	return 0;
+}
+
+static const struct ringside_key ringside_keys[] = {
+	{ "socket", config_set_string, offsetof(struct rs_config, socket_path),
+	  0, 0, 0, LINE_OF(socket_line) },
+	{ "socket_mode", config_set_mode,
+	  offsetof(struct rs_config, socket_mode), 0, 0777, 0, 0 },
+	{ "socket_group", config_set_group, 0, 0, 0, 0, 0 },
+	{ "ring_size", config_set_size, offsetof(struct rs_config, ring_size),
+	  RINGSIDE_RING_MIN, RINGSIDE_RING_MAX, 1, LINE_OF(ring_size_line) },
+	{ "reply_slots", config_set_uint,
+	  offsetof(struct rs_config, reply_slots), RINGSIDE_REPLY_MIN,
+	  RINGSIDE_REPLY_MAX, 1, 0 },
+	{ "max_record_bytes", config_set_size,
+	  offsetof(struct rs_config, max_record_bytes), 1024, 512U << 20, 0,
+	  LINE_OF(max_record_line) },
+	{ "report_backlog", config_set_uint,
+	  offsetof(struct rs_config, report_backlog), 0, 1U << 24, 0, 0 },
+	{ "max_sessions", config_set_uint,
+	  offsetof(struct rs_config, max_sessions), 1, 65536, 0, 0 },
+	{ "max_sessions_per_uid", config_set_uint,
+	  offsetof(struct rs_config, max_sessions_per_uid), 1, 65536, 0, 0 },
+	{ "max_records_per_second", config_set_uint,
+	  offsetof(struct rs_config, max_records_per_second), 0, 100000000, 0,
+	  0 },
+	{ "max_topics", config_set_uint, offsetof(struct rs_config, max_topics),
+	  1, 1000000, 0, 0 },
+	{ "max_topics_per_uid", config_set_uint,
+	  offsetof(struct rs_config, max_topics_per_uid), 1, 1000000, 0, 0 },
+	{ "drain_interval_us", config_set_uint,
+	  offsetof(struct rs_config, drain_interval_us), 10, 1000000, 0, 0 },
+	{ "idle_linger_ms", config_set_uint,
+	  offsetof(struct rs_config, idle_linger_ms), 0, 60000, 0, 0 },
+	{ "shutdown_timeout_ms", config_set_uint,
+	  offsetof(struct rs_config, shutdown_timeout_ms), 0, 3600000, 0, 0 },
+	{ "log_level", config_set_log_level, 0, 0, 0, 0, 0 },
+	{ "spool_dir", config_set_string, offsetof(struct rs_config, spool_dir),
+	  0, 0, 0, LINE_OF(spool_dir_line) },
+	{ "spool_fsync", config_set_fsync, 0, 1, 3600000, 0, 0 },
+	{ "spool_max_bytes", config_set_size64,
+	  offsetof(struct rs_config, spool_max_bytes), 1U << 20, UINT64_MAX, 0,
+	  LINE_OF(spool_max_line) },
+	{ "spool_segment_bytes", config_set_size64,
+	  offsetof(struct rs_config, spool_segment_bytes), 1U << 20, 1ULL << 32,
+	  0, 0 },
+	{ "spool_full", config_set_full, 0, 0, 0, 0, 0 },
+	{ "metrics_listen", config_set_listen, 0, 0, 0, 0, 0 },
+};
+
 /* allow_users / allow_groups, in [ringside] or a topic section. 1 if name
  * was one of them. */
 static int acl_key(struct parser *p, struct rs_acl *acl, const char *name,
@@ -361,13 +539,10 @@ static int acl_key(struct parser *p, struct rs_acl *acl, const char *name,
 
 static void ringside_key(struct parser *p, const char *name, const char *value)
 {
-	struct rs_config *cfg = p->cfg;
 	const struct ringside_key *k = NULL;
-	uint64_t v;
 
-	if (acl_key(p, &cfg->acl, name, value))
+	if (acl_key(p, &p->cfg->acl, name, value))
 		return;
-
 	for (size_t i = 0; i < sizeof(ringside_keys) / sizeof(*k); i++)
 		if (strcmp(ringside_keys[i].name, name) == 0)
 			k = &ringside_keys[i];
@@ -375,128 +550,8 @@ static void ringside_key(struct parser *p, const char *name, const char *value)
 		perr(p, p->line, "unknown key '%s' in [ringside]", name);
 		return;
 	}
-	switch (k->kind) {
-	case K_STRING: {
-		char **dst = (char **)((char *)cfg + k->off);
-
-		if (*value == '\0') {
-			perr(p, p->line, "%s: empty value", name);
-			return;
-		}
-		free(*dst);
-		*dst = xstrdup(value);
-		break;
-	}
-	case K_MODE: {
-		char *end;
-		unsigned long m;
-
-		errno = 0;
-		m = strtoul(value, &end, 8);
-		if (*value == '\0' || *end != '\0' || errno != 0 ||
-		    m > k->max) {
-			perr(p, p->line,
-			     "%s: '%s' is not an octal mode (e.g. 0660)", name,
-			     value);
-			return;
-		}
-		cfg->socket_mode = (unsigned int)m;
-		return;
-	}
-	case K_GROUP: {
-		struct group *gr = getgrnam(value);
-
-		if (gr == NULL) {
-			perr(p, p->line, "socket_group: no group named '%s'",
-			     value);
-			return;
-		}
-		free(cfg->socket_group);
-		cfg->socket_group = xstrdup(value);
-		cfg->socket_gid = gr->gr_gid;
-		return;
-	}
-	case K_LOGLEVEL:
-		if (log_level_parse(value, &cfg->log_level) < 0)
-			perr(p, p->line,
-			     "log_level: '%s' is not one of error, warning, "
-			     "notice, info, debug",
-			     value);
-		return;
-	case K_FSYNC:
-		if (strcmp(value, "always") == 0) {
-			cfg->spool_fsync = RS_SYNC_ALWAYS;
-		} else if (strcmp(value, "never") == 0) {
-			cfg->spool_fsync = RS_SYNC_NEVER;
-		} else if (parse_uint(value, &v) == 0 && v >= k->min &&
-			   v <= k->max) {
-			cfg->spool_fsync = RS_SYNC_INTERVAL;
-			cfg->spool_fsync_ms = (uint32_t)v;
-		} else {
-			perr(p, p->line,
-			     "spool_fsync: '%s' is not always, never or a "
-			     "number of milliseconds (1..3600000)",
-			     value);
-		}
-		return;
-	case K_LISTEN:
-		if (parse_listen(value, &cfg->metrics_host,
-				 &cfg->metrics_port) < 0)
-			perr(p, p->line,
-			     "metrics_listen: '%s' is not ADDRESS:PORT (e.g. "
-			     "127.0.0.1:9464 or [::1]:9464)",
-			     value);
-		return;
-	case K_FULL:
-		if (strcmp(value, "block") == 0)
-			cfg->spool_drop_oldest = 0;
-		else if (strcmp(value, "drop_oldest") == 0)
-			cfg->spool_drop_oldest = 1;
-		else
-			perr(p, p->line,
-			     "spool_full: '%s' is not block or drop_oldest",
-			     value);
-		return;
-	case K_SIZE64:
-		if (parse_size(value, &v) < 0) {
-			perr(p, p->line, "%s: '%s' is not a size (e.g. 4G)",
-			     name, value);
-			return;
-		}
-		if (v < k->min || v > k->max) {
-			perr(p, p->line,
-			     "%s: %llu is out of range [%llu, %llu]", name,
-			     (unsigned long long)v, (unsigned long long)k->min,
-			     (unsigned long long)k->max);
-			return;
-		}
-		*(uint64_t *)((char *)cfg + k->off) = v;
-		break;
-	case K_SIZE:
-	case K_UINT:
-		if ((k->kind == K_SIZE ? parse_size(value, &v)
-				       : parse_uint(value, &v)) < 0) {
-			perr(p, p->line, "%s: '%s' is not a %s", name, value,
-			     k->kind == K_SIZE ? "size (e.g. 4M)" : "number");
-			return;
-		}
-		if (v < k->min || v > k->max) {
-			perr(p, p->line,
-			     "%s: %llu is out of range [%llu, %llu]", name,
-			     (unsigned long long)v, (unsigned long long)k->min,
-			     (unsigned long long)k->max);
-			return;
-		}
-		if (k->pow2 && !ringside_is_pow2(v)) {
-			perr(p, p->line, "%s: %llu is not a power of two", name,
-			     (unsigned long long)v);
-			return;
-		}
-		*(uint32_t *)((char *)cfg + k->off) = (uint32_t)v;
-		break;
-	}
 	/* set: remember where, for the checks after the whole file */
-	if (k->line != 0)
+	if (k->set(p, k, value) == 0 && k->line != 0)
 		*(int *)((char *)p + k->line) = p->line;
 }
 

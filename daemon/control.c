@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "client/ringside_fdpass.h"
 #include "control.h"
 
 static int stale_socket(const char *path)
@@ -110,92 +111,26 @@ int rs_control_accept(int lfd, struct rs_peer *peer)
 int rs_control_send(int fd, const void *msg, size_t len, const int *fds,
 		    int nfds)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
-	} cbuf;
-	struct iovec iov = { .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	ssize_t n;
-
-	if (nfds > 4)
-		return -EINVAL;
-	/* sendmsg takes a non-const iovec but only reads it */
-	memcpy(&iov.iov_base, &msg, sizeof(msg));
-	if (nfds > 0) {
-		struct cmsghdr *c;
-
-		memset(&cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-	}
-	do
-		n = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	return (size_t)n == len ? 0 : -EMSGSIZE;
+	return rs_fdpass_send(fd, msg, len, fds, nfds);
 }
 
 ssize_t rs_control_recv(int fd, void *buf, size_t len, int *keep)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * 16)];
-	} cbuf;
-	struct iovec iov = { .iov_base = buf, .iov_len = len };
-	struct msghdr mh = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = cbuf.buf,
-		.msg_controllen = sizeof(cbuf.buf),
-	};
-	ssize_t n;
-
-	int total = 0;
+	int kept = -1, nkept, passed;
+	ssize_t n = rs_fdpass_recv(fd, buf, len, &kept, keep != NULL ? 1 : 0,
+				   &nkept, &passed);
 
 	if (keep != NULL)
 		*keep = -1;
-	do
-		n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return -errno;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c != NULL;
-	     c = CMSG_NXTHDR(&mh, c)) {
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-			size_t cnt = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-
-			for (size_t i = 0; i < cnt; i++) {
-				int passed;
-
-				memcpy(&passed, CMSG_DATA(c) + i * sizeof(int),
-				       sizeof(int));
-				if (keep != NULL && total == 0)
-					*keep = passed;
-				else
-					close(passed);
-				total++;
-			}
-		}
-	}
-	if (total > 1 && keep != NULL && *keep >= 0) {
+		return n;
+	if (keep != NULL && passed > 1) {
 		/* exactly one or none: a second fd voids the first */
-		close(*keep);
-		*keep = -1;
+		if (nkept > 0)
+			close(kept);
 		return -EBADMSG;
 	}
-	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
-		if (keep != NULL && *keep >= 0) {
-			close(*keep);
-			*keep = -1;
-		}
-		return -EMSGSIZE;
-	}
+	if (keep != NULL && nkept > 0)
+		*keep = kept;
 	return n;
 }

@@ -78,29 +78,33 @@ enum rs_session_state {
 /* Owns its socket, eventfds, shared memory and records; the topics it
  * points to belong to the producer. */
 struct rs_session {
-	TAILQ_ENTRY(rs_session) entry;
+	/* --- identity (session.c at the handshake; the server's lists) */
+	TAILQ_ENTRY(rs_session) entry;	  /* the server's list of sessions */
 	LIST_ENTRY(rs_session) by_id;	  /* the server's index; env->set_id */
 	const struct rs_session_env *env; /* the server's; set once */
-	uint64_t id;
-	enum rs_session_state state;
-	struct rs_peer peer;
-	char name[RINGSIDE_SESSION_NAME_MAX];
+	uint64_t id;			  /* unguessable, never reused */
+	enum rs_session_state state;	  /* written by session.c only */
+	struct rs_peer peer; /* the socket's credentials: the session's uid */
+	char name[RINGSIDE_SESSION_NAME_MAX]; /* the client's, for logs */
 
-	int sock;
-	struct event *sock_ev;
-	struct event *handshake_ev;
-	int doorbell_fd;
-	struct event *doorbell_ev;
-	int reply_fd;
+	/* --- descriptors and events, all owned (session.c) */
+	int sock;		    /* the control socket */
+	struct event *sock_ev;	    /* its messages */
+	struct event *handshake_ev; /* the handshake's deadline */
+	int doorbell_fd;	    /* eventfd the client rings */
+	struct event *doorbell_ev;  /* that ring */
+	int reply_fd;		    /* eventfd the daemon rings for reports */
 
+	/* --- the shared memory (session.c maps it; session_read.c reads) */
 	struct rs_shm shm;
-	struct rs_ring ring;
-	struct rs_reply reply;
-	int shm_ready;
-	int resuming;	   /* handed back: read nothing until RESUME */
+	struct rs_ring ring;   /* the client's records */
+	struct rs_reply reply; /* reports back to it */
+	int shm_ready;	       /* shm, ring and reply are set up */
+	int resuming;	       /* handed back: read nothing until RESUME */
 	double tokens;	   /* max_records_per_second: what may be read now */
 	int64_t tokens_us; /* when tokens were last topped up */
 
+	/* --- records and topics (session_read.c; topics: session.c) */
 	struct rs_record_list records; /* read, not finished, ring order */
 	struct rs_topic **topics;      /* session-local id -> topic */
 	char **names;		       /* id -> the name the client asked for */
@@ -108,20 +112,21 @@ struct rs_session {
 	uint32_t ntopics;
 	uint64_t oversize; /* records over max_frame, from an older limit */
 
-	int reply_dirty;
-	int stopping; /* daemon shutdown: read only up to stop_at */
-	uint64_t stop_at;
+	int reply_dirty;  /* reports pushed since the client was last woken */
+	int stopping;	  /* daemon shutdown: read only up to stop_at */
+	uint64_t stop_at; /* the ring position shutdown reads up to */
 
 	int64_t held;	       /* records waiting in topics' hold lists */
 	uint64_t spilled;      /* records written to the spool */
 	uint64_t spilled_seen; /* spilled when the state was last published */
-	uint32_t published_state;
+	uint32_t published_state; /* the ringside_state_t last published */
 
-	uint64_t records_in;
-	uint64_t delivered;
-	uint64_t failed;
-	uint64_t finished;
-	uint64_t gap_bytes;
+	/* --- counters (session_read.c), also published in the shm header */
+	uint64_t records_in; /* records read from the ring */
+	uint64_t delivered;  /* final reports of success */
+	uint64_t failed;     /* final reports of failure */
+	uint64_t finished;   /* records whose ring space went back */
+	uint64_t gap_bytes;  /* reserved and never committed (client died) */
 };
 
 struct rs_session *rs_session_new(const struct rs_session_env *env, int fd,

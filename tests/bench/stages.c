@@ -99,7 +99,7 @@ static void *ring_reader(void *arg)
 	return NULL;
 }
 
-double stage_ring(uint64_t n, size_t size)
+double stage_ring(uint64_t n, size_t size, size_t batch)
 {
 	struct ring_run r = { .n = n, .size = size };
 	char *value = malloc(size);
@@ -119,10 +119,32 @@ double stage_ring(uint64_t n, size_t size)
 	t0 = now_ns();
 	pthread_create(&th, NULL, ring_reader, &r);
 	pin(th, 1);
-	for (uint64_t i = 0; i < n; i++)
-		while (ringside_send(r.rs, &r.topic, "key", 3, value, size,
-				     i) == RINGSIDE_EFULL)
-			;
+	if (batch == 0) {
+		for (uint64_t i = 0; i < n; i++)
+			while (ringside_send(r.rs, &r.topic, "key", 3, value,
+					     size, i) == RINGSIDE_EFULL)
+				;
+	} else {
+		ringside_record_t recs[STAGE_BATCH_MAX];
+
+		if (batch > STAGE_BATCH_MAX)
+			batch = STAGE_BATCH_MAX;
+		for (size_t j = 0; j < batch; j++)
+			recs[j] = (ringside_record_t){ .key = "key",
+						       .key_len = 3,
+						       .value = value,
+						       .value_len = size };
+		for (uint64_t i = 0; i < n;) {
+			size_t want = n - i < batch ? (size_t)(n - i) : batch;
+			size_t k = 0;
+
+			for (size_t j = 0; j < want; j++)
+				recs[j].opaque = i + j;
+			(void)ringside_send_batch(r.rs, &r.topic, recs, want,
+						  &k);
+			i += k;
+		}
+	}
 	pthread_join(th, NULL);
 	t0 = now_ns() - t0;
 	unpin();

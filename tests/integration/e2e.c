@@ -4,7 +4,8 @@
  * with acks 0, 1 and all through the real ringsided; a consumer then reads
  * everything back. Every record must arrive exactly once with its key,
  * value and headers, per-key order kept, and every report must match the
- * partition and offset the consumer saw.
+ * partition and offset the consumer saw. The last writer sends with
+ * ringside_send_batch(), 64 records a call, the others one by one.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -85,20 +86,13 @@ int main(void)
 	t0 = h_now_ms();
 	snprintf(nrec, sizeof(nrec), "%u", records);
 	for (unsigned int w = 0; w < WRITERS; w++) {
-		const char *argv[] = { client,
-				       "--socket",
-				       e.sock,
-				       "--id",
-				       id[w],
-				       "--threads",
-				       "3",
-				       "--records",
-				       nrec,
-				       "--keys",
-				       "7",
-				       "--topics",
+		const char *argv[] = { client, "--socket", e.sock, "--id",
+				       id[w], "--threads", "3", "--records",
+				       nrec, "--keys", "7", "--topics",
 				       "e2e-acks0,e2e-acks1,e2e-all",
-				       NULL };
+				       /* the last writer sends in batches */
+				       w == WRITERS - 1 ? "--batch" : NULL,
+				       "64", NULL };
 
 		snprintf(id[w], sizeof(id[w]), "%u", w);
 		snprintf(out[w], sizeof(out[w]), "%s/client-%u.out", e.dir, w);

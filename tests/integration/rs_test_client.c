@@ -17,7 +17,9 @@
  *
  * --final waits for a final report for every record (not just for ring
  * space to be freed: a spooled record's final report comes later);
- * --no-reports leaves out the R lines.
+ * --no-reports leaves out the R lines; --batch N sends with
+ * ringside_send_batch(), N records of one topic a call (per topic, in
+ * sequence order, so per-key order is what it would be one by one).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -47,6 +49,7 @@ struct opts {
 	int until_stop;		 /* send until the daemon stops */
 	int final;		 /* wait for every final report */
 	int no_reports;		 /* do not print R lines */
+	unsigned int batch; /* records per ringside_send_batch(); 0: none */
 	int final_timeout_s;
 	char *topic_names[MAX_TOPICS];
 	unsigned int ntopics;
@@ -246,6 +249,89 @@ static void *send_loop(void *arg)
 	return NULL;
 }
 
+#define BATCH_MAX 64
+
+/* One topic's records waiting for a ringside_send_batch(), with the
+ * bytes they point to. */
+struct batch {
+	ringside_record_t recs[BATCH_MAX];
+	char key[BATCH_MAX][REC_KEY_MAX];
+	char value[BATCH_MAX][REC_VALUE_MAX];
+	char seq[BATCH_MAX][16];
+	ringside_header_t hdrs[BATCH_MAX][2];
+	size_t n;
+};
+
+static void batch_flush(struct sender *sd, unsigned int topic, struct batch *b)
+{
+	size_t done = 0;
+
+	while (done < b->n) {
+		size_t k = 0;
+		int err = ringside_send_batch(rs, topics[topic], b->recs + done,
+					      b->n - done, &k);
+
+		done += k;
+		sd->sent += (unsigned int)k;
+		if (err == RINGSIDE_EFULL) {
+			sd->efull++;
+			sleep_us(100);
+			continue;
+		}
+		if (err < 0) {
+			fprintf(stderr, "client %u: send batch: %s\n", o.id,
+				ringside_strerror(err));
+			exit(3);
+		}
+	}
+	b->n = 0;
+}
+
+/* send_loop() with batches: the same records, o.batch of a topic a call */
+static void *batch_loop(void *arg)
+{
+	struct sender *sd = arg;
+	struct batch *b = calloc(o.ntopics, sizeof(*b));
+	struct rec_id id = { .w = o.id, .t = sd->index };
+	uint64_t next = 0;
+
+	if (b == NULL) {
+		fprintf(stderr, "client %u: out of memory\n", o.id);
+		exit(3);
+	}
+	for (id.s = 0; id.s < o.records; id.s++) {
+		unsigned int t = id.s % o.ntopics;
+		struct batch *q = &b[t];
+		size_t i = q->n;
+		ringside_record_t *rec = &q->recs[i];
+
+		memset(rec, 0, sizeof(*rec));
+		rec->key = q->key[i];
+		rec->key_len = rec_key(&id, o.keys, q->key[i]);
+		rec->value = q->value[i];
+		rec->value_len = rec_value(&id, q->value[i]);
+		snprintf(q->seq[i], sizeof(q->seq[i]), "%u", id.s);
+		q->hdrs[i][0] = (ringside_header_t){
+			.name = "seq",
+			.value = q->seq[i],
+			.value_len = strlen(q->seq[i]),
+		};
+		q->hdrs[i][1] = (ringside_header_t){ .name = "nil" };
+		rec->headers = q->hdrs[i];
+		rec->header_count = rec_has_nil_header(&id) ? 2 : 1;
+		rec->opaque = rec_opaque(&id);
+		if (++q->n == o.batch) {
+			batch_flush(sd, t, q);
+			if (o.rate)
+				(void)pace(&next, sd->sent);
+		}
+	}
+	for (unsigned int t = 0; t < o.ntopics; t++)
+		batch_flush(sd, t, &b[t]);
+	free(b);
+	return NULL;
+}
+
 static void on_report(const ringside_report_t *r, void *ctx)
 {
 	(void)ctx;
@@ -284,6 +370,7 @@ static void parse_args(int argc, char **argv)
 		{ "until-stop", no_argument, NULL, 'u' },
 		{ "final", required_argument, NULL, 'f' },
 		{ "no-reports", no_argument, NULL, 'n' },
+		{ "batch", required_argument, NULL, 'b' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -327,12 +414,16 @@ static void parse_args(int argc, char **argv)
 		case 'n':
 			o.no_reports = 1;
 			break;
+		case 'b':
+			o.batch = v;
+			break;
 		default:
 			exit(2);
 		}
 	}
 	if (o.ntopics == 0 || o.threads == 0 || o.threads > MAX_THREADS ||
-	    o.keys == 0) {
+	    o.keys == 0 || o.batch > BATCH_MAX ||
+	    (o.batch > 0 && (o.until_stop || o.exit_after))) {
 		fprintf(stderr, "rs_test_client: bad arguments\n");
 		exit(2);
 	}
@@ -388,7 +479,8 @@ int main(int argc, char **argv)
 	for (unsigned int i = 0; i < o.threads; i++) {
 		memset(&sd[i], 0, sizeof(sd[i]));
 		sd[i].index = i;
-		pthread_create(&sd[i].thread, NULL, send_loop, &sd[i]);
+		pthread_create(&sd[i].thread, NULL,
+			       o.batch > 0 ? batch_loop : send_loop, &sd[i]);
 	}
 	/* join the senders while reports keep flowing */
 	for (unsigned int running = o.threads; running > 0;) {

@@ -3,8 +3,9 @@
  * test_ring.c: the send ring, both sides: the client's reservation and
  * commit (client/send.c) against the daemon's reader (daemon/ring.c), over
  * a real sealed memfd: wrap and padding, full, cursors, the commit bitmap,
- * the sleep/wake protocol, hostile cursors and frames, and several threads
- * sending at once.
+ * the sleep/wake protocol, hostile cursors and frames, several threads
+ * sending at once, and ringside_send_batch()'s runs, prefixes and bad
+ * records.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -477,6 +478,286 @@ static void test_threads(void **state)
 	assert_int_equal(f->shm.hdr->tail, f->ring.head);
 }
 
+/* --- ringside_send_batch() */
+
+#define BATCH_MAX 200
+
+/* Fills recs[0..n) with records whose value is len(i) bytes of a letter
+ * of i, opaque first + i; the values live in store. */
+static size_t batch_len(uint64_t i)
+{
+	return 1 + (size_t)((i * 7919) % 3000);
+}
+
+static void batch_fill(ringside_record_t *recs, char *store, size_t n,
+		       uint64_t first)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t len = batch_len(first + i);
+		char *v = store + i * 3000;
+
+		memset(v, 'a' + (int)((first + i) % 26), len);
+		recs[i] = (ringside_record_t){
+			.key = "k",
+			.key_len = 1,
+			.value = v,
+			.value_len = len,
+			.opaque = first + i,
+		};
+	}
+}
+
+/* Reads every record there is, checking each against batch_fill()'s
+ * record of its opaque, in order from *got; releases the ring. */
+static void batch_drain(struct fixture *f, uint64_t *got, uint64_t *pads)
+{
+	struct rs_frame fr;
+	void *buf;
+	int padded;
+
+	while (read_record(f, &fr, &buf, &padded)) {
+		size_t len = batch_len(*got);
+
+		assert_int_equal(fr.opaque, *got);
+		assert_int_equal(fr.key_len, 1);
+		assert_int_equal(fr.value_len, len);
+		assert_int_equal(((const char *)fr.value)[0],
+				 'a' + (int)(*got % 26));
+		assert_int_equal(((const char *)fr.value)[len - 1],
+				 'a' + (int)(*got % 26));
+		*pads += padded;
+		(*got)++;
+		free(buf);
+	}
+	rs_ring_release(&f->ring, f->ring.head);
+}
+
+/* Batches of 1 to 200 records of 1 to 3,000 bytes, lap after lap: every
+ * record read back once, in order, whole; frames wrap with padding;
+ * *sent counts exactly what the reader finds. */
+static void test_batch_wrap(void **state)
+{
+	struct fixture *f = *state;
+	ringside_record_t recs[BATCH_MAX];
+	char *store = malloc((size_t)BATCH_MAX * 3000);
+	uint64_t sent = 0, got = 0, pads = 0, fulls = 0;
+
+	assert_non_null(store);
+	for (int round = 0; round < 400; round++) {
+		size_t n = 1 + (size_t)((round * 37) % BATCH_MAX), k = 99999;
+		int rc;
+
+		batch_fill(recs, store, n, sent);
+		rc = ringside_send_batch(f->rs, &f->topic, recs, n, &k);
+		assert_true(k <= n);
+		if (rc == 0) {
+			assert_int_equal(k, n);
+		} else {
+			assert_int_equal(rc, RINGSIDE_EFULL);
+			assert_true(k < n);
+			fulls++;
+		}
+		sent += k;
+		batch_drain(f, &got, &pads);
+		assert_int_equal(got, sent);
+	}
+	free(store);
+	assert_true(pads > 0);
+	assert_true(fulls > 0); /* some batches were larger than the ring */
+	assert_true(f->ring.head > 10ULL * RING);
+}
+
+/* A batch larger than the room left: the prefix that fits goes in, the
+ * rest is refused with RINGSIDE_EFULL and goes in after a release. */
+static void test_batch_full_prefix(void **state)
+{
+	struct fixture *f = *state;
+	ringside_record_t recs[BATCH_MAX];
+	char *store = malloc((size_t)BATCH_MAX * 3000);
+	uint64_t got = 0, pads = 0;
+	size_t k = 0, k2 = 0;
+
+	assert_non_null(store);
+	batch_fill(recs, store, BATCH_MAX, 0);
+	assert_int_equal(
+		ringside_send_batch(f->rs, &f->topic, recs, BATCH_MAX, &k),
+		RINGSIDE_EFULL);
+	assert_true(k > 0 && k < BATCH_MAX);
+	assert_true(f->shm.hdr->tail - f->shm.hdr->release <= RING);
+	/* nothing released: nothing more goes in */
+	assert_int_equal(ringside_send_batch(f->rs, &f->topic, recs + k,
+					     BATCH_MAX - k, &k2),
+			 RINGSIDE_EFULL);
+	assert_int_equal(k2, 0);
+	batch_drain(f, &got, &pads);
+	assert_int_equal(got, k);
+	while (got < BATCH_MAX) {
+		size_t more = 0;
+		int rc = ringside_send_batch(f->rs, &f->topic, recs + got,
+					     BATCH_MAX - got, &more);
+
+		assert_true(rc == 0 || rc == RINGSIDE_EFULL);
+		assert_true(more > 0);
+		batch_drain(f, &got, &pads);
+	}
+	assert_int_equal(got, BATCH_MAX);
+	free(store);
+}
+
+/* A bad record stops the batch there: the ones before it go in, it and
+ * the ones after it do not, and the code is the one ringside_sendv()
+ * gives it; also past the first run of 64. */
+static void test_batch_bad_record(void **state)
+{
+	struct fixture *f = *state;
+	ringside_record_t recs[100];
+	char *store = malloc((size_t)100 * 3000);
+	char *huge = calloc(1, MAX_FRAME + 1);
+	uint64_t got = 0, pads = 0;
+	size_t k = 99;
+
+	assert_non_null(store);
+	assert_non_null(huge);
+	/* small records, so 100 fit */
+	for (size_t i = 0; i < 100; i++) {
+		recs[i] = (ringside_record_t){ .value = store,
+					       .value_len = 1,
+					       .opaque = i };
+		store[0] = 'a';
+	}
+	recs[5].flags = 0x80; /* no such flag */
+	assert_int_equal(ringside_sendv(f->rs, &f->topic, &recs[5]),
+			 RINGSIDE_EINVAL);
+	assert_int_equal(ringside_send_batch(f->rs, &f->topic, recs, 100, &k),
+			 RINGSIDE_EINVAL);
+	assert_int_equal(k, 5);
+	recs[5].flags = 0;
+	recs[70].value = huge; /* over max_frame */
+	recs[70].value_len = MAX_FRAME + 1;
+	assert_int_equal(
+		ringside_send_batch(f->rs, &f->topic, recs + 5, 95, &k),
+		RINGSIDE_ETOOBIG);
+	assert_int_equal(k, 65);
+	for (;;) {
+		struct rs_frame fr;
+		void *buf;
+		int padded;
+
+		if (!read_record(f, &fr, &buf, &padded))
+			break;
+		assert_int_equal(fr.opaque, got);
+		got++;
+		free(buf);
+	}
+	assert_int_equal(got, 70);
+	/* nothing at all, and bad arguments */
+	assert_int_equal(ringside_send_batch(f->rs, &f->topic, recs, 0, &k), 0);
+	assert_int_equal(k, 0);
+	assert_int_equal(ringside_send_batch(f->rs, &f->topic, NULL, 3, &k),
+			 RINGSIDE_EINVAL);
+	assert_int_equal(ringside_send_batch(f->rs, NULL, recs, 3, NULL),
+			 RINGSIDE_EINVAL);
+	(void)pads;
+	free(huge);
+	free(store);
+}
+
+/* A batch into an armed ring rings the doorbell once; in polling mode
+ * not at all. */
+static void test_batch_wakeup(void **state)
+{
+	struct fixture *f = *state;
+	ringside_record_t recs[50];
+	char *store = malloc((size_t)50 * 3000);
+	uint64_t got = 0, pads = 0;
+	eventfd_t v;
+	size_t k;
+
+	assert_non_null(store);
+	batch_fill(recs, store, 10, 0);
+	assert_int_equal(rs_ring_arm(&f->ring), 0);
+	assert_int_equal(ringside_send_batch(f->rs, &f->topic, recs, 10, &k),
+			 0);
+	assert_int_equal(eventfd_read(f->rs->doorbell_fd, &v), 0);
+	assert_int_equal(v, 1);
+	batch_drain(f, &got, &pads);
+	batch_fill(recs, store, 10, 10);
+	assert_int_equal(ringside_send_batch(f->rs, &f->topic, recs, 10, &k),
+			 0);
+	assert_int_not_equal(eventfd_read(f->rs->doorbell_fd, &v), 0);
+	batch_drain(f, &got, &pads);
+	assert_int_equal(got, 20);
+	free(store);
+}
+
+/* Several threads sending batches and single records at once: each
+ * thread's records arrive in its order, none lost or torn. */
+static void *mt_send_batch(void *arg)
+{
+	struct mt *m = arg;
+	char v[64];
+
+	memset(v, 'a' + (int)m->thread, sizeof(v));
+	for (unsigned int i = 0; i < m->count;) {
+		ringside_record_t recs[40];
+		unsigned int n = 1 + (i + m->thread) % 40;
+		size_t k = 0;
+
+		if (n > m->count - i)
+			n = m->count - i;
+		for (unsigned int j = 0; j < n; j++)
+			recs[j] = (ringside_record_t){
+				.value = v,
+				.value_len =
+					1 + ((i + j) * 13 + m->thread) % 60,
+				.opaque = ((uint64_t)m->thread << 32) | (i + j),
+			};
+		if (m->thread == 0 && n == 1) {
+			if (ringside_sendv(m->f->rs, &m->f->topic, recs) == 0)
+				i++;
+			continue;
+		}
+		(void)ringside_send_batch(m->f->rs, &m->f->topic, recs, n, &k);
+		i += (unsigned int)k;
+	}
+	return NULL;
+}
+
+static void test_batch_threads(void **state)
+{
+	struct fixture *f = *state;
+	pthread_t th[MT_THREADS];
+	struct mt m[MT_THREADS];
+	unsigned int next[MT_THREADS] = { 0 }, total = 0;
+
+	for (unsigned int i = 0; i < MT_THREADS; i++) {
+		m[i] = (struct mt){ .f = f, .thread = i, .count = MT_RECORDS };
+		pthread_create(&th[i], NULL, mt_send_batch, &m[i]);
+	}
+	while (total < MT_THREADS * MT_RECORDS) {
+		struct rs_frame fr;
+		void *buf;
+		int padded;
+
+		while (read_record(f, &fr, &buf, &padded)) {
+			unsigned int t = (unsigned int)(fr.opaque >> 32);
+			unsigned int i = (unsigned int)fr.opaque;
+
+			assert_true(t < MT_THREADS);
+			assert_int_equal(i, next[t]);
+			assert_int_equal(fr.value_len, 1 + (i * 13 + t) % 60);
+			assert_int_equal(((const char *)fr.value)[0], 'a' + t);
+			next[t]++;
+			total++;
+			free(buf);
+		}
+		rs_ring_release(&f->ring, f->ring.head);
+	}
+	for (unsigned int i = 0; i < MT_THREADS; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(f->shm.hdr->tail, f->ring.head);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -498,6 +779,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hostile_frames, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_wrap, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_batch_full_prefix, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_batch_bad_record, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_batch_wakeup, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_batch_threads, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
