@@ -107,7 +107,7 @@ struct rs_topic {
 	 * oldest failed pending entry at the next pass */
 	int rewind;
 	int draining;	   /* direct again, replayed records still in flight */
-	int64_t resume_ms; /* no replay before this (after a failure) */
+	int64_t resume_ms; /* no replay before this (a failure, a start) */
 	uint32_t backoff_ms; /* the last wait before a resend; doubles */
 	int busy;	     /* in the flow's busy list (busy_entry) */
 	/* a failed producer instance holds some of its records: none goes
