@@ -5,7 +5,7 @@
  * shows every problem. librdkafka properties are checked by applying them to
  * scratch configs, so a typo fails at start-up, not at first use.
  *
- * Why one file of 960 lines: it is the whole file format, one section
+ * Why one file of 900 lines: it is the whole file format, one section
  * kind after the other ([ringside], [kafka], [topic:*] and [topic:NAME]),
  * then the checks that need the whole file; each key is a row of a table.
  */

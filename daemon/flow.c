@@ -1042,30 +1042,17 @@ void rs_flow_stop(struct rs_flow *f)
 	f->stopping = 1;
 }
 
-/* librdkafka said every broker of t's producer instance is down */
-static int flow_brokers_down(const struct rs_flow *f, const struct rs_topic *t)
-{
-	return f->producer != NULL &&
-	       rs_producer_brokers_down(f->producer, t->acks);
-}
-
 /* 1 if oldest, t's oldest record in motion, has waited in librdkafka (or
  * for room in it) RELIEVE_AGE_MS or more and t has delivered nothing for
- * as long (or every broker is down): an outage for t, not a client faster
- * than Kafka. */
+ * as long: an outage for t, not a client faster than Kafka. */
 static int flow_stalled(const struct rs_flow *f, const struct rs_topic *t,
 			const struct rs_record *oldest)
 {
 	/* records still being delivered: Kafka is only slower than the
-	 * client; the ring's back-pressure is the answer, not the disk. A
-	 * delivery report says little once every broker is down: reports
-	 * of records acked before that can be served late (seen beside two
-	 * busy loops: a topic's last reports came 400 ms into an outage,
-	 * and it spilled seconds after the other) */
+	 * client; the ring's back-pressure is the answer, not the disk */
 	if (oldest == NULL || t->mode == RS_MODE_SPOOLED ||
 	    f->now_ms - oldest->read_ms < RELIEVE_AGE_MS ||
-	    (f->now_ms - t->delivered_ms < RELIEVE_AGE_MS &&
-	     !flow_brokers_down(f, t)))
+	    f->now_ms - t->delivered_ms < RELIEVE_AGE_MS)
 		return 0;
 	/* in librdkafka, or waiting for room in it (not for an acks switch
 	 * or a failed producer's last records: those wait for reports) */

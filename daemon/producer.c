@@ -469,8 +469,6 @@ static void deliver_one(struct rs_producer *p, const rd_kafka_message_t *m,
 			return;
 	}
 	rs_outcome_from_kafka(m->err, rd_kafka_message_status(m), t->acks, &o);
-	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
-		p->cls[t->acks].brokers_down = 0;
 	o.partition = m->partition;
 	o.offset = m->offset >= 0 ? m->offset : -1;
 	o.timestamp = rec->frame.timestamp;
@@ -530,9 +528,6 @@ static void serve_class(struct rs_producer *p, struct rs_class *c)
 				rd_kafka_event_error_string(ev));
 			if (rd_kafka_event_error_is_fatal(ev))
 				c->fatal = 1;
-			if (rd_kafka_event_error(ev) ==
-			    RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
-				c->brokers_down = 1;
 			break;
 		default:
 			break;
@@ -664,11 +659,6 @@ void rs_producer_on_fatal(struct rs_producer *p, rs_fatal_fn fn, void *arg)
 {
 	p->on_fatal = fn;
 	p->on_fatal_arg = arg;
-}
-
-int rs_producer_brokers_down(const struct rs_producer *p, enum rs_acks acks)
-{
-	return p->cls[acks].rk != NULL && p->cls[acks].brokers_down;
 }
 
 uint64_t rs_producer_replacements(const struct rs_producer *p)

@@ -86,10 +86,6 @@ void rs_producer_purge_class(struct rs_producer *p, enum rs_acks acks,
 typedef void (*rs_fatal_fn)(enum rs_acks acks, void *arg);
 void rs_producer_on_fatal(struct rs_producer *p, rs_fatal_fn fn, void *arg);
 
-/* 1 from librdkafka's ALL_BROKERS_DOWN for the acks class's instance
- * until it next delivers a record: nothing sent there gets through. */
-int rs_producer_brokers_down(const struct rs_producer *p, enum rs_acks acks);
-
 /* How many instances were replaced so far. */
 uint64_t rs_producer_replacements(const struct rs_producer *p);
 

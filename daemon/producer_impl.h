@@ -20,10 +20,7 @@ struct rs_class {
 	struct rs_kstats stats;	 /* the last statistics event */
 	int fatal;		 /* rk raised a fatal error: replace it */
 	int owns_mock;		 /* rk holds the embedded mock cluster */
-	/* librdkafka said every broker is down (ALL_BROKERS_DOWN); cleared
-	 * by the next record it delivers */
-	int brokers_down;
-	struct rs_class *next; /* in the producer's retired list */
+	struct rs_class *next;	 /* in the producer's retired list */
 };
 
 /* Owns the classes, the topics and their librdkafka handles. */
