@@ -443,16 +443,17 @@ static void *mt_send(void *arg)
 	return NULL;
 }
 
-static void test_threads(void **state)
+/* Runs MT_THREADS threads of send (each MT_RECORDS records) while this
+ * thread reads: each thread's records arrive in its order, whole. */
+static void run_threads(struct fixture *f, void *(*send)(void *))
 {
-	struct fixture *f = *state;
 	pthread_t th[MT_THREADS];
 	struct mt m[MT_THREADS];
 	unsigned int next[MT_THREADS] = { 0 }, total = 0;
 
 	for (unsigned int i = 0; i < MT_THREADS; i++) {
 		m[i] = (struct mt){ .f = f, .thread = i, .count = MT_RECORDS };
-		pthread_create(&th[i], NULL, mt_send, &m[i]);
+		pthread_create(&th[i], NULL, send, &m[i]);
 	}
 	while (total < MT_THREADS * MT_RECORDS) {
 		struct rs_frame fr;
@@ -476,6 +477,11 @@ static void test_threads(void **state)
 	for (unsigned int i = 0; i < MT_THREADS; i++)
 		pthread_join(th[i], NULL);
 	assert_int_equal(f->shm.hdr->tail, f->ring.head);
+}
+
+static void test_threads(void **state)
+{
+	run_threads(*state, mt_send);
 }
 
 /* --- ringside_send_batch() */
@@ -725,37 +731,7 @@ static void *mt_send_batch(void *arg)
 
 static void test_batch_threads(void **state)
 {
-	struct fixture *f = *state;
-	pthread_t th[MT_THREADS];
-	struct mt m[MT_THREADS];
-	unsigned int next[MT_THREADS] = { 0 }, total = 0;
-
-	for (unsigned int i = 0; i < MT_THREADS; i++) {
-		m[i] = (struct mt){ .f = f, .thread = i, .count = MT_RECORDS };
-		pthread_create(&th[i], NULL, mt_send_batch, &m[i]);
-	}
-	while (total < MT_THREADS * MT_RECORDS) {
-		struct rs_frame fr;
-		void *buf;
-		int padded;
-
-		while (read_record(f, &fr, &buf, &padded)) {
-			unsigned int t = (unsigned int)(fr.opaque >> 32);
-			unsigned int i = (unsigned int)fr.opaque;
-
-			assert_true(t < MT_THREADS);
-			assert_int_equal(i, next[t]);
-			assert_int_equal(fr.value_len, 1 + (i * 13 + t) % 60);
-			assert_int_equal(((const char *)fr.value)[0], 'a' + t);
-			next[t]++;
-			total++;
-			free(buf);
-		}
-		rs_ring_release(&f->ring, f->ring.head);
-	}
-	for (unsigned int i = 0; i < MT_THREADS; i++)
-		pthread_join(th[i], NULL);
-	assert_int_equal(f->shm.hdr->tail, f->ring.head);
+	run_threads(*state, mt_send_batch);
 }
 
 int main(void)
