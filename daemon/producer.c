@@ -502,13 +502,20 @@ static void producer_deliver(struct rs_producer *p, rd_kafka_event_t *ev)
 					RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
 }
 
+/* 0 once this rs_producer_serve() is at its budget or out of time. */
+static int serve_on(struct rs_producer *p)
+{
+	if (p->served >= RS_SERVE_BUDGET || rs_now_us() >= p->serve_until)
+		p->serve_cut = 1;
+	return !p->serve_cut;
+}
+
 static void serve_class(struct rs_producer *p, struct rs_class *c)
 {
 	rd_kafka_event_t *ev;
 
 	/* an event is served whole: the budget may be passed by one */
-	while (p->served < RS_SERVE_BUDGET &&
-	       (ev = rd_kafka_queue_poll(c->queue, 0)) != NULL) {
+	while (serve_on(p) && (ev = rd_kafka_queue_poll(c->queue, 0)) != NULL) {
 		switch (rd_kafka_event_type(ev)) {
 		case RD_KAFKA_EVENT_DR:
 			producer_deliver(p, ev);
@@ -623,6 +630,8 @@ int rs_producer_serve(struct rs_producer *p)
 	int more;
 
 	p->served = 0;
+	p->serve_until = rs_now_us() + RS_SERVE_US;
+	p->serve_cut = 0;
 	for (int i = 0; i < RS_ACKS_N; i++)
 		if (p->cls[i].rk != NULL)
 			serve_class(p, &p->cls[i]);
@@ -649,7 +658,7 @@ int rs_producer_serve(struct rs_producer *p)
 	}
 	/* at the budget, some queue may still hold events: the next pass
 	 * looks (librdkafka writes a queue's eventfd once until then) */
-	more = p->served >= RS_SERVE_BUDGET;
+	more = p->serve_cut;
 	reap_retired(p);
 	p->batch(p->arg, more);
 	return more;

@@ -64,9 +64,11 @@ int rs_producer_send(struct rs_producer *p, struct rs_record *rec,
 uint64_t rs_producer_inflight(const struct rs_producer *p);
 
 /* Serves every producer's event queue now, up to RS_SERVE_BUDGET
- * delivery reports: a burst (a purge hands back 100,000 at once) is
- * spread over turns of the event loop. 1 if reports are left. */
+ * delivery reports or for RS_SERVE_US: a burst (a purge hands back
+ * 100,000 at once) is spread over turns of the event loop, which the
+ * control socket waits for. 1 if reports may be left. */
 #define RS_SERVE_BUDGET 16384U
+#define RS_SERVE_US 5000
 int rs_producer_serve(struct rs_producer *p);
 
 /* Shutdown: send what is queued, ignoring linger, for up to timeout_ms. */

@@ -29,7 +29,9 @@ struct rs_producer {
 	struct event_base *base;
 	rs_dr_fn dr;
 	rs_dr_batch_fn batch;
-	uint64_t served; /* reports in this rs_producer_serve() */
+	uint64_t served;     /* reports in this rs_producer_serve() */
+	int64_t serve_until; /* ... which stops then (rs_now_us()) */
+	int serve_cut;	     /* ... and stopped at a limit */
 	void *arg;
 	struct rs_class cls[RS_ACKS_N]; /* rk == NULL: class not in use */
 	int first;			/* the class created first */

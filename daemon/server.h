@@ -40,7 +40,8 @@ struct rs_server {
 	struct event *stop_ev;
 	struct rs_session_list sessions;
 	uint32_t nsessions;
-	uint32_t nhandshakes;	 /* sessions still in their handshake */
+	struct rs_session *drain_next; /* where the next pass starts */
+	uint32_t nhandshakes;	       /* sessions still in their handshake */
 	int accept_paused;	 /* the listener is off: server_on_accept() */
 	struct event *accept_ev; /* turns it on again */
 	unsigned int fd_budget;	 /* descriptors sessions may hold in all */

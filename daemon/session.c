@@ -144,6 +144,10 @@ struct rs_session *rs_session_new(const struct rs_session_env *env, int fd,
 		return NULL;
 	}
 	env->add(env->srv, s);
+	/* a client writes its first message as soon as it is connected:
+	 * read it in this turn of the event loop, not the next (a STATUS
+	 * on a busy daemon waited a whole pass for it) */
+	event_active(s->sock_ev, EV_READ, 1);
 	return s;
 }
 
