@@ -238,6 +238,10 @@ int ringside_state(const ringside_t *rs, ringside_state_t *state);
 /* Explains a RINGSIDE_E* code or a negative errno value. */
 const char *ringside_strerror(int err);
 
+/* The version of the library running, "MAJOR.MINOR.PATCH" (the header's
+ * RINGSIDE_VERSION_MAJOR and _MINOR say which it was built against). */
+const char *ringside_version(void);
+
 #ifdef __cplusplus
 }
 #endif

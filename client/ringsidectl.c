@@ -18,9 +18,11 @@ static void ctl_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ringsidectl [-s SOCKET] status [--json]\n"
+		"       ringsidectl --version\n"
 		"  -s SOCKET  ringsided's socket (default $RINGSIDE_SOCKET, "
 		"then %s)\n"
-		"  --json     the report as JSON\n",
+		"  --json     the report as JSON\n"
+		"  -V, --version  print the version and exit\n",
 		RINGSIDE_DEFAULT_SOCKET);
 }
 
@@ -88,12 +90,13 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = getenv("RINGSIDE_SOCKET");
 	int ch, json = 0;
 
-	while ((ch = getopt_long(argc, argv, "s:h", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "s:hV", lo, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			path = optarg;
@@ -103,6 +106,10 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			ctl_usage(stdout);
+			return 0;
+		case 'V':
+			printf("ringsidectl %s (libringside %s)\n",
+			       PACKAGE_VERSION, ringside_version());
 			return 0;
 		default:
 			ctl_usage(stderr);

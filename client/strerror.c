@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * strerror.c: one sentence per error code, for ringside_strerror().
+ * strerror.c: one sentence per error code, for ringside_strerror(); and
+ * ringside_version().
  */
 #include <string.h>
 
@@ -40,4 +41,9 @@ const char *ringside_strerror(int err)
 	if (err < 0 && err > -1000)
 		return strerror(-err);
 	return "unknown error";
+}
+
+const char *ringside_version(void)
+{
+	return PACKAGE_VERSION;
 }

@@ -172,7 +172,10 @@ static void vlog_to(int level, int errnum, int dedupe, const char *fmt,
 	if (dedupe && repeated(level, line + body, (size_t)(n - body)))
 		return;
 	line[n++] = '\n';
-	(void)write(STDERR_FILENO, line, (size_t)n);
+	/* nowhere to say that stderr failed (a cast to void does not quiet
+	 * _FORTIFY_SOURCE's warn_unused_result, which package builds use) */
+	if (write(STDERR_FILENO, line, (size_t)n) < 0)
+		return;
 }
 
 static void vlog(int level, int errnum, const char *fmt, va_list ap)

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Builds ringside, starts ringsided on librdkafka's embedded mock cluster
 # (the shipped conf/ringside.ini, with the socket and the spool moved to a
-# scratch directory), sends demo records through ringside-send showing each report,
+# scratch directory and bootstrap.servers replaced by
+# test.mock.num.brokers = 3), sends demo records through ringside-send showing each report,
 # reads them back from the cluster with kcat, shows ringsidectl status,
 # reloads a changed config with SIGHUP, and stops the daemon.
 set -eu
@@ -19,7 +20,10 @@ top=$(pwd)
 demo=$(mktemp -d /tmp/ringside-demo.XXXXXX)
 sed -e "s#^socket = .*#socket = $demo/ringside.sock#" \
 	-e "s#^spool_dir = .*#spool_dir = $demo/spool#" \
+	-e "s#^bootstrap.servers = .*#test.mock.num.brokers = 3#" \
 	"$src/conf/ringside.ini" >"$demo/ringside.ini"
+grep -q '^test.mock.num.brokers = 3$' "$demo/ringside.ini" ||
+	{ echo "demo: no bootstrap.servers line in conf/ringside.ini" >&2; exit 1; }
 "$top/daemon/ringsided" --config "$demo/ringside.ini" 2>"$demo/ringsided.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$demo"' EXIT

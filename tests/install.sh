@@ -26,7 +26,8 @@ for f in sbin/ringsided bin/ringsidectl bin/ringside-send \
 	include/ringside.h pkgconfig/ringside.pc etc/ringside/ringside.ini \
 	systemd/system/ringsided.service sysusers.d/ringside.conf \
 	man8/ringsided.8 man5/ringside.ini.5 man1/ringsidectl.1 \
-	man1/ringside-send.1 man3/ringside.3 doc/ringside/README.md \
+	man1/ringside-send.1 man3/ringside.3 man3/ringside_send.3 \
+	doc/ringside/README.md \
 	doc/ringside/protocol.md; do
 	path "$f" >/dev/null
 done
@@ -35,6 +36,21 @@ so=$(path 'libringside.so.0')
 	fail "an internal library was installed"
 other=$(nm -D --defined-only "$so" | awk '$2 ~ /[TDBR]/ && $3 !~ /^ringside_/ && $3 !~ /^_/ {print $3}')
 [ -z "$other" ] || fail "libringside exports more than ringside_*: $other"
+# the ABI: each symbol with its version node, as on record (a change to it
+# is a change to debian/libringside0.symbols and client/libringside.map)
+: "${RS_SRCDIR:?}"
+nm -D --defined-only --with-symbol-versions "$so" |
+	awk '{ sub("@@", "@", $3); if ($3 !~ /@/) $3 = $3 "@" $3; print $3 }' |
+	sort >"$D/abi.have"
+sed -n 's/^ \([^ ]*\) .*/\1/p' "$RS_SRCDIR/debian/libringside0.symbols" |
+	sort >"$D/abi.want"
+diff -u "$D/abi.want" "$D/abi.have" >&2 || fail "the ABI changed (above)"
+# every call the header declares is exported
+for f in $(sed -n 's/^[a-z].*[ *]\(ringside_[a-z_]*\)(.*/\1/p' \
+	"$RS_SRCDIR/client/ringside.h"); do
+	grep -qx "$f@RINGSIDE_0" "$D/abi.have" ||
+		fail "ringside.h declares $f, the library does not export it"
+done
 
 # the unit starts the installed daemon, at its installed path
 sbin=$(path sbin/ringsided)
@@ -52,6 +68,7 @@ cat >"$D/prog.c" <<'PROG'
 int main(void)
 {
 	puts(ringside_strerror(RINGSIDE_EFULL));
+	puts(ringside_version());
 	return 0;
 }
 PROG
@@ -60,7 +77,10 @@ ${RS_CC:-cc} ${RS_SAN_CFLAGS:-} -I"$inc" -o "$D/prog" "$D/prog.c" \
 	-L"$(dirname "$so")" -lringside ||
 	fail "a program does not build against the installed library"
 ASAN_OPTIONS=verify_asan_link_order=0 LD_LIBRARY_PATH="$(dirname "$so")" \
-	"$D/prog" | grep -qi 'full' || fail "the program did not run"
+	"$D/prog" >"$D/prog.out" && grep -qi 'full' "$D/prog.out" &&
+	grep -qx "$(sed -n 's/^AC_INIT(\[ringside\], \[\([^]]*\)\].*/\1/p' \
+		"$RS_SRCDIR/configure.ac")" "$D/prog.out" ||
+	fail "the program did not run (or ringside_version() is wrong)"
 
 # an operator's edits survive a second install; uninstall keeps them only
 ini=$(path etc/ringside/ringside.ini)

@@ -8,6 +8,10 @@ apt-get install -y --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config \
 	librdkafka-dev libevent-dev libinih-dev libcmocka-dev libjson-c-dev strace \
 	kcat cppcheck clang-tidy systemd
+# the Debian packages (tests/deb.sh): build, lint, a clean root to install
+# them in
+apt-get install -y --no-install-recommends debhelper lintian debootstrap \
+	fakeroot man-db
 # the real-cluster suite (tests/kafka): Java 17, Maven and Python's
 # socket module for free ports; then Apache Kafka's jars into the cache
 apt-get install -y --no-install-recommends openjdk-17-jre-headless maven \
