@@ -5,6 +5,10 @@
  * shows every problem. librdkafka properties are checked by applying them to
  * scratch configs, so a typo fails at start-up, not at first use.
  *
+ * include = PATH, in [kafka] and topic sections, reads PATH's key = value
+ * lines as if they stood there: secrets (sasl.password, ssl.key.password)
+ * can live in a file only root and ringsided read, apart from the config.
+ *
  * Why one file of 900 lines: it is the whole file format, one section
  * kind after the other ([ringside], [kafka], [topic:*] and [topic:NAME]),
  * then the checks that need the whole file; each key is a row of a table.
@@ -20,6 +24,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include "client/ringside_proto.h"
@@ -33,7 +38,19 @@ enum section_kind { SEC_NONE, SEC_RINGSIDE, SEC_KAFKA, SEC_TOPIC, SEC_BAD };
 struct parser {
 	struct rs_config *cfg;
 	FILE *file;
+	const char *path; /* file's, for errors: the config or an include */
 	int line;
+	/* while an include is read: the config's file and line */
+	FILE *outer_file;
+	int outer_line;
+	char *include_path;
+	/* inih counts the lines of both: where each include's lines were */
+	int total;
+	struct include_span {
+		int first, last; /* in inih's count */
+		char *path;
+	} * spans;
+	size_t nspans;
 	char *err;
 	size_t errlen;
 	size_t erroff;
@@ -66,8 +83,7 @@ static void perr(struct parser *p, int line, const char *fmt, ...)
 	if (++p->nerrors > MAX_ERRORS || p->erroff + 1 >= p->errlen)
 		return;
 	n = snprintf(p->err + p->erroff, p->errlen - p->erroff,
-		     "%s%s:%d: ", p->erroff > 0 ? "\n" : "", p->cfg->path,
-		     line);
+		     "%s%s:%d: ", p->erroff > 0 ? "\n" : "", p->path, line);
 	if (n < 0 || (size_t)n >= p->errlen - p->erroff) {
 		p->erroff = p->errlen - 1;
 		return;
@@ -103,8 +119,8 @@ static void *xreallocarray(void *ptr, size_t n, size_t size)
 	return p;
 }
 
-static void props_add(struct rs_props *props, const char *key,
-		      const char *value, int line)
+static void props_add(struct parser *p, struct rs_props *props, const char *key,
+		      const char *value)
 {
 	if (props->n == props->cap) {
 		props->cap = props->cap ? props->cap * 2 : 8;
@@ -113,7 +129,9 @@ static void props_add(struct rs_props *props, const char *key,
 	}
 	props->v[props->n].key = xstrdup(key);
 	props->v[props->n].value = xstrdup(value);
-	props->v[props->n].line = line;
+	props->v[props->n].file =
+		p->outer_file != NULL ? xstrdup(p->path) : NULL;
+	props->v[props->n].line = p->line;
 	props->n++;
 }
 
@@ -122,6 +140,7 @@ static void props_free(struct rs_props *props)
 	for (size_t i = 0; i < props->n; i++) {
 		free(props->v[i].key);
 		free(props->v[i].value);
+		free(props->v[i].file);
 	}
 	free(props->v);
 }
@@ -561,14 +580,142 @@ static int is_acks_key(const char *name)
 	       strcmp(name, "request.required.acks") == 0;
 }
 
+/* PATH with each ${NAME} replaced by that environment variable (systemd's
+ * LoadCredential= puts a root-only file in ${CREDENTIALS_DIRECTORY}); 0,
+ * or -1 with an error. */
+static int include_expand(struct parser *p, const char *value, char *out,
+			  size_t outlen)
+{
+	size_t o = 0;
+
+	for (const char *v = value; *v != '\0';) {
+		const char *add = v, *end;
+		size_t n = 1;
+		char name[128];
+
+		if (v[0] == '$' && v[1] == '{') {
+			end = strchr(v + 2, '}');
+			if (end == NULL ||
+			    (size_t)(end - v - 2) >= sizeof(name) ||
+			    end == v + 2) {
+				perr(p, p->line,
+				     "include: '%s': an unclosed "
+				     "or empty ${NAME}",
+				     value);
+				return -1;
+			}
+			memcpy(name, v + 2, (size_t)(end - v - 2));
+			name[end - v - 2] = '\0';
+			add = getenv(name);
+			if (add == NULL) {
+				perr(p, p->line,
+				     "include: '%s': ${%s} is not set in "
+				     "ringsided's environment",
+				     value, name);
+				return -1;
+			}
+			n = strlen(add);
+			v = end + 1;
+		} else {
+			v++;
+		}
+		if (o + n >= outlen) {
+			perr(p, p->line, "include: '%s': path too long", value);
+			return -1;
+		}
+		memcpy(out + o, add, n);
+		o += n;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* include = PATH: the reader goes on in PATH, then back in the config. */
+static void include_key(struct parser *p, const char *value)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	FILE *f;
+
+	if (p->outer_file != NULL) {
+		perr(p, p->line, "include: an included file cannot include");
+		return;
+	}
+	if (include_expand(p, value, path, sizeof(path)) < 0)
+		return;
+	if (path[0] != '/') {
+		perr(p, p->line, "include: '%s' is not an absolute path", path);
+		return;
+	}
+	f = fopen(path, "r");
+	if (f == NULL) {
+		perr(p, p->line, "include: %s: %s", path, strerror(errno));
+		return;
+	}
+	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+		perr(p, p->line, "include: %s is not a regular file", path);
+		fclose(f);
+		return;
+	}
+	/* it holds secrets: nobody but its owner and group reads it, and
+	 * only its owner writes it */
+	if (st.st_mode & (S_IROTH | S_IWOTH | S_IWGRP)) {
+		perr(p, p->line,
+		     "include: %s is readable by others or writable by its "
+		     "group or others (mode %04o): chmod 0640 or 0600",
+		     path, (unsigned int)(st.st_mode & 07777));
+		fclose(f);
+		return;
+	}
+	p->outer_file = p->file;
+	p->outer_line = p->line;
+	p->include_path = xstrdup(path);
+	p->file = f;
+	p->path = p->include_path;
+	p->line = 0;
+	p->spans = xreallocarray(p->spans, p->nspans + 1, sizeof(*p->spans));
+	p->spans[p->nspans].first = p->total + 1;
+	p->spans[p->nspans].last = p->total;
+	p->spans[p->nspans].path = xstrdup(path);
+	p->nspans++;
+}
+
+/* The end of an included file: back in the config, after its include. */
+static void include_done(struct parser *p)
+{
+	if (ferror(p->file))
+		perr(p, p->line, "read error: %s", strerror(errno));
+	fclose(p->file);
+	p->spans[p->nspans - 1].last = p->total;
+	p->file = p->outer_file;
+	p->line = p->outer_line;
+	p->path = p->cfg->path;
+	p->outer_file = NULL;
+	free(p->include_path);
+	p->include_path = NULL;
+}
+
 static void kafka_key(struct parser *p, const char *name, const char *value)
 {
 	char errstr[512];
+
+	if (strcmp(name, "include") == 0) {
+		include_key(p, value);
+		return;
+	}
 
 	if (is_acks_key(name)) {
 		perr(p, p->line,
 		     "[kafka] %s: set acks per topic, in [topic:*] or "
 		     "[topic:NAME]",
+		     name);
+		return;
+	}
+	if (strcmp(name, "transactional.id") == 0) {
+		perr(p, p->line,
+		     "[kafka] %s: ringsided does not use transactions (each "
+		     "record is delivered and reported on its own, in one "
+		     "producer shared by every client); remove it",
 		     name);
 		return;
 	}
@@ -584,13 +731,18 @@ static void kafka_key(struct parser *p, const char *name, const char *value)
 		perr(p, p->line, "[kafka] %s: %s", name, errstr);
 		return;
 	}
-	props_add(&p->cfg->kafka, name, value, p->line);
+	props_add(p, &p->cfg->kafka, name, value);
 }
 
 static void topic_key(struct parser *p, const char *name, const char *value)
 {
 	struct rs_topic_config *t = p->topic;
 	char errstr[512];
+
+	if (strcmp(name, "include") == 0) {
+		include_key(p, value);
+		return;
+	}
 
 	if (acl_key(p, &t->acl, name, value))
 		return;
@@ -658,7 +810,7 @@ static void topic_key(struct parser *p, const char *name, const char *value)
 		perr(p, p->line, "[%s] %s: %s", p->section, name, errstr);
 		return;
 	}
-	props_add(&t->props, name, value, p->line);
+	props_add(p, &t->props, name, value);
 }
 
 static struct rs_topic_config *topic_new(struct parser *p, const char *name)
@@ -741,6 +893,10 @@ static int handler(void *user, const char *section, const char *name,
 		perr(p, p->line, "'%s' is outside any section", name);
 		return 1;
 	}
+	if (p->outer_file != NULL && strcmp(name, "include") == 0) {
+		perr(p, p->line, "include: an included file cannot include");
+		return 1;
+	}
 	if (strs_has(p->seen_keys, p->nkeys, name)) {
 		perr(p, p->line, "duplicate key '%s' in [%s]", name, section);
 		return 1;
@@ -761,9 +917,13 @@ static char *reader(char *str, int num, void *stream)
 	struct parser *p = stream;
 	size_t len;
 
-	if (fgets(str, num, p->file) == NULL)
-		return NULL;
+	while (fgets(str, num, p->file) == NULL) {
+		if (p->outer_file == NULL)
+			return NULL;
+		include_done(p);
+	}
 	p->line++;
+	p->total++;
 	len = strlen(str);
 	if (len > 0 && str[len - 1] != '\n' && !feof(p->file)) {
 		int c;
@@ -772,6 +932,12 @@ static char *reader(char *str, int num, void *stream)
 		while ((c = fgetc(p->file)) != EOF && c != '\n')
 			;
 		str[0] = '\0'; /* the whole line is dropped */
+	}
+	if (p->outer_file != NULL && str[strspn(str, " \t")] == '[') {
+		perr(p, p->line,
+		     "an included file holds keys of the section that "
+		     "includes it, not sections");
+		str[0] = '\0';
 	}
 	return str;
 }
@@ -837,6 +1003,28 @@ static void check(struct parser *p)
 		     sizeof(sun.sun_path) - 1);
 }
 
+/* inih's line n, in the file it was in: an include's or the config's. */
+static void syntax_error(struct parser *p, int n)
+{
+	int before = 0; /* lines of includes before n */
+
+	for (size_t i = 0; i < p->nspans; i++) {
+		const struct include_span *sp = &p->spans[i];
+
+		if (n >= sp->first && n <= sp->last) {
+			p->path = sp->path;
+			n -= sp->first - 1;
+			before = 0;
+			break;
+		}
+		if (sp->last < n)
+			before += sp->last - sp->first + 1;
+	}
+	perr(p, n - before,
+	     "syntax error: expected '[section]' or 'key = value'");
+	p->path = p->cfg->path;
+}
+
 int rs_config_load(const char *path, struct rs_config **cfgp, char *err,
 		   size_t errlen)
 {
@@ -853,6 +1041,7 @@ int rs_config_load(const char *path, struct rs_config **cfgp, char *err,
 	cfg->path = xstrdup(path);
 	defaults(cfg);
 	p.cfg = cfg;
+	p.path = cfg->path;
 	p.err = err;
 	p.errlen = errlen;
 	p.file = fopen(path, "r");
@@ -864,20 +1053,24 @@ int rs_config_load(const char *path, struct rs_config **cfgp, char *err,
 	p.scratch = rd_kafka_conf_new();
 	p.scratch_topic = rd_kafka_topic_conf_new();
 	rc = ini_parse_stream(reader, &p, handler, &p);
+	if (p.outer_file != NULL) /* inih stopped inside an include */
+		include_done(&p);
 	if (ferror(p.file))
 		perr(&p, p.line, "read error: %s", strerror(errno));
 	fclose(p.file);
 	/* our handler never fails, so a line number from inih is always a
 	 * line it could not parse (it reports only the first) */
 	if (rc > 0)
-		perr(&p, rc,
-		     "syntax error: expected '[section]' or 'key = value'");
+		syntax_error(&p, rc);
 	else if (rc < 0)
 		perr(&p, p.line, "cannot parse (error %d)", rc);
 	if (p.nerrors == 0)
 		check(&p);
 	rd_kafka_conf_destroy(p.scratch);
 	rd_kafka_topic_conf_destroy(p.scratch_topic);
+	for (size_t i = 0; i < p.nspans; i++)
+		free(p.spans[i].path);
+	free(p.spans);
 	strs_free(&p.seen_sections, &p.nseen);
 	strs_free(&p.seen_keys, &p.nkeys);
 	if (p.nerrors > 0) {

@@ -21,6 +21,7 @@ enum rs_reports { RS_REPORTS_ALL = 0, RS_REPORTS_ERRORS, RS_REPORTS_NONE };
 struct rs_prop {
 	char *key;
 	char *value;
+	char *file; /* the included file it came from; NULL: the config */
 	int line;
 };
 

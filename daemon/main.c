@@ -15,6 +15,7 @@
 #include <event2/event.h>
 #include <librdkafka/rdkafka.h>
 
+#include "check.h"
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
@@ -33,7 +34,8 @@ static void main_usage(FILE *f)
 		"usage: ringsided [--config FILE] [--check] [--version] "
 		"[--help]\n"
 		"  -c, --config FILE  read FILE (default %s)\n"
-		"  -n, --check        check the configuration and exit\n"
+		"  -n, --check        check the configuration, and what "
+		"starting needs, and exit\n"
 		"  -V, --version      print the version and exit\n"
 		"  -h, --help         print this help and exit\n",
 		RS_CONFIG_PATH);
@@ -132,8 +134,17 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (check) {
-		printf("%s: OK\n", path);
+		int bad;
+
+		log_setlevel(RS_LOG_WARN); /* the producers' start-up lines */
+		bad = rs_check_start(cfg, stderr);
 		rs_config_free(cfg);
+		if (bad > 0) {
+			fprintf(stderr, "%s: %d problem%s\n", path, bad,
+				bad > 1 ? "s" : "");
+			return 1;
+		}
+		printf("%s: OK\n", path);
 		return 0;
 	}
 	log_setlevel(cfg->log_level);

@@ -45,6 +45,21 @@ static int is_mock_key(const char *key)
 	return strcmp(key, "test.mock.num.brokers") == 0;
 }
 
+/* 1 if [kafka] says where the cluster is (or asks for the mock). */
+static int names_brokers(const struct rs_config *cfg)
+{
+	for (size_t i = 0; i < cfg->kafka.n; i++) {
+		const struct rs_prop *pr = &cfg->kafka.v[i];
+
+		if ((strcmp(pr->key, "bootstrap.servers") == 0 ||
+		     strcmp(pr->key, "metadata.broker.list") == 0 ||
+		     is_mock_key(pr->key)) &&
+		    pr->value[strspn(pr->value, " \t")] != '\0')
+			return 1;
+	}
+	return 0;
+}
+
 int producer_is_timeout_key(const char *key)
 {
 	return strcmp(key, "message.timeout.ms") == 0 ||
@@ -120,7 +135,8 @@ static rd_kafka_conf_t *class_conf(struct rs_producer *p, enum rs_acks acks,
 		if (rd_kafka_conf_set(conf, pr->key, pr->value, errstr,
 				      sizeof(errstr)) != RD_KAFKA_CONF_OK) {
 			snprintf(err, errlen, "%s:%d: [kafka] %s: %s",
-				 p->cfg->path, pr->line, pr->key, errstr);
+				 pr->file != NULL ? pr->file : p->cfg->path,
+				 pr->line, pr->key, errstr);
 			rd_kafka_conf_destroy(conf);
 			return NULL;
 		}
@@ -248,6 +264,17 @@ int rs_producer_new(const struct rs_config *cfg, struct event_base *base,
 
 	if (p == NULL)
 		fatal("calloc");
+	if (!names_brokers(cfg)) {
+		/* librdkafka would start, log a notice, and hold every
+		 * record until its timeout */
+		snprintf(err, errlen,
+			 "%s: [kafka] names no bootstrap.servers: write the "
+			 "brokers to contact first (bootstrap.servers = "
+			 "host1:9092,host2:9092)",
+			 cfg->path);
+		free(p);
+		return -1;
+	}
 	p->cfg = cfg;
 	p->base = base;
 	p->dr = dr;

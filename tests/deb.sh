@@ -98,8 +98,10 @@ listing() {
 listing >"$W/before"
 
 # ---- install
-in_root sh -c 'dpkg -i /tmp/libringside0_*.deb /tmp/ringside_*.deb /tmp/libringside-dev_*.deb' \
-	>"$W/dpkg.log" 2>&1 || { cat "$W/dpkg.log" >&2; fail "dpkg -i"; }
+# as the README says: apt install ./the.debs
+in_root sh -c 'apt-get install -y /tmp/libringside0_*.deb /tmp/ringside_*.deb \
+	/tmp/libringside-dev_*.deb' >"$W/dpkg.log" 2>&1 ||
+	{ cat "$W/dpkg.log" >&2; fail "apt-get install of the .debs"; }
 in_root getent passwd ringside >/dev/null || fail "no ringside user"
 [ "$(in_root stat -c '%a %U %G' /etc/ringside/ringside.ini)" = "640 root ringside" ] ||
 	fail "ringside.ini is $(in_root stat -c '%a %U %G' /etc/ringside/ringside.ini)"
@@ -153,8 +155,8 @@ pid=
 echo "deb: ringsided ran as ringside: 1000 records sent, the same 1000 read back"
 
 # ---- purge
-in_root dpkg --purge libringside-dev ringside libringside0 >"$W/purge.log" 2>&1 ||
-	{ cat "$W/purge.log" >&2; fail "dpkg --purge"; }
+in_root apt-get purge -y libringside-dev ringside libringside0 >"$W/purge.log" 2>&1 ||
+	{ cat "$W/purge.log" >&2; fail "apt-get purge"; }
 umount "$R/proc"
 listing >"$W/after"
 # the user stays, and adduser's or sysusers' backups of its files

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "client/ringside_proto.h"
 #include "daemon/config.h"
@@ -294,6 +295,120 @@ static void test_topic_names(void **state)
 	assert_false(ringside_topic_name_valid("é", 2));
 }
 
+/* A file beside the config, with that mode; its path in out. */
+static void write_include(char *out, size_t len, const char *text, int mode)
+{
+	FILE *f;
+
+	snprintf(out, len, "/tmp/rs-test-include-%d.ini", (int)getpid());
+	unlink(out);
+	f = fopen(out, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(chmod(out, (mode_t)mode), 0);
+}
+
+/* include = PATH: secrets apart from the config, in [kafka] and topic
+ * sections; each error names the file it is in and its line there. */
+static void test_include(void **state)
+{
+	char inc[96], text[512], want[160], err[4096];
+	struct rs_config *cfg = NULL;
+
+	(void)state;
+	write_include(inc, sizeof(inc),
+		      "; the SASL secret\nsasl.username = app\n"
+		      "sasl.password = s3cret\n",
+		      0600);
+	snprintf(text, sizeof(text),
+		 "[ringside]\n[kafka]\nsecurity.protocol = sasl_ssl\n"
+		 "include = %s\nsasl.mechanism = SCRAM-SHA-512\n"
+		 "[topic:t]\nacks = 1\n",
+		 inc);
+	cfg = load_ok(text);
+	assert_int_equal(cfg->kafka.n, 4);
+	assert_string_equal(cfg->kafka.v[2].key, "sasl.password");
+	assert_string_equal(cfg->kafka.v[2].value, "s3cret");
+	assert_string_equal(cfg->kafka.v[2].file, inc);
+	assert_int_equal(cfg->kafka.v[2].line, 3);
+	assert_null(cfg->kafka.v[0].file);
+	assert_string_equal(cfg->kafka.v[3].key, "sasl.mechanism");
+	assert_null(cfg->kafka.v[3].file);
+	assert_int_equal(cfg->kafka.v[3].line, 5);
+	rs_config_free(cfg);
+
+	/* ${NAME} from the environment (systemd's CREDENTIALS_DIRECTORY) */
+	assert_int_equal(setenv("RS_TEST_CRED", "/tmp", 1), 0);
+	snprintf(text, sizeof(text), "[kafka]\ninclude = ${RS_TEST_CRED}/%s\n",
+		 inc + 5);
+	cfg = load_ok(text);
+	assert_string_equal(cfg->kafka.v[1].value, "s3cret");
+	rs_config_free(cfg);
+	load_bad("[kafka]\ninclude = ${RS_TEST_UNSET_VAR}/x\n", 2,
+		 "${RS_TEST_UNSET_VAR} is not set");
+	load_bad("[kafka]\ninclude = ${RS_TEST_CRED/x\n", 2, "unclosed");
+	load_bad("[kafka]\ninclude = relative.ini\n", 2,
+		 "not an absolute path");
+	load_bad("[kafka]\ninclude = /nonexistent/secrets.ini\n", 2,
+		 "No such file");
+
+	/* readable by others: refused, and nothing of it read */
+	write_include(inc, sizeof(inc), "sasl.password = s3cret\n", 0644);
+	snprintf(text, sizeof(text), "[kafka]\ninclude = %s\n", inc);
+	load_bad(text, 2, "readable by others");
+	write_include(inc, sizeof(inc), "sasl.password = s3cret\n", 0660);
+	load_bad(text, 2, "writable by its group");
+
+	/* errors inside it name it, at its own line numbers; the config's
+	 * lines after it keep theirs */
+	write_include(inc, sizeof(inc),
+		      "sasl.password = x\nno.such.property = 1\n", 0640);
+	snprintf(text, sizeof(text),
+		 "[kafka]\ninclude = %s\n[topic:t]\nacks = 2\n", inc);
+	write_file(text);
+	assert_int_equal(rs_config_load(path, &cfg, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s:2: [kafka] no.such.property", inc);
+	if (strstr(err, want) == NULL)
+		print_error("wanted \"%s\", got \"%s\"\n", want, err);
+	assert_non_null(strstr(err, want));
+	snprintf(want, sizeof(want), "%s:4: acks", path);
+	assert_non_null(strstr(err, want));
+	unlink(path);
+
+	write_include(inc, sizeof(inc), "sasl.password = x\nnot a key\n", 0640);
+	write_file(text);
+	assert_int_equal(rs_config_load(path, &cfg, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s:2: syntax error", inc);
+	if (strstr(err, want) == NULL)
+		print_error("wanted \"%s\", got \"%s\"\n", want, err);
+	assert_non_null(strstr(err, want));
+	unlink(path);
+
+	/* keys, not sections; no include in an include; a key set twice */
+	write_include(inc, sizeof(inc), "[ringside]\nsocket = /tmp/x\n", 0640);
+	write_file(text);
+	assert_int_equal(rs_config_load(path, &cfg, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s:1: an included file holds keys", inc);
+	assert_non_null(strstr(err, want));
+	unlink(path);
+	write_include(inc, sizeof(inc), "include = /etc/passwd\n", 0640);
+	snprintf(text, sizeof(text), "[kafka]\ninclude = %s\n", inc);
+	write_file(text);
+	assert_int_equal(rs_config_load(path, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "an included file cannot include"));
+	unlink(path);
+	write_include(inc, sizeof(inc), "linger.ms = 5\n", 0640);
+	snprintf(text, sizeof(text), "[kafka]\nlinger.ms = 1\ninclude = %s\n",
+		 inc);
+	write_file(text);
+	assert_int_equal(rs_config_load(path, &cfg, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s:1: duplicate key 'linger.ms'", inc);
+	assert_non_null(strstr(err, want));
+	unlink(path);
+	unlink(inc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -307,6 +422,7 @@ int main(void)
 		cmocka_unit_test(test_many_errors),
 		cmocka_unit_test(test_unreadable),
 		cmocka_unit_test(test_topic_names),
+		cmocka_unit_test(test_include),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
