@@ -19,6 +19,7 @@
 #include "check.h"
 #include "config.h"
 #include "producer.h"
+#include "spool.h"
 
 /* dir's parent, in buf ("/" for "/x"). */
 static const char *check_parent(const char *dir, char *buf, size_t len)
@@ -95,20 +96,8 @@ static int check_spool(FILE *out, const struct rs_config *cfg)
 			cfg->spool_dir);
 		return 1;
 	}
-	if (st.st_uid != geteuid()) {
-		fprintf(out,
-			"%s: spool_dir %s belongs to uid %u, not to "
-			"ringsided's uid %u: chown it\n",
-			cfg->path, cfg->spool_dir, (unsigned int)st.st_uid,
-			(unsigned int)geteuid());
-		return 1;
-	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		fprintf(out,
-			"%s: spool_dir %s is writable by its group or others "
-			"(mode %04o): chmod go-w it\n",
-			cfg->path, cfg->spool_dir,
-			(unsigned int)(st.st_mode & 07777));
+	if (rs_spool_dir_ok(cfg->spool_dir, &st, buf, sizeof(buf)) < 0) {
+		fprintf(out, "%s: %s\n", cfg->path, buf);
 		return 1;
 	}
 	return check_dir(out, cfg, "spool_dir", cfg->spool_dir, "");

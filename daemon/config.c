@@ -40,10 +40,10 @@ struct parser {
 	FILE *file;
 	const char *path; /* file's, for errors: the config or an include */
 	int line;
-	/* while an include is read: the config's file and line */
+	/* while an include is read (path is its span's): the config's
+	 * file and line */
 	FILE *outer_file;
 	int outer_line;
-	char *include_path;
 	/* inih counts the lines of both: where each include's lines were */
 	int total;
 	struct include_span {
@@ -637,10 +637,6 @@ static void include_key(struct parser *p, const char *value)
 	struct stat st;
 	FILE *f;
 
-	if (p->outer_file != NULL) {
-		perr(p, p->line, "include: an included file cannot include");
-		return;
-	}
 	if (include_expand(p, value, path, sizeof(path)) < 0)
 		return;
 	if (path[0] != '/') {
@@ -667,16 +663,15 @@ static void include_key(struct parser *p, const char *value)
 		fclose(f);
 		return;
 	}
-	p->outer_file = p->file;
-	p->outer_line = p->line;
-	p->include_path = xstrdup(path);
-	p->file = f;
-	p->path = p->include_path;
-	p->line = 0;
 	p->spans = xreallocarray(p->spans, p->nspans + 1, sizeof(*p->spans));
 	p->spans[p->nspans].first = p->total + 1;
 	p->spans[p->nspans].last = p->total;
 	p->spans[p->nspans].path = xstrdup(path);
+	p->outer_file = p->file;
+	p->outer_line = p->line;
+	p->file = f;
+	p->path = p->spans[p->nspans].path;
+	p->line = 0;
 	p->nspans++;
 }
 
@@ -691,8 +686,6 @@ static void include_done(struct parser *p)
 	p->line = p->outer_line;
 	p->path = p->cfg->path;
 	p->outer_file = NULL;
-	free(p->include_path);
-	p->include_path = NULL;
 }
 
 static void kafka_key(struct parser *p, const char *name, const char *value)

@@ -77,6 +77,14 @@ typedef void (*rs_spool_found_fn)(void *arg, uint32_t topic, const char *name,
 				  uint64_t records,
 				  const struct rs_spool_pos *first);
 
+/* Records other users could write, or swap, are not records to send to
+ * Kafka: the directory (st, from stat) must be this process's and closed
+ * to others. 0, or -1 with the reason in err. rs_spool_open() checks it;
+ * so does ringsided --check. */
+struct stat;
+int rs_spool_dir_ok(const char *dir, const struct stat *st, char *err,
+		    size_t errlen);
+
 /*
  * Opens (creating it if needed), locks and recovers the spool directory:
  * checks every record's CRC, steps over damaged regions to the next valid

@@ -340,8 +340,27 @@ static int recover(struct rs_spool *sp, struct recovery *rc)
 	return 0;
 }
 
-/* Records other users could write, or swap, are not records to send to
- * Kafka: the directory must be this process's and closed to others. */
+int rs_spool_dir_ok(const char *dir, const struct stat *st, char *err,
+		    size_t errlen)
+{
+	if (st->st_uid != geteuid()) {
+		snprintf(err, errlen,
+			 "spool_dir %s belongs to uid %u, not to ringsided's "
+			 "uid %u",
+			 dir, (unsigned int)st->st_uid,
+			 (unsigned int)geteuid());
+		return -1;
+	}
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(err, errlen,
+			 "spool_dir %s is writable by its group or others "
+			 "(mode %04o); chmod go-w it",
+			 dir, (unsigned int)(st->st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
 static int check_owner(struct rs_spool *sp, char *err, size_t errlen)
 {
 	struct stat st;
@@ -351,22 +370,7 @@ static int check_owner(struct rs_spool *sp, char *err, size_t errlen)
 			 strerror(errno));
 		return -1;
 	}
-	if (st.st_uid != geteuid()) {
-		snprintf(err, errlen,
-			 "spool_dir %s belongs to uid %u, not to ringsided's "
-			 "uid %u",
-			 sp->dir, (unsigned int)st.st_uid,
-			 (unsigned int)geteuid());
-		return -1;
-	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		snprintf(err, errlen,
-			 "spool_dir %s is writable by its group or others "
-			 "(mode %04o); chmod go-w it",
-			 sp->dir, (unsigned int)(st.st_mode & 07777));
-		return -1;
-	}
-	return 0;
+	return rs_spool_dir_ok(sp->dir, &st, err, errlen);
 }
 
 /*
