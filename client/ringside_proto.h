@@ -237,6 +237,7 @@ enum ringside_msg_type {
 };
 
 #define RINGSIDE_STATUS_F_JSON 0x1U
+#define RINGSIDE_STATUS_F_HEALTH 0x2U /* only the health report (health.h) */
 #define RINGSIDE_STATUS_CHUNK 8192U
 
 #define RINGSIDE_HELLO_F_RESUME 0x1U

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * metrics.c: Prometheus text exposition of the daemon's counters: per
+ * metrics.c: the HTTP endpoint's three paths (/metrics, /healthz,
+ * /readyz) and the Prometheus text exposition of the daemon's counters: per
  * topic (a topic unused for 10 minutes is forgotten, and its counters
  * start again from 0 if it comes back), the spool, sessions, reloads, and each
  * librdkafka producer's brokers from its statistics. Per-session figures are
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "flow.h"
+#include "health.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -94,6 +96,11 @@ static void metrics_daemon(FILE *f, struct rs_server *srv)
 	metrics_help(f, "ringside_build_info", "gauge",
 		     "The ringsided version.");
 	fprintf(f, "ringside_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
+	metrics_help(f, "ringside_health", "gauge",
+		     "0 ready, 1 degraded (ready, Kafka not taking every "
+		     "record), 2 unready (see /readyz).");
+	fprintf(f, "ringside_health %d\n",
+		(int)rs_health_check(srv, NULL, NULL));
 	metrics_help(f, "ringside_sessions", "gauge", "Client sessions open.");
 	fprintf(f, "ringside_sessions %u\n", n);
 	metrics_help(f, "ringside_sessions_opened_total", "counter",
@@ -245,16 +252,53 @@ int rs_metrics_render(struct rs_server *srv, char **out, size_t *len)
 	return fclose(f) == 0 ? 0 : -1;
 }
 
-/* The HTTP handler (http.c): /metrics, anything else 404. */
+/* /readyz answers 503 when unready, and with ?strict also when degraded
+ * (health.h). The body is the health report either way. */
+static int metrics_ready(struct rs_server *srv, const char *query,
+			 struct evbuffer *body)
+{
+	char *text = NULL;
+	size_t len = 0;
+	enum rs_health_level level;
+	FILE *f = open_memstream(&text, &len);
+	int strict = query != NULL && (strcmp(query, "strict") == 0 ||
+				       strcmp(query, "strict=1") == 0);
+
+	if (f == NULL)
+		return 500;
+	level = rs_health_text(srv, f);
+	if (fclose(f) != 0) {
+		free(text);
+		return 500;
+	}
+	evbuffer_add(body, text, len);
+	free(text);
+	if (level == RS_HEALTH_UNREADY ||
+	    (strict && level == RS_HEALTH_DEGRADED))
+		return 503;
+	return 200;
+}
+
+/* The HTTP handler (http.c): /metrics; /healthz, which answers whenever the
+ * event loop does; /readyz; anything else 404. */
 static int metrics_serve(void *arg, const char *path, struct evbuffer *body,
 			 const char **ctype)
 {
 	struct rs_metrics *m = arg;
+	const char *q = strchr(path, '?');
+	size_t plen = q != NULL ? (size_t)(q - path) : strlen(path);
 	char *text = NULL;
 	size_t len = 0;
 
-	if (strcmp(path, "/metrics") != 0) {
-		evbuffer_add_printf(body, "only /metrics is served\n");
+	if (plen == 8 && memcmp(path, "/healthz", 8) == 0) {
+		evbuffer_add_printf(body, "ok\n");
+		return 200;
+	}
+	if (plen == 7 && memcmp(path, "/readyz", 7) == 0)
+		return metrics_ready(m->srv, q != NULL ? q + 1 : NULL, body);
+	if (plen != 8 || memcmp(path, "/metrics", 8) != 0) {
+		evbuffer_add_printf(body,
+				    "served: /metrics, /healthz, /readyz\n");
 		return 404;
 	}
 	if (rs_metrics_render(m->srv, &text, &len) < 0) {

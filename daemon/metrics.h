@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * metrics.h: the optional Prometheus endpoint (metrics_listen), served by
- * libevent's evhttp on the daemon's own event loop: GET /metrics.
+ * http.c on the daemon's own event loop: GET /metrics, /healthz (200 while
+ * the loop answers) and /readyz (health.h: 503 when unready, and with
+ * ?strict when degraded).
  */
 #ifndef RS_METRICS_H
 #define RS_METRICS_H

@@ -520,9 +520,8 @@ static void session_on_status(struct rs_session *s, const void *buf, size_t len)
 				   "allow_groups)",
 				   (unsigned int)s->peer.uid);
 	} else if (s->env->render_status != NULL &&
-		   s->env->render_status(s->env->srv,
-					 m.flags & RINGSIDE_STATUS_F_JSON,
-					 &text, &tlen) == 0) {
+		   s->env->render_status(s->env->srv, m.flags, &text, &tlen) ==
+			   0) {
 		char chunk[sizeof(struct ringside_msg) + RINGSIDE_STATUS_CHUNK];
 		struct ringside_msg end = { RINGSIDE_MSG_STATUS_END,
 					    sizeof(end) };

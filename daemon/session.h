@@ -64,7 +64,7 @@ struct rs_session_env {
 	void (*kick)(struct rs_server *srv);
 	void (*forget_topics)(struct rs_server *srv, int64_t unused_ms);
 	/* ringsidectl status (status.c); main.c sets it, NULL until then */
-	int (*render_status)(struct rs_server *srv, int json, char **out,
+	int (*render_status)(struct rs_server *srv, uint32_t flags, char **out,
 			     size_t *len);
 };
 

@@ -555,6 +555,7 @@ void rs_spool_stats(const struct rs_spool *sp, struct rs_spool_stats *st)
 	st->retired = sp->stat_retired;
 	st->fsyncs = sp->stat_fsyncs;
 	st->dropped = sp->stat_dropped;
+	st->dropped_ms = sp->dropped_ms;
 	st->full = sp->full;
 	st->broken = sp->broken;
 }

@@ -65,7 +65,8 @@ struct rs_spool_stats {
 	uint64_t appended;
 	uint64_t retired;
 	uint64_t fsyncs;
-	uint64_t dropped; /* by drop_oldest */
+	uint64_t dropped;   /* by drop_oldest */
+	int64_t dropped_ms; /* rs_now_ms() of the last drop, 0: none */
 	int full;
 	int broken;
 };

@@ -86,6 +86,7 @@ struct rs_spool {
 	uint64_t stat_retired;
 	uint64_t stat_fsyncs;
 	uint64_t stat_dropped;
+	int64_t dropped_ms; /* when a segment was last dropped, 0: never */
 };
 
 /* realloc, or fatal() */

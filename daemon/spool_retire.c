@@ -185,6 +185,7 @@ void spool_drop_segment(struct rs_spool *sp, size_t i, const char *why)
 		  " undelivered records lost",
 		  name, why, lost);
 	sp->stat_dropped += lost;
+	sp->dropped_ms = rs_now_ms();
 	(void)spool_write_checkpoint(sp);
 	if (unlinkat(sp->dirfd, name, 0) < 0)
 		log_warn("spool: unlink %s", name);

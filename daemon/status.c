@@ -9,8 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client/ringside_proto.h"
 #include "config.h"
 #include "flow.h"
+#include "health.h"
 #include "producer.h"
 #include "server.h"
 #include "session.h"
@@ -214,9 +216,11 @@ static void status_render_json(FILE *f, struct rs_server *srv)
 	rs_spool_stats(srv->spool, &ss);
 	fprintf(f,
 		"{\n  \"daemon\": {\"version\": \"%s\", \"pid\": %d, "
-		"\"sessions\": %u, \"stopping\": %s},\n",
+		"\"sessions\": %u, \"stopping\": %s},\n  \"health\": ",
 		PACKAGE_VERSION, (int)getpid(), rs_server_open_sessions(srv),
 		srv->stopping ? "true" : "false");
+	(void)rs_health_json(srv, f);
+	fputs(",\n", f);
 	status_sessions_json(f, srv);
 	status_topics_json(f, srv);
 	status_kafka_json(f, srv);
@@ -232,6 +236,21 @@ static void status_render_json(FILE *f, struct rs_server *srv)
 		ss.broken ? "true" : "false");
 }
 
+static void status_health_reason(void *arg, enum rs_health_level level,
+				 const char *reason)
+{
+	fprintf(arg, "  %s: %s\n", rs_health_name(level), reason);
+}
+
+/* "health: LEVEL", then its reasons indented, then a blank line. */
+static void status_health_text(FILE *f, struct rs_server *srv)
+{
+	fprintf(f, "health: %s\n",
+		rs_health_name(rs_health_check(srv, NULL, NULL)));
+	(void)rs_health_check(srv, status_health_reason, f);
+	fputc('\n', f);
+}
+
 static void status_render_text(FILE *f, struct rs_server *srv)
 {
 	const struct rs_session *s;
@@ -242,6 +261,7 @@ static void status_render_text(FILE *f, struct rs_server *srv)
 	fprintf(f, "ringsided %s, pid %d, %u sessions%s\n\n", PACKAGE_VERSION,
 		(int)getpid(), rs_server_open_sessions(srv),
 		srv->stopping ? ", stopping" : "");
+	status_health_text(f, srv);
 	fprintf(f, "%-18s %7s %6s %-16s %-9s %6s %10s %10s %8s %8s\n",
 		"SESSION", "PID", "UID", "NAME", "STATE", "RING%", "IN",
 		"DELIVERED", "FAILED", "SPOOLED");
@@ -289,15 +309,25 @@ static void status_render_text(FILE *f, struct rs_server *srv)
 		ss.full ? ", FULL" : "", ss.broken ? ", WRITES FAILING" : "");
 }
 
-int rs_status_render(struct rs_server *srv, int json, char **out, size_t *len)
+int rs_status_render(struct rs_server *srv, uint32_t flags, char **out,
+		     size_t *len)
 {
+	int json = (flags & RINGSIDE_STATUS_F_JSON) != 0;
 	FILE *f = open_memstream(out, len);
 
 	if (f == NULL)
 		return -1;
-	if (json)
+	if (flags & RINGSIDE_STATUS_F_HEALTH) {
+		if (json) {
+			(void)rs_health_json(srv, f);
+			fputc('\n', f);
+		} else {
+			(void)rs_health_text(srv, f);
+		}
+	} else if (json) {
 		status_render_json(f, srv);
-	else
+	} else {
 		status_render_text(f, srv);
+	}
 	return fclose(f) == 0 ? 0 : -1;
 }

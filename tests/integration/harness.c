@@ -38,6 +38,27 @@ const char *h_env_or(const char *name, const char *fallback)
 	return v != NULL && *v ? v : fallback;
 }
 
+int h_ctl(const struct h_env *e, const char *args, const char **out)
+{
+	static char buf[65536];
+	char cmd[1200];
+	FILE *p;
+	size_t n;
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "'%s' -s '%s' %s",
+		 h_env_or("RINGSIDECTL", "client/ringsidectl"), e->sock, args);
+	p = popen(cmd, "r");
+	CHECK(p != NULL, "popen %s: %s", cmd, strerror(errno));
+	n = fread(buf, 1, sizeof(buf) - 1, p);
+	buf[n] = '\0';
+	while (fread(cmd, 1, sizeof(cmd), p) > 0)
+		; /* the rest, so that it can exit */
+	st = pclose(p);
+	*out = buf;
+	return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 static void sleep_ms(int ms)
 {
 	struct timespec ts = { .tv_sec = ms / 1000,

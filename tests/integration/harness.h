@@ -124,6 +124,10 @@ void h_msgs_free(struct h_msg *msgs, size_t n);
 
 int64_t h_now_ms(void);
 const char *h_env_or(const char *name, const char *fallback);
+/* Runs $RINGSIDECTL -s e->sock ARGS; its stdout (cut to 64 KiB) in a
+ * static buffer at *out. Returns its exit status, or -1 if it did not
+ * exit. */
+int h_ctl(const struct h_env *e, const char *args, const char **out);
 
 /* What rs_test_client wrote. */
 struct h_report {

@@ -129,6 +129,18 @@ static void run(const struct scenario *sc)
 	CHECK(kill(e.daemon, 0) == 0, "ringsided died with a full spool");
 	CHECK(h_log_count(&e, sc->expect_log) > 0,
 	      "the log does not say \"%s\"", sc->expect_log);
+	{
+		const char *o;
+		int st = h_ctl(&e, "health", &o);
+
+		/* a full spool: records wait in rings, or old ones are
+		 * dropped (the log said so above, a moment ago) */
+		CHECK(st == 1 && strncmp(o, "unready\n", 8) == 0 &&
+			      strstr(o, "unready: spool: ") != NULL,
+		      "ringsidectl health with the spool full: exit %d: %s",
+		      st, o);
+		printf("%s: ringsidectl health: exit 1\n%s", sc->name, o);
+	}
 	CHECK(rd_kafka_mock_broker_set_up(e.mc, -1) == 0, "brokers up");
 	for (unsigned int w = 0; w < WRITERS; w++)
 		CHECK(h_wait(pids[w], 180000) == 0, "client %u failed", w);

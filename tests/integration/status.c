@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * status: ringsidectl status, text and JSON, against a daemon with a
- * client sending: the session is listed with its pid, uid, name and
+ * status: ringsidectl status and health, text and JSON, against a daemon
+ * with a client sending: the session is listed with its pid, uid, name and
  * state while it sends; afterwards the session and the topic show exactly
- * the records sent and delivered, nothing in flight, the spool is empty
- * and the one mock broker is UP with a round-trip time. The JSON is parsed
- * (json-c), not searched.
+ * the records sent and delivered, nothing in flight, the spool is empty,
+ * the one mock broker is UP with a round-trip time, and health says ready
+ * with no reason (exit 0 even with --strict). The JSON is parsed (json-c),
+ * not searched.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -55,21 +56,13 @@ static struct json_object *parse(const char *s)
 	return o;
 }
 
-static char *run_ctl(struct h_env *e, const char *args)
+static const char *run_ctl(struct h_env *e, const char *args)
 {
-	static char buf[65536];
-	char cmd[1200];
-	FILE *p;
-	size_t n;
+	const char *out;
 
-	snprintf(cmd, sizeof(cmd), "'%s' -s '%s' %s",
-		 h_env_or("RINGSIDECTL", "client/ringsidectl"), e->sock, args);
-	p = popen(cmd, "r");
-	CHECK(p != NULL, "popen");
-	n = fread(buf, 1, sizeof(buf) - 1, p);
-	buf[n] = '\0';
-	CHECK(pclose(p) == 0, "ringsidectl %s failed: %s", args, buf);
-	return buf;
+	CHECK(h_ctl(e, args, &out) == 0, "ringsidectl %s failed: %s", args,
+	      out);
+	return out;
 }
 
 int main(void)
@@ -82,7 +75,7 @@ int main(void)
 	char out[400];
 	struct json_object *j, *k;
 	struct h_env e;
-	char *s;
+	const char *s;
 	pid_t pid;
 	int up = 0;
 
@@ -139,8 +132,20 @@ int main(void)
 	CHECK(up == 1 && num(j, "kafka.0.brokers_up") >= 1,
 	      "the mock broker is not UP with requests and an RTT: %s",
 	      json_object_to_json_string(k));
+	CHECK(strcmp(str(j, "health.level"), "ready") == 0 &&
+		      json_object_get_boolean(at(j, "health.ready")) &&
+		      json_object_array_length(at(j, "health.reasons")) == 0,
+	      "health: %s", json_object_to_json_string(at(j, "health")));
 	json_object_put(j);
-	printf("%s", run_ctl(&e, "status"));
+	j = parse(run_ctl(&e, "health --json"));
+	CHECK(strcmp(str(j, "level"), "ready") == 0, "health --json: %s",
+	      json_object_to_json_string(j));
+	json_object_put(j);
+	CHECK(strcmp(run_ctl(&e, "health --strict"), "ready\n") == 0,
+	      "health: not just ready");
+	s = run_ctl(&e, "status");
+	CHECK(strstr(s, "\nhealth: ready\n") != NULL, "no health line: %s", s);
+	printf("%s", s);
 	CHECK(h_daemon_stop(&e, SIGTERM, 30000) == 0, "ringsided exit status");
 	h_cleanup(&e);
 	return 0;

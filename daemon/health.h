@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * health.h: is ringsided alive, and can it take records now without losing
+ * any? The one answer behind /healthz and /readyz (metrics.c), the status
+ * report's health line (status.c) and ringsidectl health.
+ *
+ * Ready means a record sent now is kept: the daemon is not stopping and its
+ * spool can take what Kafka cannot. Kafka being unreachable does not make it
+ * unready (the spool is what it is for, and every pod on a host would
+ * otherwise go unready together); it makes it degraded, which a strict probe
+ * may count as unready.
+ */
+#ifndef RS_HEALTH_H
+#define RS_HEALTH_H
+
+#include <stdio.h>
+
+struct rs_server;
+
+enum rs_health_level {
+	RS_HEALTH_OK,
+	RS_HEALTH_DEGRADED, /* ready, but Kafka is not taking all records */
+	RS_HEALTH_UNREADY,  /* a record sent now may be refused or lost */
+};
+
+/* Called for each reason, in no particular order. */
+typedef void (*rs_health_fn)(void *arg, enum rs_health_level level,
+			     const char *reason);
+
+/* The worst level among the reasons (RS_HEALTH_OK when there are none);
+ * fn, if not NULL, is told each. */
+enum rs_health_level rs_health_check(struct rs_server *srv, rs_health_fn fn,
+				     void *arg);
+
+/* "ready", "degraded" or "unready". */
+const char *rs_health_name(enum rs_health_level level);
+
+/* The first line is the level's name, then one reason per line, each
+ * prefixed by its level ("degraded: ..."). Returns the level. */
+enum rs_health_level rs_health_text(struct rs_server *srv, FILE *f);
+
+/* "{"level": ..., "ready": ..., "reasons": [...]}" without a newline. */
+enum rs_health_level rs_health_json(struct rs_server *srv, FILE *f);
+
+#endif
