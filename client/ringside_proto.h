@@ -124,6 +124,11 @@ struct ringside_shm_hdr {
 		records_finished; /* delivered or failed, release passed them */
 	uint64_t reports_dropped; /* reply ring and backlog were full */
 	uint64_t reports_backlog; /* written, waiting for reply ring space */
+
+	/* Kept by the client, for status and metrics (believed only as far as
+	 * that goes): records it refused with RINGSIDE_EFULL. A client that
+	 * predates it leaves it 0. */
+	_Alignas(64) uint64_t sends_refused;
 };
 
 _Static_assert(sizeof(struct ringside_shm_hdr) <= RINGSIDE_PAGE,

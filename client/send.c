@@ -216,8 +216,11 @@ int ringside_sendv(ringside_t *rs, const ringside_topic_t *topic,
 	if (size < 0)
 		return (int)size;
 	err = reserve(rs, (uint32_t)size, &start, &pad);
-	if (err < 0)
+	if (err < 0) {
+		if (err == RINGSIDE_EFULL)
+			rs_add_relaxed(&rs->shm->sends_refused, 1);
 		return err;
+	}
 	off = start & rs->ring_mask;
 	if (pad > 0) {
 		struct ringside_frame p = { .size = pad,
@@ -371,6 +374,8 @@ int ringside_send_batch(ringside_t *rs, const ringside_topic_t *topic,
 	}
 	if (done > 0)
 		ring_doorbell(rs);
+	if (err == RINGSIDE_EFULL)
+		rs_add_relaxed(&rs->shm->sends_refused, n - done);
 	if (sent != NULL)
 		*sent = done;
 	return err;

@@ -50,7 +50,8 @@ struct rs_flow {
 	struct rs_producer *producer;
 	struct rs_spool *spool;
 	struct rs_record_list wait; /* spool appends not yet committed */
-	struct rs_topic_list busy;  /* topics with anything in motion */
+	struct rs_latency latency[RS_ACKS_N]; /* see rs_flow_latency() */
+	struct rs_topic_list busy; /* topics with anything in motion */
 	uint64_t rseq;
 	int64_t now_ms;
 	int stopping;
@@ -269,14 +270,43 @@ static void direct_remove(struct rs_topic *t, struct rs_record *rec)
 		t->unshadowed--;
 }
 
+const uint32_t rs_latency_le_ms[RS_LATENCY_BOUNDS] = {
+	5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000,
+};
+
+static void latency_note(struct rs_latency *l, int64_t ms)
+{
+	size_t i = 0;
+
+	if (ms < 0)
+		ms = 0;
+	while (i < RS_LATENCY_BOUNDS && (uint64_t)ms > rs_latency_le_ms[i])
+		i++;
+	l->bucket[i]++;
+	l->count++;
+	l->sum_ms += (uint64_t)ms;
+}
+
+const struct rs_latency *rs_flow_latency(const struct rs_flow *f,
+					 enum rs_acks acks)
+{
+	return &f->latency[acks];
+}
+
 /* Final outcome: report it and free the record's ring space. */
 static void finish(struct rs_flow *f, struct rs_record *rec,
 		   const struct rs_outcome *o)
 {
-	if (o->status == 0)
+	if (o->status == 0) {
 		rec->topic->delivered++;
-	else
+		rec->topic->delivered_bytes +=
+			rec->frame.key_len + rec->frame.value_len;
+	} else {
 		rec->topic->failed++;
+	}
+	if (!rec->from_spool)
+		latency_note(&f->latency[rec->topic->acks],
+			     rs_coarse_ms() - rec->read_ms);
 	f->ops->report(f->ctx, rec, o);
 	if (rec->in_ring)
 		f->ops->ring_done(rec);

@@ -134,4 +134,21 @@ struct rs_flow_stats {
 };
 void rs_flow_stats(const struct rs_flow *f, struct rs_flow_stats *st);
 
+/*
+ * Time from ringsided taking a record from its ring to the record's final
+ * report, per acks class, for records that did not go through the spool
+ * (their wait shows in the spool's age). Milliseconds of the coarse clock
+ * (a few ms of resolution). bucket[i] counts records at or under
+ * rs_latency_le_ms[i]; the last, those over every bound.
+ */
+#define RS_LATENCY_BOUNDS 13
+extern const uint32_t rs_latency_le_ms[RS_LATENCY_BOUNDS];
+struct rs_latency {
+	uint64_t bucket[RS_LATENCY_BOUNDS + 1];
+	uint64_t count;
+	uint64_t sum_ms;
+};
+const struct rs_latency *rs_flow_latency(const struct rs_flow *f,
+					 enum rs_acks acks);
+
 #endif

@@ -8,10 +8,15 @@
  * left to ringsidectl status: sessions come and go, and a label per pid would
  * make a time series per process ever started.
  */
+#include <dirent.h>
 #include <event2/buffer.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "client/ringside_clock.h"
 
 #include "flow.h"
 #include "health.h"
@@ -23,6 +28,8 @@
 #include "session.h"
 #include "spool.h"
 #include "topic.h"
+
+static int64_t metrics_started_ms; /* wall clock, set by rs_metrics_new */
 
 struct rs_metrics {
 	struct rs_server *srv;
@@ -69,6 +76,9 @@ static void metrics_topics(FILE *f, struct rs_server *srv)
 {
 	TOPIC_METRIC(f, srv, "ringside_topic_delivered_total", "counter",
 		     "Records delivered (acks=0: sent).", t->delivered);
+	TOPIC_METRIC(f, srv, "ringside_topic_delivered_bytes_total", "counter",
+		     "Bytes of the keys and values of records delivered.",
+		     t->delivered_bytes);
 	TOPIC_METRIC(f, srv, "ringside_topic_failed_total", "counter",
 		     "Records reported failed.", t->failed);
 	TOPIC_METRIC(f, srv, "ringside_topic_spilled_total", "counter",
@@ -85,6 +95,114 @@ static void metrics_topics(FILE *f, struct rs_server *srv)
 	TOPIC_METRIC(f, srv, "ringside_topic_spooling", "gauge",
 		     "1 while the topic's records go through the spool.",
 		     t->mode == RS_MODE_SPOOLED);
+}
+
+/* What live sessions' clients say they refused, and those gone. */
+static uint64_t metrics_refused(struct rs_server *srv)
+{
+	struct rs_session *s;
+	uint64_t n = srv->refused_gone;
+
+	TAILQ_FOREACH (s, &srv->sessions, entry)
+		n += rs_session_refused(s);
+	return n;
+}
+
+static void metrics_latency(FILE *f, struct rs_server *srv)
+{
+	metrics_help(f, "ringside_record_latency_seconds", "histogram",
+		     "From ringsided taking a record from its ring to its "
+		     "final report, for records not spooled (coarse clock: "
+		     "a few ms of resolution).");
+	for (int a = 0; a < RS_ACKS_N; a++) {
+		const char *name;
+		const struct rs_latency *l =
+			rs_flow_latency(srv->flow, (enum rs_acks)a);
+		uint64_t cum = 0;
+
+		if (rs_producer_kstats(srv->producer, (enum rs_acks)a, &name) ==
+			    NULL &&
+		    l->count == 0)
+			continue;
+		for (int i = 0; i < RS_LATENCY_BOUNDS; i++) {
+			cum += l->bucket[i];
+			fprintf(f,
+				"ringside_record_latency_seconds_bucket{acks="
+				"\"%s\",le=\"%g\"} %llu\n",
+				rs_acks_name((enum rs_acks)a),
+				(double)rs_latency_le_ms[i] / 1e3,
+				(unsigned long long)cum);
+		}
+		fprintf(f,
+			"ringside_record_latency_seconds_bucket{acks=\"%s\","
+			"le=\"+Inf\"} %llu\n"
+			"ringside_record_latency_seconds_sum{acks=\"%s\"} "
+			"%.3f\n"
+			"ringside_record_latency_seconds_count{acks=\"%s\"} "
+			"%llu\n",
+			rs_acks_name((enum rs_acks)a),
+			(unsigned long long)l->count,
+			rs_acks_name((enum rs_acks)a), (double)l->sum_ms / 1e3,
+			rs_acks_name((enum rs_acks)a),
+			(unsigned long long)l->count);
+	}
+}
+
+/* The process_* metrics Prometheus' own clients export, from /proc and
+ * getrusage(). */
+static void metrics_process(FILE *f)
+{
+	struct rusage ru;
+	struct rlimit rl;
+	unsigned long long vsz = 0, rss = 0;
+	long page = sysconf(_SC_PAGESIZE);
+	FILE *st = fopen("/proc/self/statm", "re");
+	DIR *d = opendir("/proc/self/fd");
+	unsigned int fds = 0;
+
+	if (st != NULL) {
+		if (fscanf(st, "%llu %llu", &vsz, &rss) != 2)
+			vsz = rss = 0;
+		fclose(st);
+	}
+	if (d != NULL) {
+		const struct dirent *de;
+
+		while ((de = readdir(d)) != NULL)
+			fds += de->d_name[0] != '.';
+		closedir(d);
+		fds--; /* the directory's own descriptor */
+	}
+	(void)getrusage(RUSAGE_SELF, &ru);
+	metrics_help(f, "process_cpu_seconds_total", "counter",
+		     "User and system CPU time spent, seconds.");
+	fprintf(f, "process_cpu_seconds_total %.3f\n",
+		(double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+			(double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) /
+				1e6);
+	metrics_help(f, "process_resident_memory_bytes", "gauge",
+		     "Resident memory size, bytes.");
+	fprintf(f, "process_resident_memory_bytes %llu\n",
+		rss * (unsigned long long)page);
+	metrics_help(f, "process_virtual_memory_bytes", "gauge",
+		     "Virtual memory size, bytes.");
+	fprintf(f, "process_virtual_memory_bytes %llu\n",
+		vsz * (unsigned long long)page);
+	if (d != NULL) {
+		metrics_help(f, "process_open_fds", "gauge",
+			     "Open file descriptors.");
+		fprintf(f, "process_open_fds %u\n", fds);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		metrics_help(f, "process_max_fds", "gauge",
+			     "The limit on open file descriptors.");
+		fprintf(f, "process_max_fds %llu\n",
+			(unsigned long long)rl.rlim_cur);
+	}
+	metrics_help(f, "process_start_time_seconds", "gauge",
+		     "Start time of the process, seconds since the epoch.");
+	fprintf(f, "process_start_time_seconds %.3f\n",
+		(double)metrics_started_ms / 1e3);
 }
 
 static void metrics_daemon(FILE *f, struct rs_server *srv)
@@ -107,6 +225,11 @@ static void metrics_daemon(FILE *f, struct rs_server *srv)
 		     "Client sessions opened since start.");
 	fprintf(f, "ringside_sessions_opened_total %llu\n",
 		(unsigned long long)srv->sessions_opened);
+	metrics_help(f, "ringside_sends_refused_total", "counter",
+		     "Sends the clients refused with RINGSIDE_EFULL, as "
+		     "their libraries count them.");
+	fprintf(f, "ringside_sends_refused_total %llu\n",
+		(unsigned long long)metrics_refused(srv));
 	metrics_help(f, "ringside_records_read_total", "counter",
 		     "Records read from client rings.");
 	fprintf(f, "ringside_records_read_total %llu\n",
@@ -133,6 +256,12 @@ static void metrics_daemon(FILE *f, struct rs_server *srv)
 		     "Spool segment files.");
 	fprintf(f, "ringside_spool_segments %llu\n",
 		(unsigned long long)ss.segments);
+	metrics_help(f, "ringside_spool_oldest_segment_age_seconds", "gauge",
+		     "Age of the oldest spool segment (0 when none): no "
+		     "spooled record waiting is older.");
+	fprintf(f, "ringside_spool_oldest_segment_age_seconds %.3f\n",
+		ss.oldest_ms > 0 ? (double)(rs_wall_ms() - ss.oldest_ms) / 1e3
+				 : 0.0);
 	metrics_help(f, "ringside_spool_dropped_total", "counter",
 		     "Records dropped by spool_full = drop_oldest.");
 	fprintf(f, "ringside_spool_dropped_total %llu\n",
@@ -248,7 +377,9 @@ int rs_metrics_render(struct rs_server *srv, char **out, size_t *len)
 		return -1;
 	metrics_daemon(f, srv);
 	metrics_topics(f, srv);
+	metrics_latency(f, srv);
 	metrics_kafka(f, srv);
+	metrics_process(f);
 	return fclose(f) == 0 ? 0 : -1;
 }
 
@@ -320,6 +451,8 @@ struct rs_metrics *rs_metrics_new(struct rs_server *srv, char *err,
 	if (m == NULL)
 		fatal("calloc");
 	m->srv = srv;
+	if (metrics_started_ms == 0)
+		metrics_started_ms = rs_wall_ms();
 	m->http = rs_http_new(srv->base, cfg->metrics_host, cfg->metrics_port,
 			      metrics_serve, m, err, errlen);
 	if (m->http == NULL) {

@@ -348,6 +348,7 @@ static void server_session_remove(struct rs_server *srv, struct rs_session *s)
 		srv->drain_next = TAILQ_NEXT(s, entry);
 	TAILQ_REMOVE(&srv->sessions, s, entry);
 	srv->nsessions--;
+	srv->refused_gone += s->refused_seen;
 	rs_server_set_id(srv, s, 0);
 }
 

@@ -57,6 +57,7 @@ struct rs_server {
 	uint64_t reports_orphaned; /* records whose session was gone */
 	uint64_t sessions_opened;
 	uint64_t records_read;
+	uint64_t refused_gone; /* sends refused by sessions no longer here */
 	uint64_t reloads;
 	uint64_t reload_failures;
 	/* what a session's refused topic ids point to: records for it are

@@ -176,6 +176,17 @@ void rs_session_drop_topics(struct rs_session *s)
 	}
 }
 
+uint64_t rs_session_refused(struct rs_session *s)
+{
+	if (s->shm_ready) {
+		uint64_t v = rs_load_relaxed(&s->shm.hdr->sends_refused);
+
+		if (v > s->refused_seen)
+			s->refused_seen = v;
+	}
+	return s->refused_seen;
+}
+
 void rs_session_free(struct rs_session *s)
 {
 	struct rs_record *rec;
@@ -189,6 +200,7 @@ void rs_session_free(struct rs_session *s)
 		rec->session = NULL;
 		rs_record_release(rec);
 	}
+	(void)rs_session_refused(s); /* its last word, for the metrics */
 	if (s->shm_ready)
 		rs_reply_free(&s->reply);
 	rs_shm_destroy(&s->shm);

@@ -122,16 +122,22 @@ struct rs_session {
 	uint32_t published_state; /* the ringside_state_t last published */
 
 	/* --- counters (session_read.c), also published in the shm header */
-	uint64_t records_in; /* records read from the ring */
-	uint64_t delivered;  /* final reports of success */
-	uint64_t failed;     /* final reports of failure */
-	uint64_t finished;   /* records whose ring space went back */
-	uint64_t gap_bytes;  /* reserved and never committed (client died) */
+	uint64_t records_in;   /* records read from the ring */
+	uint64_t delivered;    /* final reports of success */
+	uint64_t failed;       /* final reports of failure */
+	uint64_t finished;     /* records whose ring space went back */
+	uint64_t gap_bytes;    /* reserved and never committed (client died) */
+	uint64_t refused_seen; /* the client's sends_refused, never lowered */
 };
 
 struct rs_session *rs_session_new(const struct rs_session_env *env, int fd,
 				  const struct rs_peer *peer);
 void rs_session_free(struct rs_session *s);
+
+/* The sends its client says it refused with RINGSIDE_EFULL (the shm
+ * header's sends_refused, read now while mapped): a count the client
+ * keeps, so only as true as the client, but never going down. */
+uint64_t rs_session_refused(struct rs_session *s);
 
 /* Lets go of the session's topics (before the producer frees them, at
  * exit); its records may no longer be read after this. */

@@ -60,7 +60,7 @@ static void status_json_str(FILE *f, const char *s)
 
 static void status_sessions_json(FILE *f, struct rs_server *srv)
 {
-	const struct rs_session *s;
+	struct rs_session *s;
 	int first = 1;
 
 	fputs("  \"sessions\": [", f);
@@ -77,7 +77,8 @@ static void status_sessions_json(FILE *f, struct rs_server *srv)
 			", \"state\": \"%s\", \"ring_size\": %u, "
 			"\"ring_used\": %llu, \"records_in\": %llu, "
 			"\"delivered\": %llu, \"failed\": %llu, \"spooled\": "
-			"%llu, \"finished\": %llu, \"reports_dropped\": %llu}",
+			"%llu, \"finished\": %llu, \"reports_dropped\": %llu, "
+			"\"sends_refused\": %llu}",
 			status_state_name(s), s->shm.ring_size,
 			status_ring_used(s), (unsigned long long)s->records_in,
 			(unsigned long long)s->delivered,
@@ -85,7 +86,8 @@ static void status_sessions_json(FILE *f, struct rs_server *srv)
 			(unsigned long long)s->spilled,
 			(unsigned long long)s->finished,
 			(unsigned long long)(s->shm_ready ? s->reply.dropped
-							  : 0));
+							  : 0),
+			(unsigned long long)rs_session_refused(s));
 		first = 0;
 	}
 	fputs(first ? "],\n" : "\n  ],\n", f);

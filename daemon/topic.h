@@ -76,13 +76,14 @@ struct rs_topic {
 	rd_kafka_topic_t *rkt;	  /* owned; in the instance of its acks class */
 
 	/* --- counters (flow.c), for STATUS and the metrics */
-	uint64_t inflight;	/* records in librdkafka, direct and replayed */
-	uint64_t delivered;	/* final reports of success */
-	uint64_t failed;	/* final reports of failure */
-	uint64_t spilled;	/* records written to the spool */
-	uint64_t replayed;	/* records produced from the spool */
-	uint64_t possible_dups; /* sent again after a POSSIBLY_PERSISTED */
-	int64_t delivered_ms;	/* when a record of it was last delivered */
+	uint64_t inflight;  /* records in librdkafka, direct and replayed */
+	uint64_t delivered; /* final reports of success */
+	uint64_t delivered_bytes; /* their keys' and values' bytes */
+	uint64_t failed;	  /* final reports of failure */
+	uint64_t spilled;	  /* records written to the spool */
+	uint64_t replayed;	  /* records produced from the spool */
+	uint64_t possible_dups;	  /* sent again after a POSSIBLY_PERSISTED */
+	int64_t delivered_ms;	  /* when a record of it was last delivered */
 
 	/* --- where its records are (flow.c; see flow.h) */
 	enum rs_topic_mode mode;

@@ -8,6 +8,8 @@ apt-get install -y --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config \
 	librdkafka-dev libevent-dev libinih-dev libcmocka-dev libjson-c-dev strace \
 	kcat cppcheck clang-tidy systemd
+# the metrics test has /metrics parsed by the Prometheus project's parser
+apt-get install -y --no-install-recommends python3 python3-prometheus-client
 # the Debian packages (tests/deb.sh): build, lint, a clean root to install
 # them in
 apt-get install -y --no-install-recommends debhelper lintian debootstrap \

@@ -67,6 +67,25 @@ static int http(int port, const char *method, const char *path)
 	return status;
 }
 
+/* The page, parsed by the Prometheus project's own Python parser (Debian's
+ * python3-prometheus-client, which tests/setup-debian.sh installs). */
+static void prom_check(const struct h_env *e)
+{
+	char path[400], cmd[1200];
+	FILE *f;
+	int st;
+
+	snprintf(path, sizeof(path), "%s/metrics.txt", e->dir);
+	f = fopen(path, "w");
+	CHECK(f != NULL && fputs(page, f) >= 0 && fclose(f) == 0, "write %s",
+	      path);
+	snprintf(cmd, sizeof(cmd), "%s '%s/tests/integration/prom_check.py' '%s'",
+		 h_env_or("RS_SYSTEM_PYTHON", "/usr/bin/python3"),
+		 h_env_or("RS_SRCDIR", "."), path);
+	st = system(cmd);
+	CHECK(st == 0, "%s: the Prometheus parser refused the page", cmd);
+}
+
 /* The value of the sample whose name and labels start with prefix. */
 static double sample(const char *prefix)
 {
@@ -98,6 +117,8 @@ int main(void)
 	char keys[100], out[400];
 	struct h_env e;
 	int port = free_port();
+	unsigned long long bytes = 0;
+	double scraped_bytes;
 	pid_t pid;
 
 	h_init(&e, "metrics");
@@ -132,12 +153,41 @@ int main(void)
 		      NULL,
 	      "TYPE line");
 	CHECK(sample("ringside_health") == 0, "health not 0 (ready)");
+	scraped_bytes =
+		sample("ringside_topic_delivered_bytes_total{topic=\"m\"}");
+	CHECK(sample("ringside_record_latency_seconds_count{acks=\"1\"}") ==
+			      1000 &&
+		      sample("ringside_record_latency_seconds_bucket{acks="
+			     "\"1\",le=\"+Inf\"}") == 1000,
+	      "latency histogram count");
+	CHECK(sample("ringside_sends_refused_total") == 0, "refused");
+	CHECK(sample("process_open_fds") > 10 &&
+		      sample("process_resident_memory_bytes") > 1e6 &&
+		      sample("process_cpu_seconds_total") > 0,
+	      "process metrics");
+	prom_check(&e);
 	CHECK(http(port, "GET", "/healthz") == 200 && strcmp(page, "ok\n") == 0,
 	      "GET /healthz: %s", page);
 	CHECK(http(port, "GET", "/readyz") == 200 &&
 		      strcmp(page, "ready\n") == 0,
 	      "GET /readyz: %s", page);
 	CHECK(http(port, "GET", "/readyz?strict") == 200, "strict, healthy");
+
+	/* after the scrape: librdkafka's statistics of the last second
+	 * are the producer's, and keep its round trips */
+	{
+		struct h_msg *msgs;
+		size_t n = h_consume(&e, "m", 2, &msgs);
+
+		CHECK(n == 1000, "%zu records in Kafka", n);
+		for (size_t i = 0; i < n; i++)
+			bytes += msgs[i].key_len + msgs[i].value_len;
+		h_msgs_free(msgs, n);
+	}
+	CHECK(scraped_bytes == (double)bytes,
+	      "ringside_topic_delivered_bytes_total %.0f, the records in Kafka "
+	      "%llu",
+	      scraped_bytes, bytes);
 
 	CHECK(kill(e.daemon, SIGHUP) == 0, "kill");
 	usleep(300 * 1000);

@@ -140,6 +140,24 @@ static void run(const struct scenario *sc)
 		      "ringsidectl health with the spool full: exit %d: %s",
 		      st, o);
 		printf("%s: ringsidectl health: exit 1\n%s", sc->name, o);
+		if (!sc->drop) {
+			/* the clients count the sends their full rings
+			 * refused, and status adds them up per session */
+			unsigned long long refused = 0, one;
+			const char *p;
+
+			CHECK(h_ctl(&e, "status --json", &o) == 0, "status");
+			for (p = o; (p = strstr(p, "\"sends_refused\": ")) !=
+				    NULL;
+			     p++)
+				if (sscanf(p, "\"sends_refused\": %llu", &one) ==
+				    1)
+					refused += one;
+			CHECK(refused > 0,
+			      "no session counted a refused send: %s", o);
+			printf("%s: sessions' sends_refused add up to %llu\n",
+			       sc->name, refused);
+		}
 	}
 	CHECK(rd_kafka_mock_broker_set_up(e.mc, -1) == 0, "brokers up");
 	for (unsigned int w = 0; w < WRITERS; w++)
