@@ -96,6 +96,7 @@ static int start(struct ringside *rs)
 	h.magic = RINGSIDE_PROTO_MAGIC;
 	h.version = RINGSIDE_PROTO_VERSION;
 	h.flags = RINGSIDE_HELLO_F_RESUME;
+	h.pid = (uint32_t)getpid();
 	h.session_id = rs->session_id;
 	h.map_size = rs->map_size;
 	memcpy(h.token, rs->token, sizeof(h.token));

@@ -132,6 +132,7 @@ static int client_hello(struct ringside *rs, const char *name, char *errbuf,
 	req.hdr.len = sizeof(req);
 	req.magic = RINGSIDE_PROTO_MAGIC;
 	req.version = RINGSIDE_PROTO_VERSION;
+	req.pid = (uint32_t)getpid();
 	if (name != NULL)
 		strncpy(req.name, name, sizeof(req.name) - 1);
 	memset(&resp, 0, sizeof(resp));

@@ -258,7 +258,11 @@ struct ringside_msg_hello {
 	uint32_t magic;
 	uint32_t version;
 	uint32_t flags; /* RINGSIDE_HELLO_F_* */
-	uint32_t reserved;
+	/* the client's getpid() in its own PID namespace: shown beside the
+	 * kernel's SO_PEERCRED pid when that is 0 (the client is in a PID
+	 * namespace the daemon cannot see into), never trusted; 0 from a
+	 * client that predates it */
+	uint32_t pid;
 	uint64_t session_id;		      /* with RINGSIDE_HELLO_F_RESUME */
 	uint64_t map_size;		      /* with RINGSIDE_HELLO_F_RESUME */
 	uint8_t token[RINGSIDE_TOKEN_LEN];    /* with RINGSIDE_HELLO_F_RESUME */

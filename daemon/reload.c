@@ -145,12 +145,15 @@ static void recheck_sessions(struct rs_server *srv)
 
 		denied += rs_session_recheck(s, &acl);
 		if (acl) {
+			char pid[24];
+
 			refused++;
-			log_notice("reload: session %llu (pid %d, uid %u) is "
+			log_notice("reload: session %llu (pid %s, uid %u) is "
 				   "not allowed by the new allow_users / "
 				   "allow_groups: it keeps running and is "
 				   "refused when it reconnects",
-				   (unsigned long long)s->id, (int)s->peer.pid,
+				   (unsigned long long)s->id,
+				   rs_session_pid_str(s, pid, sizeof(pid)),
 				   (unsigned int)s->peer.uid);
 		}
 	}

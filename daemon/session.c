@@ -60,17 +60,18 @@ static void session_vlog(struct rs_log_rl *rl, int level,
 			 const struct rs_session *s, const char *fmt,
 			 va_list ap)
 {
-	char msg[512];
+	char msg[512], pid[24];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	(void)rs_session_pid_str(s, pid, sizeof(pid));
 	if (rl != NULL)
-		log_rl(rl, level, "session %llu (pid %d uid %u%s%s): %s",
-		       (unsigned long long)s->id, (int)s->peer.pid,
+		log_rl(rl, level, "session %llu (pid %s uid %u%s%s): %s",
+		       (unsigned long long)s->id, pid,
 		       (unsigned int)s->peer.uid, s->name[0] ? " name " : "",
 		       s->name, msg);
 	else
-		log_msg(level, "session %llu (pid %d uid %u%s%s): %s",
-			(unsigned long long)s->id, (int)s->peer.pid,
+		log_msg(level, "session %llu (pid %s uid %u%s%s): %s",
+			(unsigned long long)s->id, pid,
 			(unsigned int)s->peer.uid, s->name[0] ? " name " : "",
 			s->name, msg);
 }
@@ -174,6 +175,18 @@ void rs_session_drop_topics(struct rs_session *s)
 			session_topic_unref(s->topics[i]);
 		s->topics[i] = NULL;
 	}
+}
+
+const char *rs_session_pid_str(const struct rs_session *s, char *buf,
+			       size_t len)
+{
+	if (s->peer.pid > 0)
+		snprintf(buf, len, "%d", (int)s->peer.pid);
+	else if (s->claimed_pid > 0)
+		snprintf(buf, len, "ns:%u", (unsigned int)s->claimed_pid);
+	else
+		snprintf(buf, len, "?");
+	return buf;
 }
 
 uint64_t rs_session_refused(struct rs_session *s)
@@ -412,6 +425,7 @@ static void session_on_hello(struct rs_session *s, const void *buf, size_t len,
 	}
 	memcpy(&h, buf, sizeof(h));
 	session_copy_name(s->name, h.name, sizeof(s->name));
+	s->claimed_pid = h.pid <= INT32_MAX ? h.pid : 0;
 	if (!(h.flags & RINGSIDE_HELLO_F_RESUME) && memfd >= 0) {
 		close(memfd); /* only a resume carries one */
 		memfd = -1;

@@ -128,6 +128,7 @@ struct rs_session {
 	uint64_t finished;     /* records whose ring space went back */
 	uint64_t gap_bytes;    /* reserved and never committed (client died) */
 	uint64_t refused_seen; /* the client's sends_refused, never lowered */
+	uint32_t claimed_pid;  /* the HELLO's pid: what the client says */
 };
 
 struct rs_session *rs_session_new(const struct rs_session_env *env, int fd,
@@ -138,6 +139,12 @@ void rs_session_free(struct rs_session *s);
  * header's sends_refused, read now while mapped): a count the client
  * keeps, so only as true as the client, but never going down. */
 uint64_t rs_session_refused(struct rs_session *s);
+
+/* The session's pid for people: the kernel's (SO_PEERCRED), or when that
+ * is 0, "ns:N" with the pid the client says it has in its own PID
+ * namespace (a container's), or "?" when it says none. */
+const char *rs_session_pid_str(const struct rs_session *s, char *buf,
+			       size_t len);
 
 /* Lets go of the session's topics (before the producer frees them, at
  * exit); its records may no longer be read after this. */

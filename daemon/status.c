@@ -68,10 +68,12 @@ static void status_sessions_json(FILE *f, struct rs_server *srv)
 		if (s->state == RS_SESSION_HANDSHAKE)
 			continue;
 		fprintf(f,
-			"%s\n    {\"id\": %llu, \"pid\": %d, \"uid\": %u, "
-			"\"name\": ",
+			"%s\n    {\"id\": %llu, \"pid\": %d, \"pid_claimed\": "
+			"%u, "
+			"\"uid\": %u, \"name\": ",
 			first ? "" : ",", (unsigned long long)s->id,
-			(int)s->peer.pid, (unsigned int)s->peer.uid);
+			(int)s->peer.pid, (unsigned int)s->claimed_pid,
+			(unsigned int)s->peer.uid);
 		status_json_str(f, s->name);
 		fprintf(f,
 			", \"state\": \"%s\", \"ring_size\": %u, "
@@ -264,16 +266,19 @@ static void status_render_text(FILE *f, struct rs_server *srv)
 		(int)getpid(), rs_server_open_sessions(srv),
 		srv->stopping ? ", stopping" : "");
 	status_health_text(f, srv);
-	fprintf(f, "%-18s %7s %6s %-16s %-9s %6s %10s %10s %8s %8s\n",
+	fprintf(f, "%-18s %10s %6s %-16s %-9s %6s %10s %10s %8s %8s\n",
 		"SESSION", "PID", "UID", "NAME", "STATE", "RING%", "IN",
 		"DELIVERED", "FAILED", "SPOOLED");
 	TAILQ_FOREACH (s, &srv->sessions, entry) {
+		char pid[24];
+
 		if (s->state == RS_SESSION_HANDSHAKE)
 			continue;
 		fprintf(f,
-			"%-18llu %7d %6u %-16.16s %-9s %5llu%% %10llu %10llu "
+			"%-18llu %10s %6u %-16.16s %-9s %5llu%% %10llu %10llu "
 			"%8llu %8llu\n",
-			(unsigned long long)s->id, (int)s->peer.pid,
+			(unsigned long long)s->id,
+			rs_session_pid_str(s, pid, sizeof(pid)),
 			(unsigned int)s->peer.uid, s->name[0] ? s->name : "-",
 			status_state_name(s),
 			s->shm_ready

@@ -6,12 +6,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -204,6 +206,45 @@ static void child_fds(void)
 	closefrom(3);
 }
 
+static pid_t pidns_child = -1;
+
+static void pidns_pass(int sig)
+{
+	if (pidns_child > 0)
+		kill(pidns_child, sig);
+}
+
+/* In h_daemon_start()'s child: a new PID namespace, whose first process
+ * (the daemon, pid 1 there) returns to exec; this one stays, passes it
+ * SIGTERM, SIGINT and SIGHUP, and exits as it does. */
+static void pidns_enter(void)
+{
+	struct sigaction sa = { .sa_handler = pidns_pass };
+	int status;
+
+	if (unshare(CLONE_NEWPID) < 0) {
+		fprintf(stderr, "unshare(CLONE_NEWPID): %s\n", strerror(errno));
+		_exit(126);
+	}
+	pidns_child = fork();
+	if (pidns_child < 0)
+		_exit(126);
+	if (pidns_child == 0) {
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		return;
+	}
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	while (waitpid(pidns_child, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status))
+		_exit(WEXITSTATUS(status));
+	signal(WTERMSIG(status), SIG_DFL);
+	raise(WTERMSIG(status));
+	_exit(128 + WTERMSIG(status));
+}
+
 static int daemon_ready(const char *log, long from)
 {
 	char line[4096];
@@ -259,6 +300,8 @@ pid_t h_daemon_start(struct h_env *e)
 			close(fd);
 		}
 		child_fds();
+		if (e->pidns)
+			pidns_enter();
 		/* execv's prototype predates const; it does not write */
 		execv(argv[0], (char *const *)(uintptr_t)argv);
 		_exit(127);

@@ -24,6 +24,10 @@ struct h_env {
 	rd_kafka_mock_cluster_t *mc;
 	char bootstraps[512];
 	pid_t daemon;
+	/* h_daemon_start() runs ringsided as pid 1 of a PID namespace of its
+	 * own (a container's), below a process that passes it signals: that
+	 * process is e->daemon */
+	int pidns;
 	/* the real Apache Kafka cluster (tests/kafka/cluster.sh), if any */
 	char kafka[320];
 	char sasl_bootstraps[512];

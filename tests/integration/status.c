@@ -92,6 +92,7 @@ int main(void)
 	j = parse(run_ctl(&e, "status --json"));
 	CHECK(num(j, "daemon.sessions") == 1, "sessions");
 	CHECK(num(j, "sessions.0.pid") == pid &&
+		      num(j, "sessions.0.pid_claimed") == pid &&
 		      num(j, "sessions.0.uid") == getuid() &&
 		      strcmp(str(j, "sessions.0.name"), "test-client-0") == 0 &&
 		      strcmp(str(j, "sessions.0.state"), "open") == 0,
