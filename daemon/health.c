@@ -53,12 +53,12 @@ static void health_kafka(struct rs_server *srv, rs_health_fn fn, void *arg,
 		if (ks == NULL)
 			continue;
 		if (!ks->valid)
-			health_say(fn, arg, worst, RS_HEALTH_DEGRADED,
+			health_say(fn, arg, worst, RS_HEALTH_UNREADY,
 				   "kafka: producer %s (acks=%s) has no "
 				   "statistics yet",
 				   name, rs_acks_name((enum rs_acks)a));
 		else if (rs_kstats_up(ks) == 0)
-			health_say(fn, arg, worst, RS_HEALTH_DEGRADED,
+			health_say(fn, arg, worst, RS_HEALTH_UNREADY,
 				   "kafka: producer %s (acks=%s) has no broker "
 				   "connection up (%u brokers known)",
 				   name, rs_acks_name((enum rs_acks)a),

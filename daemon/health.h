@@ -4,11 +4,11 @@
  * any? The one answer behind /healthz and /readyz (metrics.c), the status
  * report's health line (status.c) and ringsidectl health.
  *
- * Ready means a record sent now is kept: the daemon is not stopping and its
- * spool can take what Kafka cannot. Kafka being unreachable does not make it
- * unready (the spool is what it is for, and every pod on a host would
- * otherwise go unready together); it makes it degraded, which a strict probe
- * may count as unready.
+ * Ready means a record sent now goes to Kafka: the daemon is not stopping,
+ * each producer in use has a broker connection up (as of librdkafka's last
+ * statistics, each second), and its spool is not failing, full or dropping
+ * records. Degraded means ready, but some topic's records go through the
+ * spool; a strict probe counts it as unready.
  */
 #ifndef RS_HEALTH_H
 #define RS_HEALTH_H
@@ -19,8 +19,8 @@ struct rs_server;
 
 enum rs_health_level {
 	RS_HEALTH_OK,
-	RS_HEALTH_DEGRADED, /* ready, but Kafka is not taking all records */
-	RS_HEALTH_UNREADY,  /* a record sent now may be refused or lost */
+	RS_HEALTH_DEGRADED, /* ready, but a topic's records go to the spool */
+	RS_HEALTH_UNREADY,  /* Kafka unreachable, or sends refused or lost */
 };
 
 /* Called for each reason, in no particular order. */

@@ -215,8 +215,8 @@ static void metrics_daemon(FILE *f, struct rs_server *srv)
 		     "The ringsided version.");
 	fprintf(f, "ringside_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
 	metrics_help(f, "ringside_health", "gauge",
-		     "0 ready, 1 degraded (ready, Kafka not taking every "
-		     "record), 2 unready (see /readyz).");
+		     "0 ready, 1 degraded (ready, a topic spooling), 2 "
+		     "unready (see /readyz).");
 	fprintf(f, "ringside_health %d\n",
 		(int)rs_health_check(srv, NULL, NULL));
 	metrics_help(f, "ringside_sessions", "gauge", "Client sessions open.");
