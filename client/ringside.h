@@ -208,7 +208,9 @@ int ringside_poll(ringside_t *rs, ringside_report_cb cb, void *ctx);
 
 /*
  * A file descriptor that becomes readable when reports wait, for epoll or
- * libevent. Call ringside_poll() when it is readable; do not read it.
+ * libevent. Call ringside_poll() when it is readable, until it returns 0:
+ * the call that finds no report is the one that asks the daemon for the
+ * next wake-up. Do not read it.
  */
 int ringside_fd(const ringside_t *rs);
 

@@ -48,6 +48,11 @@ echo "== real Kafka cluster (tests/kafka), $(($(date +%s) - start)) s in"
 	echo "check-all: make check-kafka failed" >&2
 	exit 1
 }
+echo "== Python package (bindings/python), $(($(date +%s) - start)) s in"
+sh tests/python.sh build/normal || {
+	echo "check-all: tests/python.sh failed" >&2
+	exit 1
+}
 echo "== systemd unit"
 (cd build/normal && sh ../../tests/systemd-check.sh)
 # make bench at a twentieth of its counts: it builds, runs every

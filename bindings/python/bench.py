@@ -1,0 +1,147 @@
+# SPDX-License-Identifier: MIT
+"""Per-call cost of a send from Python, side by side in one run:
+ringside's Client.send(), confluent-kafka's Producer.produce() and (if
+installed) kafka-python's KafkaProducer.send(), against the same mock
+cluster (rs_mock, a process of its own), healthy and with every broker
+down. Prints a Markdown table: median, p99 and max per call, sends
+refused (an exception) and records delivered in the end.
+
+    RINGSIDED=... RS_MOCK=... python3 bench.py [N]
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, List, Tuple
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "tests"))
+from conftest import Daemon, Mock  # noqa: E402
+
+import ringside  # noqa: E402
+
+VALUE = b"x" * 100
+KEY = b"key-0001"
+
+
+def timed(n: int, send: Callable[[int], None]) -> Tuple[List[float], int]:
+    """Per-call seconds and the number of calls that raised."""
+    times = []
+    refused = 0
+    for i in range(n):
+        t0 = time.perf_counter_ns()
+        try:
+            send(i)
+        except Exception:  # noqa: BLE001 (every library's refusal)
+            refused += 1
+        times.append((time.perf_counter_ns() - t0) / 1e3)
+    return times, refused
+
+
+def row(name: str, times: List[float], refused: int, delivered: int) -> str:
+    times.sort()
+    p99 = times[int(len(times) * 0.99) - 1]
+    return (f"| {name} | {statistics.median(times):.2f} | {p99:.2f} | "
+            f"{times[-1]:.0f} | {refused} | {delivered} |")
+
+
+def bench_ringside(mock: Mock, n: int, down: bool) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Daemon(Path(tmp), mock.bootstraps, "ring_size = 64M\n")
+        got = [0]
+
+        def on(report: ringside.Report) -> None:
+            got[0] += report.status == 0
+
+        try:
+            with ringside.Client(d.sock, on_report=on) as c:
+                topic = c.topic("bench")
+                if down:
+                    mock.command("down")
+                times, refused = timed(
+                    n, lambda i: c.send(topic, VALUE, key=KEY))
+                if down:
+                    mock.command("up")
+                deadline = time.monotonic() + 120
+                while got[0] < n - refused and time.monotonic() < deadline:
+                    c.poll_all()
+                    time.sleep(0.01)
+        finally:
+            d.stop()
+    return row("ringside Client.send()", times, refused, got[0])
+
+
+def bench_confluent(mock: Mock, n: int, down: bool) -> str:
+    import confluent_kafka
+
+    got = [0]
+
+    def on(err, msg) -> None:  # noqa: ANN001
+        got[0] += err is None
+
+    p = confluent_kafka.Producer({"bootstrap.servers": mock.bootstraps,
+                                  "acks": "all", "linger.ms": 5,
+                                  "message.timeout.ms": 30000})
+    p.produce("bench", VALUE, KEY, on_delivery=on)  # metadata first
+    p.flush(10)
+    got[0] = 0
+    if down:
+        mock.command("down")
+    times, refused = timed(
+        n, lambda i: p.produce("bench", VALUE, KEY, on_delivery=on)
+        if i % 1000 else (p.poll(0), p.produce("bench", VALUE, KEY,
+                                                on_delivery=on)))
+    if down:
+        mock.command("up")
+    p.flush(60)
+    return row("confluent-kafka Producer.produce()", times, refused, got[0])
+
+
+def bench_kafka_python(mock: Mock, n: int, down: bool) -> str:
+    try:
+        import kafka
+    except ImportError:
+        return "| kafka-python | not installed | | | | |"
+    try:
+        p = kafka.KafkaProducer(bootstrap_servers=mock.bootstraps,
+                                acks="all", linger_ms=5, max_block_ms=5000)
+        p.send("bench", VALUE, KEY).get(10)
+    except Exception as e:  # noqa: BLE001
+        return f"| kafka-python KafkaProducer.send() | no metadata from " \
+               f"the mock cluster: {type(e).__name__} | | | | |"
+    if down:
+        mock.command("down")
+    futs = []
+    times, refused = timed(
+        n, lambda i: futs.append(p.send("bench", VALUE, KEY)))
+    if down:
+        mock.command("up")
+    p.flush(60)
+    ok = sum(1 for f in futs if f.succeeded())
+    p.close(5)
+    return row("kafka-python KafkaProducer.send()", times, refused, ok)
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100000
+    print(f"{n} sends of 100 B with an 8-byte key, acks=all, per call in us\n")
+    for down in (False, True):
+        print(f"### {'every broker down' if down else 'healthy'}\n")
+        print("| send | median | p99 | max | refused | delivered |")
+        print("|---|---|---|---|---|---|")
+        for fn in (bench_ringside, bench_confluent, bench_kafka_python):
+            mock = Mock(3, ["bench:16"])
+            try:
+                print(fn(mock, n, down), flush=True)
+            finally:
+                mock.stop()
+        print()
+
+
+if __name__ == "__main__":
+    if "RINGSIDED" not in os.environ:
+        sys.exit("set RINGSIDED and RS_MOCK (see tests/python.sh)")
+    main()
