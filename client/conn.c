@@ -44,7 +44,7 @@ int rs_conn_connect(const char *path, int timeout_ms, int *sockp)
 	return 0;
 }
 
-static int wait_readable(int sock, int64_t deadline)
+static int conn_wait_readable(int sock, int64_t deadline)
 {
 	struct pollfd pfd = { .fd = sock, .events = POLLIN };
 
@@ -64,7 +64,7 @@ static int wait_readable(int sock, int64_t deadline)
 	}
 }
 
-static void close_fds(int *fds, int n)
+static void conn_close_fds(int *fds, int n)
 {
 	for (int i = 0; i < n; i++) {
 		if (fds[i] >= 0)
@@ -74,8 +74,8 @@ static void close_fds(int *fds, int n)
 }
 
 /* Receives one message and up to nfds descriptors (ringside_fdpass.h). */
-static ssize_t recv_msg(int sock, void *buf, size_t len, int *fds, int nfds,
-			int *nrecv)
+static ssize_t conn_recv_msg(int sock, void *buf, size_t len, int *fds,
+			     int nfds, int *nrecv)
 {
 	int passed;
 	ssize_t n = rs_fdpass_recv(sock, buf, len, fds, nfds, nrecv, &passed);
@@ -108,7 +108,7 @@ int rs_conn_request(int sock, int timeout_ms, const void *req, size_t reqlen,
 		 * at accept): its ERROR is still queued, and says why */
 		deadline = rs_now_ms();
 	}
-	err = wait_readable(sock, deadline);
+	err = conn_wait_readable(sock, deadline);
 	if (err < 0 && n < 0)
 		return RINGSIDE_ENOTCONN;
 	if (err < 0) {
@@ -116,7 +116,7 @@ int rs_conn_request(int sock, int timeout_ms, const void *req, size_t reqlen,
 			 timeout_ms);
 		return err;
 	}
-	n = recv_msg(sock, buf, sizeof(buf), fds, nfds, &nrecv);
+	n = conn_recv_msg(sock, buf, sizeof(buf), fds, nfds, &nrecv);
 	if (n == 0 || n == -EAGAIN) {
 		snprintf(errbuf, errlen, "ringsided closed the connection");
 		return RINGSIDE_ENOTCONN;
@@ -131,7 +131,7 @@ int rs_conn_request(int sock, int timeout_ms, const void *req, size_t reqlen,
 	if (hdr->type == RINGSIDE_MSG_ERROR) {
 		const struct ringside_msg_error *e = (const void *)buf;
 
-		close_fds(fds, nrecv);
+		conn_close_fds(fds, nrecv);
 		if ((size_t)n != sizeof(*e))
 			goto proto;
 		snprintf(errbuf, errlen, "ringsided: %.*s",
@@ -145,7 +145,7 @@ int rs_conn_request(int sock, int timeout_ms, const void *req, size_t reqlen,
 	memcpy(resp, buf, resplen);
 	return 0;
 proto:
-	close_fds(fds, nrecv);
+	conn_close_fds(fds, nrecv);
 	snprintf(errbuf, errlen, "ringsided answered with a malformed message");
 	return RINGSIDE_EPROTO;
 }
@@ -153,7 +153,7 @@ proto:
 ssize_t rs_conn_recv_nowait(int sock, void *buf, size_t len, int *fds, int nfds,
 			    int *nrecv)
 {
-	return recv_msg(sock, buf, len, fds, nfds, nrecv);
+	return conn_recv_msg(sock, buf, len, fds, nfds, nrecv);
 }
 
 int rs_conn_send_nowait(int sock, const void *msg, size_t len, int fd)

@@ -16,7 +16,7 @@
 
 #define LIVENESS_INTERVAL_MS 100
 
-static int64_t coarse_ms(void)
+static int64_t poll_coarse_ms(void)
 {
 	struct timespec ts;
 
@@ -24,7 +24,8 @@ static int64_t coarse_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static const ringside_topic_t *topic_by_id(struct ringside *rs, uint32_t id)
+static const ringside_topic_t *poll_topic_by_id(struct ringside *rs,
+						uint32_t id)
 {
 	/* pairs with the release store in ringside_topic() */
 	uint32_t n = rs_load_acquire(&rs->ntopics);
@@ -32,8 +33,9 @@ static const ringside_topic_t *topic_by_id(struct ringside *rs, uint32_t id)
 	return id < n ? rs->topics[id] : NULL;
 }
 
-static void to_report(struct ringside *rs, const struct ringside_reply_slot *s,
-		      ringside_report_t *r)
+static void poll_to_report(struct ringside *rs,
+			   const struct ringside_reply_slot *s,
+			   ringside_report_t *r)
 {
 	r->opaque = s->opaque;
 	r->status = s->status;
@@ -44,7 +46,7 @@ static void to_report(struct ringside *rs, const struct ringside_reply_slot *s,
 	r->stage = s->stage <= RINGSIDE_STAGE_SPOOLED
 			   ? (ringside_stage_t)s->stage
 			   : RINGSIDE_STAGE_FAILED;
-	r->topic = topic_by_id(rs, s->topic);
+	r->topic = poll_topic_by_id(rs, s->topic);
 	r->partition = s->partition;
 	r->offset = s->offset;
 	r->timestamp = s->timestamp;
@@ -69,7 +71,7 @@ static int poll_deliver(struct ringside *rs, ringside_report_cb cb, void *ctx)
 		/* free the slot before the callback: it may be slow */
 		rs_store_release(&rs->shm->reply_head, head);
 		rs->reply_head = head;
-		to_report(rs, &slot, &r);
+		poll_to_report(rs, &slot, &r);
 		cb(&r, ctx);
 		n++;
 	}
@@ -78,7 +80,7 @@ static int poll_deliver(struct ringside *rs, ringside_report_cb cb, void *ctx)
 
 /* Nothing waited: ask to be woken, and now and then check the daemon is
  * still there. Returns 1 if reports arrived meanwhile. */
-static int idle(struct ringside *rs)
+static int poll_idle(struct ringside *rs)
 {
 	int64_t now;
 
@@ -93,7 +95,7 @@ static int idle(struct ringside *rs)
 	}
 	if (rs_load_relaxed(&rs->disconnected))
 		return rs->no_reconnect ? RINGSIDE_ENOTCONN : 0;
-	now = coarse_ms();
+	now = poll_coarse_ms();
 	if (now < rs->next_liveness_ms)
 		return 0;
 	rs->next_liveness_ms = now + LIVENESS_INTERVAL_MS;
@@ -132,7 +134,7 @@ int ringside_poll(ringside_t *rs, ringside_report_cb cb, void *ctx)
 	}
 	n = poll_deliver(rs, cb, ctx);
 	if (n == 0) {
-		n = idle(rs);
+		n = poll_idle(rs);
 		if (n == 1)
 			n = poll_deliver(rs, cb, ctx);
 	}

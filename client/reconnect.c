@@ -30,7 +30,7 @@
 #define BACKOFF_MAX_MS 1000
 #define HANDSHAKE_MS 5000
 
-static void arm_timer(struct ringside *rs, int ms)
+static void reconnect_arm_timer(struct ringside *rs, int ms)
 {
 	struct itimerspec its = {
 		.it_value = { .tv_sec = ms / 1000,
@@ -41,7 +41,7 @@ static void arm_timer(struct ringside *rs, int ms)
 		(void)timerfd_settime(rs->timer_fd, 0, &its, NULL);
 }
 
-static void drop_socket(struct ringside *rs)
+static void reconnect_drop_socket(struct ringside *rs)
 {
 	pthread_mutex_lock(&rs->topic_lock);
 	if (rs->sock >= 0) {
@@ -52,28 +52,28 @@ static void drop_socket(struct ringside *rs)
 	pthread_mutex_unlock(&rs->topic_lock);
 }
 
-static void retry_later(struct ringside *rs)
+static void reconnect_retry_later(struct ringside *rs)
 {
-	drop_socket(rs);
+	reconnect_drop_socket(rs);
 	rs->conn_state = RS_CONN_DOWN;
 	rs->backoff_ms = rs->backoff_ms == 0 ? BACKOFF_MIN_MS
 			 : rs->backoff_ms * 2 > BACKOFF_MAX_MS
 				 ? BACKOFF_MAX_MS
 				 : rs->backoff_ms * 2;
 	rs->retry_at_ms = rs_now_ms() + rs->backoff_ms;
-	arm_timer(rs, rs->backoff_ms);
+	reconnect_arm_timer(rs, rs->backoff_ms);
 }
 
 void rs_reconnect_lost(struct ringside *rs)
 {
 	rs_store_release(&rs->disconnected, 1);
 	rs->backoff_ms = 0;
-	drop_socket(rs);
+	reconnect_drop_socket(rs);
 	rs->conn_state = RS_CONN_DOWN;
 	rs->retry_at_ms = rs_now_ms(); /* the first try at once */
 }
 
-static int start(struct ringside *rs)
+static int reconnect_start(struct ringside *rs)
 {
 	struct ringside_msg_hello h;
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
@@ -116,7 +116,7 @@ static int start(struct ringside *rs)
 }
 
 /* The memfd in a WELCOME must be ours: the same file. */
-static int same_file(int a, int b)
+static int reconnect_same_file(int a, int b)
 {
 	struct stat sa, sb;
 
@@ -126,7 +126,7 @@ static int same_file(int a, int b)
 
 /* Installs the new daemon's eventfds under the numbers senders use, so a
  * sending thread never writes to a closed (or reused) descriptor. */
-static int take_eventfds(struct ringside *rs, int doorbell, int reply)
+static int reconnect_take_eventfds(struct ringside *rs, int doorbell, int reply)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	int ok;
@@ -142,7 +142,7 @@ static int take_eventfds(struct ringside *rs, int doorbell, int reply)
 	return ok ? 0 : -1;
 }
 
-static int on_welcome(struct ringside *rs)
+static int reconnect_on_welcome(struct ringside *rs)
 {
 	struct ringside_msg_welcome w;
 	char buf[RINGSIDE_MSG_MAX];
@@ -159,13 +159,14 @@ static int on_welcome(struct ringside *rs)
 	}
 	memcpy(&w, buf, sizeof(w));
 	if (w.hdr.type != RINGSIDE_MSG_WELCOME || w.hdr.len != sizeof(w) ||
-	    w.map_size != rs->map_size || !same_file(fds[0], rs->memfd)) {
+	    w.map_size != rs->map_size ||
+	    !reconnect_same_file(fds[0], rs->memfd)) {
 		for (int i = 0; i < 3; i++)
 			close(fds[i]);
 		return -1;
 	}
 	close(fds[0]);
-	if (take_eventfds(rs, fds[1], fds[2]) < 0)
+	if (reconnect_take_eventfds(rs, fds[1], fds[2]) < 0)
 		return -1;
 	rs->session_id = w.session_id;
 	memcpy(rs->token, w.token, sizeof(rs->token));
@@ -185,7 +186,7 @@ static int on_welcome(struct ringside *rs)
 	return 1;
 }
 
-static int send_topics(struct ringside *rs)
+static int reconnect_send_topics(struct ringside *rs)
 {
 	uint32_t n = rs_load_acquire(&rs->ntopics);
 
@@ -210,11 +211,11 @@ static int send_topics(struct ringside *rs)
 }
 
 /* 1 when every topic has its old id again and RESUME is sent. */
-static int on_topics(struct ringside *rs)
+static int reconnect_on_topics(struct ringside *rs)
 {
 	uint32_t n = rs_load_acquire(&rs->ntopics);
 
-	if (send_topics(rs) < 0)
+	if (reconnect_send_topics(rs) < 0)
 		return -1;
 	while (rs->topics_ok < n) {
 		struct ringside_msg_topic_ok ok;
@@ -256,25 +257,26 @@ int rs_reconnect_step(struct ringside *rs)
 	}
 	if (rs->conn_state == RS_CONN_DOWN) {
 		if (rs_now_ms() < rs->retry_at_ms) {
-			arm_timer(rs, (int)(rs->retry_at_ms - rs_now_ms()) + 1);
+			reconnect_arm_timer(
+				rs, (int)(rs->retry_at_ms - rs_now_ms()) + 1);
 			return 0;
 		}
-		if (start(rs) < 0) {
-			retry_later(rs);
+		if (reconnect_start(rs) < 0) {
+			reconnect_retry_later(rs);
 			return 0;
 		}
 	}
 	if (rs->conn_state == RS_CONN_WELCOME) {
-		rc = on_welcome(rs);
+		rc = reconnect_on_welcome(rs);
 		if (rc <= 0) {
 			if (rc < 0)
-				retry_later(rs);
+				reconnect_retry_later(rs);
 			return 0;
 		}
 	}
-	rc = on_topics(rs);
+	rc = reconnect_on_topics(rs);
 	if (rc < 0) {
-		retry_later(rs);
+		reconnect_retry_later(rs);
 		return 0;
 	}
 	if (rc == 0)

@@ -45,7 +45,7 @@ struct counts {
 	int verbose;
 };
 
-static void send_usage(FILE *f)
+static void rsend_send_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ringside-send -t TOPIC [-s SOCKET] [-K DELIM] "
@@ -70,7 +70,7 @@ static void send_usage(FILE *f)
 		RINGSIDE_DEFAULT_SOCKET, DEFAULT_TIMEOUT_MS);
 }
 
-static const char *persistence_name(ringside_persistence_t p)
+static const char *rsend_persistence_name(ringside_persistence_t p)
 {
 	switch (p) {
 	case RINGSIDE_PERSISTED:
@@ -84,7 +84,7 @@ static const char *persistence_name(ringside_persistence_t p)
 
 /* The state of line n, growing the table for a line just sent; NULL for
  * a report naming no line this process sent. */
-static unsigned char *line_state(struct counts *c, uint64_t n, int grow)
+static unsigned char *rsend_line_state(struct counts *c, uint64_t n, int grow)
 {
 	if (n == 0 || n > c->sent)
 		return NULL;
@@ -109,7 +109,8 @@ static unsigned char *line_state(struct counts *c, uint64_t n, int grow)
 }
 
 /* Moves a line from one state to another, keeping the counts. */
-static void line_move(struct counts *c, unsigned char *st, enum line_state to)
+static void rsend_line_move(struct counts *c, unsigned char *st,
+			    enum line_state to)
 {
 	if (*st == LINE_SPOOLED)
 		c->spooled--;
@@ -122,10 +123,10 @@ static void line_move(struct counts *c, unsigned char *st, enum line_state to)
 		c->failed++;
 }
 
-static void on_report(const ringside_report_t *r, void *ctx)
+static void rsend_on_report(const ringside_report_t *r, void *ctx)
 {
 	struct counts *c = ctx;
-	unsigned char *st = line_state(c, r->opaque, 0);
+	unsigned char *st = rsend_line_state(c, r->opaque, 0);
 
 	if (st == NULL)
 		return; /* not a line of ours */
@@ -138,11 +139,11 @@ static void on_report(const ringside_report_t *r, void *ctx)
 			printf("line %llu: in ringsided's spool (Kafka cannot "
 			       "take it now)\n",
 			       (unsigned long long)r->opaque);
-		line_move(c, st, LINE_SPOOLED);
+		rsend_line_move(c, st, LINE_SPOOLED);
 		return;
 	}
 	if (r->status == 0) {
-		line_move(c, st, LINE_DELIVERED);
+		rsend_line_move(c, st, LINE_DELIVERED);
 		if (c->verbose)
 			printf("line %llu: delivered to %s [%d] at offset "
 			       "%lld\n",
@@ -151,22 +152,23 @@ static void on_report(const ringside_report_t *r, void *ctx)
 			       (long long)r->offset);
 		return;
 	}
-	line_move(c, st, LINE_FAILED);
+	rsend_line_move(c, st, LINE_FAILED);
 	fprintf(stderr, "ringside-send: line %llu: failed: %s (%s)\n",
 		(unsigned long long)r->opaque, ringside_strerror(r->status),
-		persistence_name(r->persistence));
+		rsend_persistence_name(r->persistence));
 }
 
 /* Waits until every record is finished, then, within what is left of the
  * budget, for the final reports of records that went to the spool. A
  * record still in the spool then is safe, not failed: ringsided delivers
  * it later. */
-static int wait_reports(ringside_t *rs, int64_t deadline, struct counts *c)
+static int rsend_wait_reports(ringside_t *rs, int64_t deadline,
+			      struct counts *c)
 {
 	int64_t left = deadline - rs_now_ms();
 	int rc;
 
-	rc = ringside_flush(rs, left > 0 ? (int)left : 0, on_report, c);
+	rc = ringside_flush(rs, left > 0 ? (int)left : 0, rsend_on_report, c);
 	if (rc == RINGSIDE_EDROPPED)
 		rc = 0; /* the counts say which lines went unreported */
 	while (rc == 0 && c->spooled > 0) {
@@ -176,7 +178,7 @@ static int wait_reports(ringside_t *rs, int64_t deadline, struct counts *c)
 		left = deadline - rs_now_ms();
 		if (left <= 0)
 			break;
-		n = ringside_poll(rs, on_report, c);
+		n = ringside_poll(rs, rsend_on_report, c);
 		if (n < 0)
 			return n == RINGSIDE_ENOTCONN ? 0 : n;
 		if (n == 0)
@@ -185,7 +187,7 @@ static int wait_reports(ringside_t *rs, int64_t deadline, struct counts *c)
 	return rc;
 }
 
-static int parse_header(char *arg, ringside_header_t *h)
+static int rsend_parse_header(char *arg, ringside_header_t *h)
 {
 	char *eq = strchr(arg, '=');
 
@@ -199,7 +201,7 @@ static int parse_header(char *arg, ringside_header_t *h)
 }
 
 /* A whole decimal number of milliseconds, 1 to INT_MAX. */
-static int parse_timeout(const char *arg, int *ms)
+static int rsend_parse_timeout(const char *arg, int *ms)
 {
 	char *end;
 	long v;
@@ -212,7 +214,7 @@ static int parse_timeout(const char *arg, int *ms)
 	return 0;
 }
 
-static void pause_1ms(void)
+static void rsend_pause_1ms(void)
 {
 	struct timespec ts = { .tv_sec = 0, .tv_nsec = 1000000 };
 
@@ -232,9 +234,9 @@ struct input {
 };
 
 /* The next line (without its newline): 1; 0 at the end of the input; -1
- * when no whole line is buffered (input_fill() reads more, and moves the
+ * when no whole line is buffered (rsend_input_fill() reads more, and moves the
  * buffer, so every line returned before is gone then). */
-static int input_line(struct input *in, char **line, size_t *len)
+static int rsend_input_line(struct input *in, char **line, size_t *len)
 {
 	char *nl = in->len > in->start ? memchr(in->buf + in->start, '\n',
 						in->len - in->start)
@@ -251,7 +253,7 @@ static int input_line(struct input *in, char **line, size_t *len)
 }
 
 /* Reads more of fd, keeping the partial line. 0, or -1 (errno). */
-static int input_fill(struct input *in, int fd)
+static int rsend_input_fill(struct input *in, int fd)
 {
 	ssize_t n;
 
@@ -283,9 +285,9 @@ static int input_fill(struct input *in, int fd)
 
 /* The record of one line: split at the first delim, if there is one
  * (binary-safe: a line may hold NUL bytes). */
-static void line_record(ringside_record_t *rec, char *line, size_t len,
-			const char *delim, const ringside_header_t *h,
-			size_t nh, uint64_t opaque)
+static void rsend_line_record(ringside_record_t *rec, char *line, size_t len,
+			      const char *delim, const ringside_header_t *h,
+			      size_t nh, uint64_t opaque)
 {
 	*rec = (ringside_record_t){
 		.value = line,
@@ -312,9 +314,9 @@ static void line_record(ringside_record_t *rec, char *line, size_t len,
  * refused for itself is reported failed and the rest go on. 0, 1 when the
  * deadline passed (c->sent says how many lines went), -1 when the
  * session is gone. */
-static int send_lines(ringside_t *rs, const ringside_topic_t *t,
-		      const ringside_record_t *recs, size_t n, int64_t deadline,
-		      struct counts *c)
+static int rsend_send_lines(ringside_t *rs, const ringside_topic_t *t,
+			    const ringside_record_t *recs, size_t n,
+			    int64_t deadline, struct counts *c)
 {
 	size_t done = 0;
 
@@ -324,27 +326,28 @@ static int send_lines(ringside_t *rs, const ringside_topic_t *t,
 
 		for (size_t i = 0; i < k; i++) {
 			c->sent++;
-			*line_state(c, c->sent, 1) = LINE_SENT;
+			*rsend_line_state(c, c->sent, 1) = LINE_SENT;
 		}
 		done += k;
 		if (err == RINGSIDE_EFULL) {
 			if (rs_now_ms() >= deadline)
 				return 1;
-			if (ringside_poll(rs, on_report, c) == 0)
-				pause_1ms();
+			if (ringside_poll(rs, rsend_on_report, c) == 0)
+				rsend_pause_1ms();
 			continue;
 		}
 		if (err < 0) {
 			c->sent++;
 			done++;
-			line_move(c, line_state(c, c->sent, 1), LINE_FAILED);
+			rsend_line_move(c, rsend_line_state(c, c->sent, 1),
+					LINE_FAILED);
 			fprintf(stderr, "ringside-send: line %llu: %s\n",
 				c->sent, ringside_strerror(err));
 			if (err == RINGSIDE_ENOTCONN)
 				return -1;
 		}
 	}
-	(void)ringside_poll(rs, on_report, c);
+	(void)ringside_poll(rs, rsend_on_report, c);
 	return 0;
 }
 
@@ -382,7 +385,7 @@ int main(int argc, char **argv)
 			break;
 		case 'H':
 			if (nh == MAX_HEADERS ||
-			    parse_header(optarg, &headers[nh]) < 0) {
+			    rsend_parse_header(optarg, &headers[nh]) < 0) {
 				fprintf(stderr,
 					"ringside-send: -H wants NAME=VALUE "
 					"(at most %d)\n",
@@ -395,7 +398,7 @@ int main(int argc, char **argv)
 			opts.name = optarg;
 			break;
 		case 'T':
-			if (parse_timeout(optarg, &timeout) < 0) {
+			if (rsend_parse_timeout(optarg, &timeout) < 0) {
 				fprintf(stderr,
 					"ringside-send: -T wants a number of "
 					"milliseconds from 1 to %d, not '%s'\n",
@@ -410,18 +413,18 @@ int main(int argc, char **argv)
 			quiet = 1;
 			break;
 		case 'h':
-			send_usage(stdout);
+			rsend_send_usage(stdout);
 			return 0;
 		case 'V':
 			printf("ringside-send %s\n", PACKAGE_VERSION);
 			return 0;
 		default:
-			send_usage(stderr);
+			rsend_send_usage(stderr);
 			return 2;
 		}
 	}
 	if (topic == NULL || optind != argc || (delim != NULL && !*delim)) {
-		send_usage(stderr);
+		rsend_send_usage(stderr);
 		return 2;
 	}
 	deadline = rs_now_ms() + timeout;
@@ -443,21 +446,21 @@ int main(int argc, char **argv)
 	for (rc = 0; rc == 0;) {
 		char *line;
 		size_t len;
-		int got = input_line(&in, &line, &len);
+		int got = rsend_input_line(&in, &line, &len);
 
 		if (got == 1) {
-			line_record(&recs[nrecs], line, len, delim, headers, nh,
-				    c.sent + nrecs + 1);
+			rsend_line_record(&recs[nrecs], line, len, delim,
+					  headers, nh, c.sent + nrecs + 1);
 			if (++nrecs < BATCH)
 				continue;
 		}
 		if (nrecs > 0) {
-			rc = send_lines(rs, t, recs, nrecs, deadline, &c);
+			rc = rsend_send_lines(rs, t, recs, nrecs, deadline, &c);
 			nrecs = 0;
 		}
 		if (rc == 0 && got == 0)
 			break;
-		if (rc == 0 && got < 0 && input_fill(&in, 0) < 0) {
+		if (rc == 0 && got < 0 && rsend_input_fill(&in, 0) < 0) {
 			fprintf(stderr, "ringside-send: reading stdin: %s\n",
 				strerror(errno));
 			stopped = 1;
@@ -472,7 +475,7 @@ int main(int argc, char **argv)
 			timeout, c.sent);
 	}
 	free(in.buf);
-	rc = wait_reports(rs, deadline, &c);
+	rc = rsend_wait_reports(rs, deadline, &c);
 	if (rc < 0)
 		fprintf(stderr, "ringside-send: waiting for reports: %s\n",
 			ringside_strerror(rc));

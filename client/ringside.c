@@ -20,10 +20,10 @@
 #include "internal.h"
 #include "ringside_clock.h"
 
-static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
+static void client_seterr(char *errbuf, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
+static void client_seterr(char *errbuf, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -37,7 +37,8 @@ static void seterr(char *errbuf, size_t errlen, const char *fmt, ...)
 /* Checks the header the daemon wrote against what this library derives
  * from its sizes, then keeps local copies: the hot path never trusts a size
  * it would have to re-read from shared memory. */
-static int check_header(const struct ringside_shm_hdr *h, uint64_t map_size)
+static int client_check_header(const struct ringside_shm_hdr *h,
+			       uint64_t map_size)
 {
 	struct ringside_shm_layout l;
 
@@ -78,7 +79,7 @@ int rs_client_attach(struct ringside *rs, int memfd, uint64_t map_size)
 		   MAP_SHARED | MAP_POPULATE, memfd, 0);
 	if (map == MAP_FAILED)
 		return -errno;
-	err = check_header(map, map_size);
+	err = client_check_header(map, map_size);
 	if (err < 0) {
 		munmap(map, map_size);
 		return err;
@@ -108,7 +109,7 @@ void rs_client_detach(struct ringside *rs)
 	rs->shm = NULL;
 }
 
-static struct ringside *handle_new(void)
+static struct ringside *client_handle_new(void)
 {
 	struct ringside *rs = calloc(1, sizeof(*rs));
 
@@ -149,12 +150,13 @@ static int client_hello(struct ringside *rs, const char *name, char *errbuf,
 	memcpy(rs->token, resp.token, sizeof(rs->token));
 	err = rs_client_attach(rs, fds[0], resp.map_size);
 	if (err < 0)
-		seterr(errbuf, errlen, "cannot map the session memory: %s",
-		       ringside_strerror(err));
+		client_seterr(errbuf, errlen,
+			      "cannot map the session memory: %s",
+			      ringside_strerror(err));
 	return err;
 }
 
-static int make_epoll(struct ringside *rs)
+static int client_make_epoll(struct ringside *rs)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 
@@ -193,17 +195,19 @@ ringside_t *ringside_open_opts(const ringside_options_t *opts, char *errbuf,
 		path = RINGSIDE_DEFAULT_SOCKET;
 	if (opts != NULL && (opts->resv[0] | opts->resv[1] | opts->resv[2] |
 			     opts->resv[3]) != 0) {
-		seterr(errbuf, errlen, "ringside_options_t.resv is not zero");
+		client_seterr(errbuf, errlen,
+			      "ringside_options_t.resv is not zero");
 		return NULL;
 	}
 	if (name != NULL && strlen(name) >= RINGSIDE_SESSION_NAME_MAX) {
-		seterr(errbuf, errlen, "session name longer than %u bytes",
-		       RINGSIDE_SESSION_NAME_MAX - 1);
+		client_seterr(errbuf, errlen,
+			      "session name longer than %u bytes",
+			      RINGSIDE_SESSION_NAME_MAX - 1);
 		return NULL;
 	}
-	rs = handle_new();
+	rs = client_handle_new();
 	if (rs == NULL) {
-		seterr(errbuf, errlen, "out of memory");
+		client_seterr(errbuf, errlen, "out of memory");
 		return NULL;
 	}
 	rs->timeout_ms = opts != NULL && opts->timeout_ms > 0
@@ -212,8 +216,9 @@ ringside_t *ringside_open_opts(const ringside_options_t *opts, char *errbuf,
 	rs->no_reconnect =
 		opts != NULL && (opts->flags & RINGSIDE_OPEN_NO_RECONNECT);
 	if (strlen(path) >= sizeof(rs->path)) {
-		seterr(errbuf, errlen, "socket path longer than %zu bytes",
-		       sizeof(rs->path) - 1);
+		client_seterr(errbuf, errlen,
+			      "socket path longer than %zu bytes",
+			      sizeof(rs->path) - 1);
 		goto fail;
 	}
 	memcpy(rs->path, path, strlen(path) + 1);
@@ -221,16 +226,17 @@ ringside_t *ringside_open_opts(const ringside_options_t *opts, char *errbuf,
 		memcpy(rs->name, name, strlen(name) + 1);
 	err = rs_conn_connect(path, rs->timeout_ms, &rs->sock);
 	if (err < 0) {
-		seterr(errbuf, errlen, "cannot connect to %s: %s", path,
-		       ringside_strerror(err));
+		client_seterr(errbuf, errlen, "cannot connect to %s: %s", path,
+			      ringside_strerror(err));
 		goto fail;
 	}
 	err = client_hello(rs, name, errbuf, errlen);
 	if (err < 0)
 		goto fail;
-	err = make_epoll(rs);
+	err = client_make_epoll(rs);
 	if (err < 0) {
-		seterr(errbuf, errlen, "epoll: %s", ringside_strerror(err));
+		client_seterr(errbuf, errlen, "epoll: %s",
+			      ringside_strerror(err));
 		goto fail;
 	}
 	return rs;

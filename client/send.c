@@ -12,7 +12,7 @@
 #include "internal.h"
 
 /* Bytes a record needs in the ring, or a negative code. */
-static int64_t frame_bytes(const ringside_record_t *rec, uint32_t *hbytes)
+static int64_t send_frame_bytes(const ringside_record_t *rec, uint32_t *hbytes)
 {
 	uint64_t h = 0, n;
 
@@ -48,15 +48,15 @@ static int64_t frame_bytes(const ringside_record_t *rec, uint32_t *hbytes)
 	return ringside_align8(n);
 }
 
-static void commit(struct ringside *rs, uint64_t off, int memorder)
+static void send_commit(struct ringside *rs, uint64_t off, int memorder)
 {
 	__atomic_fetch_or(&rs->bitmap[ringside_bit_word(off)],
 			  ringside_bit_mask(off), memorder);
 }
 
-static void write_frame(uint8_t *dst, uint32_t size, uint32_t hbytes,
-			const ringside_topic_t *topic,
-			const ringside_record_t *rec)
+static void send_write_frame(uint8_t *dst, uint32_t size, uint32_t hbytes,
+			     const ringside_topic_t *topic,
+			     const ringside_record_t *rec)
 {
 	struct ringside_frame f = {
 		.size = size,
@@ -106,7 +106,7 @@ static void write_frame(uint8_t *dst, uint32_t size, uint32_t hbytes,
 /* Whether the ring has room up to end for a writer that read *tail: 0,
  * RINGSIDE_EFULL, RINGSIDE_EPROTO, or 1 when *tail was stale (it is read
  * again: lay the frames out anew). */
-static int room_to(struct ringside *rs, uint64_t *tail, uint64_t end)
+static int send_room_to(struct ringside *rs, uint64_t *tail, uint64_t end)
 {
 	/* pairs with the release store below */
 	uint64_t rel = rs_load_acquire(&rs->cached_release);
@@ -133,7 +133,8 @@ static int room_to(struct ringside *rs, uint64_t *tail, uint64_t end)
 
 /* The padding a frame of size bytes at ring position pos needs first: the
  * rest of the ring when it would wrap, else 0. */
-static uint32_t pad_at(const struct ringside *rs, uint64_t pos, uint32_t size)
+static uint32_t send_pad_at(const struct ringside *rs, uint64_t pos,
+			    uint32_t size)
 {
 	uint64_t off = pos & rs->ring_mask;
 
@@ -141,15 +142,15 @@ static uint32_t pad_at(const struct ringside *rs, uint64_t pos, uint32_t size)
 }
 
 /* Claims [tail, end) for pad + size bytes, or fails with RINGSIDE_EFULL. */
-static int reserve(struct ringside *rs, uint32_t size, uint64_t *startp,
-		   uint32_t *padp)
+static int send_reserve(struct ringside *rs, uint32_t size, uint64_t *startp,
+			uint32_t *padp)
 {
 	uint64_t tail = rs_load_relaxed(&rs->shm->tail);
 
 	for (;;) {
-		uint32_t pad = pad_at(rs, tail, size);
+		uint32_t pad = send_pad_at(rs, tail, size);
 		uint64_t end = tail + pad + size;
-		int k = room_to(rs, &tail, end);
+		int k = send_room_to(rs, &tail, end);
 
 		if (k == 1)
 			continue;
@@ -163,7 +164,7 @@ static int reserve(struct ringside *rs, uint32_t size, uint64_t *startp,
 	}
 }
 
-static void ring_doorbell(struct ringside *rs)
+static void send_ring_doorbell(struct ringside *rs)
 {
 	/* Dekker with the daemon's arm in ring.c: our seq_cst commit then
 	 * this load; its seq_cst flag store then its load of our bit. */
@@ -175,22 +176,23 @@ static void ring_doorbell(struct ringside *rs)
 }
 
 /* The flags and reserved words of a record: 1 if they are wrong. */
-static int record_bad(const ringside_record_t *rec)
+static int send_record_bad(const ringside_record_t *rec)
 {
 	return (rec->flags & ~RINGSIDE_REC_PARTITION) ||
 	       ((rec->flags & RINGSIDE_REC_PARTITION) && rec->partition < 0) ||
 	       rec->timestamp < 0 || (rec->resv[0] | rec->resv[1]) != 0;
 }
 
-/* A record's frame bytes, or the code it fails with (after record_bad()). */
-static int64_t record_frame_bytes(struct ringside *rs,
-				  const ringside_record_t *rec,
-				  uint32_t *hbytes)
+/* A record's frame bytes, or the code it fails with (after send_record_bad()).
+ */
+static int64_t send_record_frame_bytes(struct ringside *rs,
+				       const ringside_record_t *rec,
+				       uint32_t *hbytes)
 {
 	int64_t size;
 
 	*hbytes = 0;
-	size = frame_bytes(rec, hbytes);
+	size = send_frame_bytes(rec, hbytes);
 	/* a reconnect may lower it meanwhile (reconnect.c's on_welcome) */
 	if (size > 0 && size > rs_load_relaxed(&rs->max_frame))
 		return RINGSIDE_ETOOBIG;
@@ -205,17 +207,17 @@ int ringside_sendv(ringside_t *rs, const ringside_topic_t *topic,
 	int64_t size;
 	int err;
 
-	if (rs == NULL || topic == NULL || rec == NULL || record_bad(rec))
+	if (rs == NULL || topic == NULL || rec == NULL || send_record_bad(rec))
 		return RINGSIDE_EINVAL;
 	/* while the daemon is away, records still go into the ring: the next
 	 * daemon reads them (unless the application opted out) */
 	if (rs->shm == NULL ||
 	    (rs->no_reconnect && rs_load_relaxed(&rs->disconnected)))
 		return RINGSIDE_ENOTCONN;
-	size = record_frame_bytes(rs, rec, &hbytes);
+	size = send_record_frame_bytes(rs, rec, &hbytes);
 	if (size < 0)
 		return (int)size;
-	err = reserve(rs, (uint32_t)size, &start, &pad);
+	err = send_reserve(rs, (uint32_t)size, &start, &pad);
 	if (err < 0) {
 		if (err == RINGSIDE_EFULL)
 			rs_add_relaxed(&rs->shm->sends_refused, 1);
@@ -227,12 +229,12 @@ int ringside_sendv(ringside_t *rs, const ringside_topic_t *topic,
 					    .type = RINGSIDE_FRAME_PAD };
 
 		memcpy(rs->ring + off, &p, 8);
-		commit(rs, off, __ATOMIC_RELEASE);
+		send_commit(rs, off, __ATOMIC_RELEASE);
 		off = 0;
 	}
-	write_frame(rs->ring + off, (uint32_t)size, hbytes, topic, rec);
-	commit(rs, off, __ATOMIC_SEQ_CST);
-	ring_doorbell(rs);
+	send_write_frame(rs->ring + off, (uint32_t)size, hbytes, topic, rec);
+	send_commit(rs, off, __ATOMIC_SEQ_CST);
+	send_ring_doorbell(rs);
 	return 0;
 }
 
@@ -242,8 +244,8 @@ int ringside_sendv(ringside_t *rs, const ringside_topic_t *topic,
  * fits, from one tail: returns how many, the first at *startp; 0 and *err
  * when not even the first fits; *err is why the rest did not (0: all
  * fitted). */
-static size_t reserve_run(struct ringside *rs, const uint32_t *size, size_t k,
-			  uint64_t *startp, int *err)
+static size_t send_reserve_run(struct ringside *rs, const uint32_t *size,
+			       size_t k, uint64_t *startp, int *err)
 {
 	uint64_t tail = rs_load_relaxed(&rs->shm->tail);
 
@@ -253,9 +255,10 @@ static size_t reserve_run(struct ringside *rs, const uint32_t *size, size_t k,
 		int why = 0;
 
 		while (n < k) {
-			uint64_t end = pos + pad_at(rs, pos, size[n]) + size[n];
+			uint64_t end =
+				pos + send_pad_at(rs, pos, size[n]) + size[n];
 
-			why = room_to(rs, &tail, end);
+			why = send_room_to(rs, &tail, end);
 			if (why != 0)
 				break;
 			pos = end;
@@ -282,7 +285,8 @@ struct commit_acc {
 	uint64_t mask; /* 0: nothing gathered */
 };
 
-static void commit_add(struct ringside *rs, struct commit_acc *c, uint64_t off)
+static void send_commit_add(struct ringside *rs, struct commit_acc *c,
+			    uint64_t off)
 {
 	uint64_t w = ringside_bit_word(off);
 
@@ -296,15 +300,16 @@ static void commit_add(struct ringside *rs, struct commit_acc *c, uint64_t off)
 }
 
 /* Writes the n frames reserved from pos on and publishes them; the last
- * OR is seq_cst, for the doorbell (see ring_doorbell()). */
-static void publish_run(struct ringside *rs, const ringside_topic_t *topic,
-			const ringside_record_t *recs, const uint32_t *size,
-			const uint32_t *hbytes, size_t n, uint64_t pos)
+ * OR is seq_cst, for the doorbell (see send_ring_doorbell()). */
+static void send_publish_run(struct ringside *rs, const ringside_topic_t *topic,
+			     const ringside_record_t *recs,
+			     const uint32_t *size, const uint32_t *hbytes,
+			     size_t n, uint64_t pos)
 {
 	struct commit_acc c = { 0, 0 };
 
 	for (size_t i = 0; i < n; i++) {
-		uint32_t pad = pad_at(rs, pos, size[i]);
+		uint32_t pad = send_pad_at(rs, pos, size[i]);
 		uint64_t off = pos & rs->ring_mask;
 
 		if (pad > 0) {
@@ -314,13 +319,13 @@ static void publish_run(struct ringside *rs, const ringside_topic_t *topic,
 			};
 
 			memcpy(rs->ring + off, &p, 8);
-			commit_add(rs, &c, off);
+			send_commit_add(rs, &c, off);
 			pos += pad;
 			off = 0;
 		}
-		write_frame(rs->ring + off, size[i], hbytes[i], topic,
-			    &recs[i]);
-		commit_add(rs, &c, off);
+		send_write_frame(rs->ring + off, size[i], hbytes[i], topic,
+				 &recs[i]);
+		send_commit_add(rs, &c, off);
 		pos += size[i];
 	}
 	__atomic_fetch_or(&rs->bitmap[c.word], c.mask, __ATOMIC_SEQ_CST);
@@ -350,10 +355,10 @@ int ringside_send_batch(ringside_t *rs, const ringside_topic_t *topic,
 		/* the run: up to the first bad record */
 		for (; k < RUN_MAX && done + k < n; k++) {
 			const ringside_record_t *rec = &records[done + k];
-			int64_t sz = record_bad(rec)
+			int64_t sz = send_record_bad(rec)
 					     ? RINGSIDE_EINVAL
-					     : record_frame_bytes(rs, rec,
-								  &hbytes[k]);
+					     : send_record_frame_bytes(
+						       rs, rec, &hbytes[k]);
 
 			if (sz < 0) {
 				bad = (int)sz;
@@ -361,10 +366,10 @@ int ringside_send_batch(ringside_t *rs, const ringside_topic_t *topic,
 			}
 			size[k] = (uint32_t)sz;
 		}
-		got = k > 0 ? reserve_run(rs, size, k, &start, &err) : 0;
+		got = k > 0 ? send_reserve_run(rs, size, k, &start, &err) : 0;
 		if (got > 0) {
-			publish_run(rs, topic, records + done, size, hbytes,
-				    got, start);
+			send_publish_run(rs, topic, records + done, size,
+					 hbytes, got, start);
 			done += got;
 		}
 		/* a record that did not fit stops the batch before a bad one
@@ -373,7 +378,7 @@ int ringside_send_batch(ringside_t *rs, const ringside_topic_t *topic,
 			err = bad;
 	}
 	if (done > 0)
-		ring_doorbell(rs);
+		send_ring_doorbell(rs);
 	if (err == RINGSIDE_EFULL)
 		rs_add_relaxed(&rs->shm->sends_refused, n - done);
 	if (sent != NULL)

@@ -13,7 +13,7 @@
 #include "acl.h"
 #include "log.h"
 
-static int parse_id(const char *tok, unsigned long *id)
+static int acl_parse_id(const char *tok, unsigned long *id)
 {
 	char *end;
 
@@ -37,7 +37,7 @@ int rs_acl_add(struct rs_acl *acl, const char *value, int is_groups,
 	     tok = strtok_r(NULL, ", \t", &save)) {
 		unsigned long id;
 
-		if (parse_id(tok, &id) < 0) {
+		if (acl_parse_id(tok, &id) < 0) {
 			if (is_groups) {
 				struct group *gr = getgrnam(tok);
 
@@ -72,7 +72,7 @@ int rs_acl_add(struct rs_acl *acl, const char *value, int is_groups,
 	return rc;
 }
 
-static int has_gid(const struct rs_acl *acl, gid_t gid)
+static int acl_has_gid(const struct rs_acl *acl, gid_t gid)
 {
 	for (size_t i = 0; i < acl->ngids; i++)
 		if (acl->gids[i] == gid)
@@ -87,10 +87,10 @@ int rs_acl_allows(const struct rs_acl *acl, const struct rs_peer *peer)
 	for (size_t i = 0; i < acl->nuids; i++)
 		if (acl->uids[i] == peer->uid)
 			return 1;
-	if (has_gid(acl, peer->gid))
+	if (acl_has_gid(acl, peer->gid))
 		return 1;
 	for (int i = 0; i < peer->ngroups; i++)
-		if (has_gid(acl, peer->groups[i]))
+		if (acl_has_gid(acl, peer->groups[i]))
 			return 1;
 	return 0;
 }

@@ -29,7 +29,7 @@ struct text {
 	size_t cap;
 };
 
-static void text_add(struct text *t, const char *s, size_t n)
+static void checkpoint_text_add(struct text *t, const char *s, size_t n)
 {
 	if (t->len + n + 1 > t->cap) {
 		size_t cap = t->cap ? t->cap : 4096;
@@ -54,23 +54,23 @@ size_t rs_checkpoint_encode(uint64_t next_seq,
 	char line[RINGSIDE_TOPIC_NAME_MAX + 64];
 	int k;
 
-	text_add(&t, HEADER_LINE, strlen(HEADER_LINE));
+	checkpoint_text_add(&t, HEADER_LINE, strlen(HEADER_LINE));
 	k = snprintf(line, sizeof(line), "next_seq %" PRIu64 "\n", next_seq);
-	text_add(&t, line, (size_t)k);
+	checkpoint_text_add(&t, line, (size_t)k);
 	for (size_t i = 0; i < n; i++) {
 		k = snprintf(line, sizeof(line), "topic %s %" PRIu64 "\n",
 			     v[i].name, v[i].seq);
-		text_add(&t, line, (size_t)k);
+		checkpoint_text_add(&t, line, (size_t)k);
 	}
 	k = snprintf(line, sizeof(line), "crc %08x\n",
 		     rs_crc32c(0, t.p, t.len));
-	text_add(&t, line, (size_t)k);
+	checkpoint_text_add(&t, line, (size_t)k);
 	*out = t.p;
 	return t.len;
 }
 
 /* A decimal u64 filling exactly [p, end). */
-static int parse_u64(const char *p, const char *end, uint64_t *v)
+static int checkpoint_parse_u64(const char *p, const char *end, uint64_t *v)
 {
 	uint64_t x = 0;
 
@@ -88,21 +88,22 @@ static int parse_u64(const char *p, const char *end, uint64_t *v)
 }
 
 /* One line [p, end) without its newline; fn NULL: only check it. */
-static int decode_line(const char *p, const char *end, uint64_t *next_seq,
-		       rs_checkpoint_topic_fn fn, void *arg)
+static int checkpoint_decode_line(const char *p, const char *end,
+				  uint64_t *next_seq, rs_checkpoint_topic_fn fn,
+				  void *arg)
 {
 	char name[RINGSIDE_TOPIC_NAME_MAX + 1];
 	const char *sp;
 	uint64_t v;
 
 	if (end - p > 9 && memcmp(p, "next_seq ", 9) == 0)
-		return parse_u64(p + 9, end, next_seq);
+		return checkpoint_parse_u64(p + 9, end, next_seq);
 	if (end - p < 6 || memcmp(p, "topic ", 6) != 0)
 		return -1;
 	p += 6;
 	sp = memchr(p, ' ', (size_t)(end - p));
 	if (sp == NULL || !ringside_topic_name_valid(p, (size_t)(sp - p)) ||
-	    parse_u64(sp + 1, end, &v) < 0)
+	    checkpoint_parse_u64(sp + 1, end, &v) < 0)
 		return -1;
 	if (fn != NULL) {
 		memcpy(name, p, (size_t)(sp - p));
@@ -112,8 +113,9 @@ static int decode_line(const char *p, const char *end, uint64_t *next_seq,
 	return 0;
 }
 
-static int decode_lines(const char *text, size_t len, uint64_t *next_seq,
-			rs_checkpoint_topic_fn fn, void *arg)
+static int checkpoint_decode_lines(const char *text, size_t len,
+				   uint64_t *next_seq,
+				   rs_checkpoint_topic_fn fn, void *arg)
 {
 	const char *p = text + strlen(HEADER_LINE), *end = text + len;
 	int have_next = 0;
@@ -125,7 +127,7 @@ static int decode_lines(const char *text, size_t len, uint64_t *next_seq,
 			return -1;
 		if (end - p > 9 && memcmp(p, "next_seq ", 9) == 0)
 			have_next++;
-		if (decode_line(p, nl, next_seq, fn, arg) < 0)
+		if (checkpoint_decode_line(p, nl, next_seq, fn, arg) < 0)
 			return -1;
 		p = nl + 1;
 	}
@@ -158,10 +160,12 @@ int rs_checkpoint_decode(const char *text, size_t len, uint64_t *next_seq,
 	    crc != rs_crc32c(0, text, (size_t)(crcline - text)))
 		return -1;
 	/* every line checked before any is reported */
-	if (decode_lines(text, (size_t)(crcline - text), &seq, NULL, NULL) < 0)
+	if (checkpoint_decode_lines(text, (size_t)(crcline - text), &seq, NULL,
+				    NULL) < 0)
 		return -1;
 	*next_seq = seq;
-	return decode_lines(text, (size_t)(crcline - text), &seq, fn, arg);
+	return checkpoint_decode_lines(text, (size_t)(crcline - text), &seq, fn,
+				       arg);
 }
 
 int rs_checkpoint_read(int dirfd, uint64_t *next_seq, rs_checkpoint_topic_fn fn,

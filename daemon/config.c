@@ -72,10 +72,10 @@ struct parser {
 	rd_kafka_topic_conf_t *scratch_topic;
 };
 
-static void perr(struct parser *p, int line, const char *fmt, ...)
+static void config_perr(struct parser *p, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-static void perr(struct parser *p, int line, const char *fmt, ...)
+static void config_perr(struct parser *p, int line, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -98,7 +98,7 @@ static void perr(struct parser *p, int line, const char *fmt, ...)
 		p->erroff += (size_t)n;
 }
 
-static char *xstrdup(const char *s)
+static char *config_xstrdup(const char *s)
 {
 	char *d = strdup(s);
 
@@ -107,7 +107,7 @@ static char *xstrdup(const char *s)
 	return d;
 }
 
-static void *xreallocarray(void *ptr, size_t n, size_t size)
+static void *config_xreallocarray(void *ptr, size_t n, size_t size)
 {
 	void *p;
 
@@ -119,23 +119,23 @@ static void *xreallocarray(void *ptr, size_t n, size_t size)
 	return p;
 }
 
-static void props_add(struct parser *p, struct rs_props *props, const char *key,
-		      const char *value)
+static void config_props_add(struct parser *p, struct rs_props *props,
+			     const char *key, const char *value)
 {
 	if (props->n == props->cap) {
 		props->cap = props->cap ? props->cap * 2 : 8;
-		props->v =
-			xreallocarray(props->v, props->cap, sizeof(*props->v));
+		props->v = config_xreallocarray(props->v, props->cap,
+						sizeof(*props->v));
 	}
-	props->v[props->n].key = xstrdup(key);
-	props->v[props->n].value = xstrdup(value);
+	props->v[props->n].key = config_xstrdup(key);
+	props->v[props->n].value = config_xstrdup(value);
 	props->v[props->n].file =
-		p->outer_file != NULL ? xstrdup(p->path) : NULL;
+		p->outer_file != NULL ? config_xstrdup(p->path) : NULL;
 	props->v[props->n].line = p->line;
 	props->n++;
 }
 
-static void props_free(struct rs_props *props)
+static void config_props_free(struct rs_props *props)
 {
 	for (size_t i = 0; i < props->n; i++) {
 		free(props->v[i].key);
@@ -145,13 +145,13 @@ static void props_free(struct rs_props *props)
 	free(props->v);
 }
 
-static void strs_add(char ***v, size_t *n, const char *s)
+static void config_strs_add(char ***v, size_t *n, const char *s)
 {
-	*v = xreallocarray(*v, *n + 1, sizeof(**v));
-	(*v)[(*n)++] = xstrdup(s);
+	*v = config_xreallocarray(*v, *n + 1, sizeof(**v));
+	(*v)[(*n)++] = config_xstrdup(s);
 }
 
-static int strs_has(char **v, size_t n, const char *s)
+static int config_strs_has(char **v, size_t n, const char *s)
 {
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(v[i], s) == 0)
@@ -159,7 +159,7 @@ static int strs_has(char **v, size_t n, const char *s)
 	return 0;
 }
 
-static void strs_free(char ***v, size_t *n)
+static void config_strs_free(char ***v, size_t *n)
 {
 	for (size_t i = 0; i < *n; i++)
 		free((*v)[i]);
@@ -195,7 +195,7 @@ const char *rs_reports_name(enum rs_reports reports)
 }
 
 /* A decimal number with an optional binary suffix: K, M, G (or KiB...). */
-static int parse_size(const char *s, uint64_t *out)
+static int config_parse_size(const char *s, uint64_t *out)
 {
 	unsigned long long v;
 	uint64_t mult = 1;
@@ -235,7 +235,7 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-static int parse_uint(const char *s, uint64_t *out)
+static int config_parse_uint(const char *s, uint64_t *out)
 {
 	unsigned long long v;
 	char *end;
@@ -255,7 +255,7 @@ static int parse_uint(const char *s, uint64_t *out)
 #define LINE_OF(field) offsetof(struct parser, field)
 
 struct ringside_key;
-/* Parses value for key k and stores it: 0, or -1 after perr(). */
+/* Parses value for key k and stores it: 0, or -1 after config_perr(). */
 typedef int (*config_set_fn)(struct parser *p, const struct ringside_key *k,
 			     const char *value);
 
@@ -288,14 +288,15 @@ static int config_range(struct parser *p, const struct ringside_key *k,
 			uint64_t v)
 {
 	if (v < k->min || v > k->max) {
-		perr(p, p->line, "%s: %llu is out of range [%llu, %llu]",
-		     k->name, (unsigned long long)v, (unsigned long long)k->min,
-		     (unsigned long long)k->max);
+		config_perr(p, p->line, "%s: %llu is out of range [%llu, %llu]",
+			    k->name, (unsigned long long)v,
+			    (unsigned long long)k->min,
+			    (unsigned long long)k->max);
 		return -1;
 	}
 	if (k->pow2 && !ringside_is_pow2(v)) {
-		perr(p, p->line, "%s: %llu is not a power of two", k->name,
-		     (unsigned long long)v);
+		config_perr(p, p->line, "%s: %llu is not a power of two",
+			    k->name, (unsigned long long)v);
 		return -1;
 	}
 	return 0;
@@ -307,11 +308,11 @@ static int config_set_string(struct parser *p, const struct ringside_key *k,
 	char **dst = config_field(p, k);
 
 	if (*value == '\0') {
-		perr(p, p->line, "%s: empty value", k->name);
+		config_perr(p, p->line, "%s: empty value", k->name);
 		return -1;
 	}
 	free(*dst);
-	*dst = xstrdup(value);
+	*dst = config_xstrdup(value);
 	return 0;
 }
 
@@ -325,8 +326,9 @@ static int config_set_mode(struct parser *p, const struct ringside_key *k,
 	errno = 0;
 	m = strtoul(value, &end, 8);
 	if (*value == '\0' || *end != '\0' || errno != 0 || m > k->max) {
-		perr(p, p->line, "%s: '%s' is not an octal mode (e.g. 0660)",
-		     k->name, value);
+		config_perr(p, p->line,
+			    "%s: '%s' is not an octal mode (e.g. 0660)",
+			    k->name, value);
 		return -1;
 	}
 	p->cfg->socket_mode = (unsigned int)m;
@@ -340,11 +342,12 @@ static int config_set_group(struct parser *p, const struct ringside_key *k,
 	struct group *gr = getgrnam(value);
 
 	if (gr == NULL) {
-		perr(p, p->line, "%s: no group named '%s'", k->name, value);
+		config_perr(p, p->line, "%s: no group named '%s'", k->name,
+			    value);
 		return -1;
 	}
 	free(p->cfg->socket_group);
-	p->cfg->socket_group = xstrdup(value);
+	p->cfg->socket_group = config_xstrdup(value);
 	p->cfg->socket_gid = gr->gr_gid;
 	return 0;
 }
@@ -353,10 +356,11 @@ static int config_set_log_level(struct parser *p, const struct ringside_key *k,
 				const char *value)
 {
 	if (log_level_parse(value, &p->cfg->log_level) < 0) {
-		perr(p, p->line,
-		     "%s: '%s' is not one of error, warning, notice, info, "
-		     "debug",
-		     k->name, value);
+		config_perr(
+			p, p->line,
+			"%s: '%s' is not one of error, warning, notice, info, "
+			"debug",
+			k->name, value);
 		return -1;
 	}
 	return 0;
@@ -372,15 +376,16 @@ static int config_set_fsync(struct parser *p, const struct ringside_key *k,
 		p->cfg->spool_fsync = RS_SYNC_ALWAYS;
 	} else if (strcmp(value, "never") == 0) {
 		p->cfg->spool_fsync = RS_SYNC_NEVER;
-	} else if (parse_uint(value, &v) == 0 && v >= k->min && v <= k->max) {
+	} else if (config_parse_uint(value, &v) == 0 && v >= k->min &&
+		   v <= k->max) {
 		p->cfg->spool_fsync = RS_SYNC_INTERVAL;
 		p->cfg->spool_fsync_ms = (uint32_t)v;
 	} else {
-		perr(p, p->line,
-		     "%s: '%s' is not always, never or a number of "
-		     "milliseconds (%llu..%llu)",
-		     k->name, value, (unsigned long long)k->min,
-		     (unsigned long long)k->max);
+		config_perr(p, p->line,
+			    "%s: '%s' is not always, never or a number of "
+			    "milliseconds (%llu..%llu)",
+			    k->name, value, (unsigned long long)k->min,
+			    (unsigned long long)k->max);
 		return -1;
 	}
 	return 0;
@@ -395,8 +400,8 @@ static int config_set_full(struct parser *p, const struct ringside_key *k,
 	} else if (strcmp(value, "drop_oldest") == 0) {
 		p->cfg->spool_drop_oldest = 1;
 	} else {
-		perr(p, p->line, "%s: '%s' is not block or drop_oldest",
-		     k->name, value);
+		config_perr(p, p->line, "%s: '%s' is not block or drop_oldest",
+			    k->name, value);
 		return -1;
 	}
 	return 0;
@@ -407,9 +412,9 @@ static int config_set_size64(struct parser *p, const struct ringside_key *k,
 {
 	uint64_t v;
 
-	if (parse_size(value, &v) < 0) {
-		perr(p, p->line, "%s: '%s' is not a size (e.g. 4G)", k->name,
-		     value);
+	if (config_parse_size(value, &v) < 0) {
+		config_perr(p, p->line, "%s: '%s' is not a size (e.g. 4G)",
+			    k->name, value);
 		return -1;
 	}
 	if (config_range(p, k, v) < 0)
@@ -424,9 +429,10 @@ static int config_set_u32(struct parser *p, const struct ringside_key *k,
 {
 	uint64_t v;
 
-	if ((size ? parse_size(value, &v) : parse_uint(value, &v)) < 0) {
-		perr(p, p->line, "%s: '%s' is not a %s", k->name, value,
-		     size ? "size (e.g. 4M)" : "number");
+	if ((size ? config_parse_size(value, &v)
+		  : config_parse_uint(value, &v)) < 0) {
+		config_perr(p, p->line, "%s: '%s' is not a %s", k->name, value,
+			    size ? "size (e.g. 4M)" : "number");
 		return -1;
 	}
 	if (config_range(p, k, v) < 0)
@@ -449,7 +455,7 @@ static int config_set_uint(struct parser *p, const struct ringside_key *k,
 
 /* "127.0.0.1:9464" or "[::1]:9464": a literal address (no name lookup at
  * start-up) and a port. 0, or -1. */
-static int parse_listen(const char *value, char **host, uint16_t *port)
+static int config_parse_listen(const char *value, char **host, uint16_t *port)
 {
 	const char *colon = strrchr(value, ':');
 	char addr[INET6_ADDRSTRLEN + 2];
@@ -457,7 +463,7 @@ static int parse_listen(const char *value, char **host, uint16_t *port)
 	uint64_t v;
 	size_t len;
 
-	if (colon == NULL || parse_uint(colon + 1, &v) < 0 || v == 0 ||
+	if (colon == NULL || config_parse_uint(colon + 1, &v) < 0 || v == 0 ||
 	    v > 65535)
 		return -1;
 	len = (size_t)(colon - value);
@@ -473,7 +479,7 @@ static int parse_listen(const char *value, char **host, uint16_t *port)
 	    inet_pton(AF_INET6, addr, bin) != 1)
 		return -1;
 	free(*host);
-	*host = xstrdup(addr);
+	*host = config_xstrdup(addr);
 	*port = (uint16_t)v;
 	return 0;
 }
@@ -482,12 +488,13 @@ static int parse_listen(const char *value, char **host, uint16_t *port)
 static int config_set_listen(struct parser *p, const struct ringside_key *k,
 			     const char *value)
 {
-	if (parse_listen(value, &p->cfg->metrics_host, &p->cfg->metrics_port) <
-	    0) {
-		perr(p, p->line,
-		     "%s: '%s' is not ADDRESS:PORT (e.g. 127.0.0.1:9464 or "
-		     "[::1]:9464)",
-		     k->name, value);
+	if (config_parse_listen(value, &p->cfg->metrics_host,
+				&p->cfg->metrics_port) < 0) {
+		config_perr(
+			p, p->line,
+			"%s: '%s' is not ADDRESS:PORT (e.g. 127.0.0.1:9464 or "
+			"[::1]:9464)",
+			k->name, value);
 		return -1;
 	}
 	return 0;
@@ -542,8 +549,8 @@ static const struct ringside_key ringside_keys[] = {
 
 /* allow_users / allow_groups, in [ringside] or a topic section. 1 if name
  * was one of them. */
-static int acl_key(struct parser *p, struct rs_acl *acl, const char *name,
-		   const char *value)
+static int config_acl_key(struct parser *p, struct rs_acl *acl,
+			  const char *name, const char *value)
 {
 	int groups = strcmp(name, "allow_groups") == 0;
 	const char *bad;
@@ -551,22 +558,23 @@ static int acl_key(struct parser *p, struct rs_acl *acl, const char *name,
 	if (!groups && strcmp(name, "allow_users") != 0)
 		return 0;
 	if (rs_acl_add(acl, value, groups, &bad) < 0)
-		perr(p, p->line, "%s: no %s named '%s'", name,
-		     groups ? "group" : "user", bad);
+		config_perr(p, p->line, "%s: no %s named '%s'", name,
+			    groups ? "group" : "user", bad);
 	return 1;
 }
 
-static void ringside_key(struct parser *p, const char *name, const char *value)
+static void config_ringside_key(struct parser *p, const char *name,
+				const char *value)
 {
 	const struct ringside_key *k = NULL;
 
-	if (acl_key(p, &p->cfg->acl, name, value))
+	if (config_acl_key(p, &p->cfg->acl, name, value))
 		return;
 	for (size_t i = 0; i < sizeof(ringside_keys) / sizeof(*k); i++)
 		if (strcmp(ringside_keys[i].name, name) == 0)
 			k = &ringside_keys[i];
 	if (k == NULL) {
-		perr(p, p->line, "unknown key '%s' in [ringside]", name);
+		config_perr(p, p->line, "unknown key '%s' in [ringside]", name);
 		return;
 	}
 	/* set: remember where, for the checks after the whole file */
@@ -574,7 +582,7 @@ static void ringside_key(struct parser *p, const char *name, const char *value)
 		*(int *)((char *)p + k->line) = p->line;
 }
 
-static int is_acks_key(const char *name)
+static int config_is_acks_key(const char *name)
 {
 	return strcmp(name, "acks") == 0 ||
 	       strcmp(name, "request.required.acks") == 0;
@@ -583,8 +591,8 @@ static int is_acks_key(const char *name)
 /* PATH with each ${NAME} replaced by that environment variable (systemd's
  * LoadCredential= puts a root-only file in ${CREDENTIALS_DIRECTORY}); 0,
  * or -1 with an error. */
-static int include_expand(struct parser *p, const char *value, char *out,
-			  size_t outlen)
+static int config_include_expand(struct parser *p, const char *value, char *out,
+				 size_t outlen)
 {
 	size_t o = 0;
 
@@ -598,20 +606,21 @@ static int include_expand(struct parser *p, const char *value, char *out,
 			if (end == NULL ||
 			    (size_t)(end - v - 2) >= sizeof(name) ||
 			    end == v + 2) {
-				perr(p, p->line,
-				     "include: '%s': an unclosed "
-				     "or empty ${NAME}",
-				     value);
+				config_perr(p, p->line,
+					    "include: '%s': an unclosed "
+					    "or empty ${NAME}",
+					    value);
 				return -1;
 			}
 			memcpy(name, v + 2, (size_t)(end - v - 2));
 			name[end - v - 2] = '\0';
 			add = getenv(name);
 			if (add == NULL) {
-				perr(p, p->line,
-				     "include: '%s': ${%s} is not set in "
-				     "ringsided's environment",
-				     value, name);
+				config_perr(
+					p, p->line,
+					"include: '%s': ${%s} is not set in "
+					"ringsided's environment",
+					value, name);
 				return -1;
 			}
 			n = strlen(add);
@@ -620,7 +629,8 @@ static int include_expand(struct parser *p, const char *value, char *out,
 			v++;
 		}
 		if (o + n >= outlen) {
-			perr(p, p->line, "include: '%s': path too long", value);
+			config_perr(p, p->line, "include: '%s': path too long",
+				    value);
 			return -1;
 		}
 		memcpy(out + o, add, n);
@@ -631,42 +641,47 @@ static int include_expand(struct parser *p, const char *value, char *out,
 }
 
 /* include = PATH: the reader goes on in PATH, then back in the config. */
-static void include_key(struct parser *p, const char *value)
+static void config_include_key(struct parser *p, const char *value)
 {
 	char path[PATH_MAX];
 	struct stat st;
 	FILE *f;
 
-	if (include_expand(p, value, path, sizeof(path)) < 0)
+	if (config_include_expand(p, value, path, sizeof(path)) < 0)
 		return;
 	if (path[0] != '/') {
-		perr(p, p->line, "include: '%s' is not an absolute path", path);
+		config_perr(p, p->line, "include: '%s' is not an absolute path",
+			    path);
 		return;
 	}
 	f = fopen(path, "r");
 	if (f == NULL) {
-		perr(p, p->line, "include: %s: %s", path, strerror(errno));
+		config_perr(p, p->line, "include: %s: %s", path,
+			    strerror(errno));
 		return;
 	}
 	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-		perr(p, p->line, "include: %s is not a regular file", path);
+		config_perr(p, p->line, "include: %s is not a regular file",
+			    path);
 		fclose(f);
 		return;
 	}
 	/* it holds secrets: nobody but its owner and group reads it, and
 	 * only its owner writes it */
 	if (st.st_mode & (S_IROTH | S_IWOTH | S_IWGRP)) {
-		perr(p, p->line,
-		     "include: %s is readable by others or writable by its "
-		     "group or others (mode %04o): chmod 0640 or 0600",
-		     path, (unsigned int)(st.st_mode & 07777));
+		config_perr(
+			p, p->line,
+			"include: %s is readable by others or writable by its "
+			"group or others (mode %04o): chmod 0640 or 0600",
+			path, (unsigned int)(st.st_mode & 07777));
 		fclose(f);
 		return;
 	}
-	p->spans = xreallocarray(p->spans, p->nspans + 1, sizeof(*p->spans));
+	p->spans = config_xreallocarray(p->spans, p->nspans + 1,
+					sizeof(*p->spans));
 	p->spans[p->nspans].first = p->total + 1;
 	p->spans[p->nspans].last = p->total;
-	p->spans[p->nspans].path = xstrdup(path);
+	p->spans[p->nspans].path = config_xstrdup(path);
 	p->outer_file = p->file;
 	p->outer_line = p->line;
 	p->file = f;
@@ -676,10 +691,10 @@ static void include_key(struct parser *p, const char *value)
 }
 
 /* The end of an included file: back in the config, after its include. */
-static void include_done(struct parser *p)
+static void config_include_done(struct parser *p)
 {
 	if (ferror(p->file))
-		perr(p, p->line, "read error: %s", strerror(errno));
+		config_perr(p, p->line, "read error: %s", strerror(errno));
 	fclose(p->file);
 	p->spans[p->nspans - 1].last = p->total;
 	p->file = p->outer_file;
@@ -688,56 +703,60 @@ static void include_done(struct parser *p)
 	p->outer_file = NULL;
 }
 
-static void kafka_key(struct parser *p, const char *name, const char *value)
+static void config_kafka_key(struct parser *p, const char *name,
+			     const char *value)
 {
 	char errstr[512];
 
 	if (strcmp(name, "include") == 0) {
-		include_key(p, value);
+		config_include_key(p, value);
 		return;
 	}
 
-	if (is_acks_key(name)) {
-		perr(p, p->line,
-		     "[kafka] %s: set acks per topic, in [topic:*] or "
-		     "[topic:NAME]",
-		     name);
+	if (config_is_acks_key(name)) {
+		config_perr(p, p->line,
+			    "[kafka] %s: set acks per topic, in [topic:*] or "
+			    "[topic:NAME]",
+			    name);
 		return;
 	}
 	if (strcmp(name, "transactional.id") == 0) {
-		perr(p, p->line,
-		     "[kafka] %s: ringsided does not use transactions (each "
-		     "record is delivered and reported on its own, in one "
-		     "producer shared by every client); remove it",
-		     name);
+		config_perr(
+			p, p->line,
+			"[kafka] %s: ringsided does not use transactions (each "
+			"record is delivered and reported on its own, in one "
+			"producer shared by every client); remove it",
+			name);
 		return;
 	}
 	if (strcmp(name, "delivery.report.only.error") == 0) {
-		perr(p, p->line,
-		     "[kafka] %s: ringsided needs every delivery report; use "
-		     "reports = errors in a topic section instead",
-		     name);
+		config_perr(p, p->line,
+			    "[kafka] %s: ringsided needs every delivery "
+			    "report; use "
+			    "reports = errors in a topic section instead",
+			    name);
 		return;
 	}
 	if (rd_kafka_conf_set(p->scratch, name, value, errstr,
 			      sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-		perr(p, p->line, "[kafka] %s: %s", name, errstr);
+		config_perr(p, p->line, "[kafka] %s: %s", name, errstr);
 		return;
 	}
-	props_add(p, &p->cfg->kafka, name, value);
+	config_props_add(p, &p->cfg->kafka, name, value);
 }
 
-static void topic_key(struct parser *p, const char *name, const char *value)
+static void config_topic_key(struct parser *p, const char *name,
+			     const char *value)
 {
 	struct rs_topic_config *t = p->topic;
 	char errstr[512];
 
 	if (strcmp(name, "include") == 0) {
-		include_key(p, value);
+		config_include_key(p, value);
 		return;
 	}
 
-	if (acl_key(p, &t->acl, name, value))
+	if (config_acl_key(p, &t->acl, name, value))
 		return;
 	if (strcmp(name, "acks") == 0) {
 		if (strcmp(value, "0") == 0)
@@ -747,8 +766,8 @@ static void topic_key(struct parser *p, const char *name, const char *value)
 		else if (strcmp(value, "all") == 0 || strcmp(value, "-1") == 0)
 			t->acks = RS_ACKS_ALL;
 		else
-			perr(p, p->line, "acks: '%s' is not 0, 1 or all",
-			     value);
+			config_perr(p, p->line, "acks: '%s' is not 0, 1 or all",
+				    value);
 		return;
 	}
 	if (strcmp(name, "reports") == 0) {
@@ -759,8 +778,9 @@ static void topic_key(struct parser *p, const char *name, const char *value)
 		else if (strcmp(value, "none") == 0)
 			t->reports = RS_REPORTS_NONE;
 		else
-			perr(p, p->line,
-			     "reports: '%s' is not all, errors or none", value);
+			config_perr(p, p->line,
+				    "reports: '%s' is not all, errors or none",
+				    value);
 		return;
 	}
 	if (strcmp(name, "write_ahead") == 0) {
@@ -770,8 +790,9 @@ static void topic_key(struct parser *p, const char *name, const char *value)
 			 strcmp(value, "false") == 0)
 			t->write_ahead = 0;
 		else
-			perr(p, p->line, "write_ahead: '%s' is not yes or no",
-			     value);
+			config_perr(p, p->line,
+				    "write_ahead: '%s' is not yes or no",
+				    value);
 		return;
 	}
 	if (strcmp(name, "backlog_bytes") == 0 ||
@@ -779,13 +800,14 @@ static void topic_key(struct parser *p, const char *name, const char *value)
 		uint64_t v;
 		int bytes = name[8] == 'b';
 
-		if ((bytes ? parse_size(value, &v) : parse_uint(value, &v)) <
-			    0 ||
+		if ((bytes ? config_parse_size(value, &v)
+			   : config_parse_uint(value, &v)) < 0 ||
 		    v == 0 || v > (bytes ? (1ULL << 40) : 86400000ULL)) {
-			perr(p, p->line, "%s: '%s' is not a %s", name, value,
-			     bytes ? "size from 1 byte to 1T"
-				   : "number of milliseconds from 1 to "
-				     "86400000");
+			config_perr(p, p->line, "%s: '%s' is not a %s", name,
+				    value,
+				    bytes ? "size from 1 byte to 1T"
+					  : "number of milliseconds from 1 to "
+					    "86400000");
 			return;
 		}
 		if (bytes)
@@ -794,19 +816,22 @@ static void topic_key(struct parser *p, const char *name, const char *value)
 			t->backlog_ms = (int64_t)v;
 		return;
 	}
-	if (is_acks_key(name)) {
-		perr(p, p->line, "%s: write 'acks = 0|1|all' instead", name);
+	if (config_is_acks_key(name)) {
+		config_perr(p, p->line, "%s: write 'acks = 0|1|all' instead",
+			    name);
 		return;
 	}
 	if (rd_kafka_topic_conf_set(p->scratch_topic, name, value, errstr,
 				    sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-		perr(p, p->line, "[%s] %s: %s", p->section, name, errstr);
+		config_perr(p, p->line, "[%s] %s: %s", p->section, name,
+			    errstr);
 		return;
 	}
-	props_add(p, &t->props, name, value);
+	config_props_add(p, &t->props, name, value);
 }
 
-static struct rs_topic_config *topic_new(struct parser *p, const char *name)
+static struct rs_topic_config *config_topic_new(struct parser *p,
+						const char *name)
 {
 	struct rs_config *cfg = p->cfg;
 	struct rs_topic_config *t;
@@ -817,12 +842,12 @@ static struct rs_topic_config *topic_new(struct parser *p, const char *name)
 			fatal("calloc");
 		cfg->defaults = t;
 	} else {
-		cfg->topics = xreallocarray(cfg->topics, cfg->ntopics + 1,
-					    sizeof(*cfg->topics));
+		cfg->topics = config_xreallocarray(
+			cfg->topics, cfg->ntopics + 1, sizeof(*cfg->topics));
 		t = &cfg->topics[cfg->ntopics++];
 		memset(t, 0, sizeof(*t));
 	}
-	t->name = xstrdup(name);
+	t->name = config_xstrdup(name);
 	t->line = p->line;
 	t->acks = -1;
 	t->reports = -1;
@@ -834,17 +859,17 @@ static struct rs_topic_config *topic_new(struct parser *p, const char *name)
 
 /* Called on the first key of each section (inih reports sections only
  * through their keys): classifies it and catches duplicates. */
-static void enter_section(struct parser *p, const char *section)
+static void config_enter_section(struct parser *p, const char *section)
 {
 	snprintf(p->section, sizeof(p->section), "%s", section);
-	strs_free(&p->seen_keys, &p->nkeys);
+	config_strs_free(&p->seen_keys, &p->nkeys);
 	p->topic = NULL;
-	if (strs_has(p->seen_sections, p->nseen, section)) {
-		perr(p, p->line, "duplicate section [%s]", section);
+	if (config_strs_has(p->seen_sections, p->nseen, section)) {
+		config_perr(p, p->line, "duplicate section [%s]", section);
 		p->kind = SEC_BAD;
 		return;
 	}
-	strs_add(&p->seen_sections, &p->nseen, section);
+	config_strs_add(&p->seen_sections, &p->nseen, section);
 	if (strcmp(section, "ringside") == 0) {
 		p->kind = SEC_RINGSIDE;
 	} else if (strcmp(section, "kafka") == 0) {
@@ -854,58 +879,62 @@ static void enter_section(struct parser *p, const char *section)
 
 		if (strcmp(name, "*") != 0 &&
 		    !ringside_topic_name_valid(name, strlen(name))) {
-			perr(p, p->line,
-			     "[%s]: '%s' is not a valid Kafka topic name",
-			     section, name);
+			config_perr(
+				p, p->line,
+				"[%s]: '%s' is not a valid Kafka topic name",
+				section, name);
 			p->kind = SEC_BAD;
 			return;
 		}
 		p->kind = SEC_TOPIC;
-		p->topic = topic_new(p, name);
+		p->topic = config_topic_new(p, name);
 	} else if (section[0] == '\0') {
 		p->kind = SEC_NONE;
 	} else {
-		perr(p, p->line,
-		     "unknown section [%s] (expected [ringside], [kafka], "
-		     "[topic:NAME] or [topic:*])",
-		     section);
+		config_perr(
+			p, p->line,
+			"unknown section [%s] (expected [ringside], [kafka], "
+			"[topic:NAME] or [topic:*])",
+			section);
 		p->kind = SEC_BAD;
 	}
 }
 
-static int handler(void *user, const char *section, const char *name,
-		   const char *value)
+static int config_handler(void *user, const char *section, const char *name,
+			  const char *value)
 {
 	struct parser *p = user;
 
 	if (p->nseen == 0 || strcmp(section, p->section) != 0)
-		enter_section(p, section);
+		config_enter_section(p, section);
 	if (p->kind == SEC_BAD)
 		return 1;
 	if (p->kind == SEC_NONE) {
-		perr(p, p->line, "'%s' is outside any section", name);
+		config_perr(p, p->line, "'%s' is outside any section", name);
 		return 1;
 	}
 	if (p->outer_file != NULL && strcmp(name, "include") == 0) {
-		perr(p, p->line, "include: an included file cannot include");
+		config_perr(p, p->line,
+			    "include: an included file cannot include");
 		return 1;
 	}
-	if (strs_has(p->seen_keys, p->nkeys, name)) {
-		perr(p, p->line, "duplicate key '%s' in [%s]", name, section);
+	if (config_strs_has(p->seen_keys, p->nkeys, name)) {
+		config_perr(p, p->line, "duplicate key '%s' in [%s]", name,
+			    section);
 		return 1;
 	}
-	strs_add(&p->seen_keys, &p->nkeys, name);
+	config_strs_add(&p->seen_keys, &p->nkeys, name);
 	if (p->kind == SEC_RINGSIDE)
-		ringside_key(p, name, value);
+		config_ringside_key(p, name, value);
 	else if (p->kind == SEC_KAFKA)
-		kafka_key(p, name, value);
+		config_kafka_key(p, name, value);
 	else
-		topic_key(p, name, value);
+		config_topic_key(p, name, value);
 	return 1;
 }
 
 /* fgets for inih that counts lines and refuses lines it would split. */
-static char *reader(char *str, int num, void *stream)
+static char *config_reader(char *str, int num, void *stream)
 {
 	struct parser *p = stream;
 	size_t len;
@@ -913,7 +942,7 @@ static char *reader(char *str, int num, void *stream)
 	while (fgets(str, num, p->file) == NULL) {
 		if (p->outer_file == NULL)
 			return NULL;
-		include_done(p);
+		config_include_done(p);
 	}
 	p->line++;
 	p->total++;
@@ -921,23 +950,24 @@ static char *reader(char *str, int num, void *stream)
 	if (len > 0 && str[len - 1] != '\n' && !feof(p->file)) {
 		int c;
 
-		perr(p, p->line, "line longer than %d characters", num - 3);
+		config_perr(p, p->line, "line longer than %d characters",
+			    num - 3);
 		while ((c = fgetc(p->file)) != EOF && c != '\n')
 			;
 		str[0] = '\0'; /* the whole line is dropped */
 	}
 	if (p->outer_file != NULL && str[strspn(str, " \t")] == '[') {
-		perr(p, p->line,
-		     "an included file holds keys of the section that "
-		     "includes it, not sections");
+		config_perr(p, p->line,
+			    "an included file holds keys of the section that "
+			    "includes it, not sections");
 		str[0] = '\0';
 	}
 	return str;
 }
 
-static void defaults(struct rs_config *cfg)
+static void config_defaults(struct rs_config *cfg)
 {
-	cfg->socket_path = xstrdup("/run/ringside/ringside.sock");
+	cfg->socket_path = config_xstrdup("/run/ringside/ringside.sock");
 	cfg->socket_mode = 0660;
 	cfg->ring_size = 4U << 20;
 	cfg->reply_slots = 16384;
@@ -951,7 +981,7 @@ static void defaults(struct rs_config *cfg)
 	cfg->idle_linger_ms = 20;
 	cfg->shutdown_timeout_ms = 10000;
 	cfg->log_level = RS_LOG_INFO;
-	cfg->spool_dir = xstrdup("/var/lib/ringside/spool");
+	cfg->spool_dir = config_xstrdup("/var/lib/ringside/spool");
 	cfg->spool_fsync = RS_SYNC_INTERVAL;
 	cfg->spool_fsync_ms = 100;
 	cfg->spool_max_bytes = 1ULL << 30;
@@ -959,7 +989,7 @@ static void defaults(struct rs_config *cfg)
 	cfg->spool_drop_oldest = 0;
 }
 
-static void check(struct parser *p)
+static void config_check(struct parser *p)
 {
 	struct rs_config *cfg = p->cfg;
 	struct sockaddr_un sun;
@@ -967,37 +997,42 @@ static void check(struct parser *p)
 					     sizeof(struct ringside_frame));
 
 	if (frame_max > cfg->ring_size / 2)
-		perr(p,
-		     p->max_record_line ? p->max_record_line
-					: p->ring_size_line,
-		     "max_record_bytes (%u) must be at most half of ring_size "
-		     "(%u) less 48 bytes of framing",
-		     cfg->max_record_bytes, cfg->ring_size);
+		config_perr(p,
+			    p->max_record_line ? p->max_record_line
+					       : p->ring_size_line,
+			    "max_record_bytes (%u) must be at most half of "
+			    "ring_size "
+			    "(%u) less 48 bytes of framing",
+			    cfg->max_record_bytes, cfg->ring_size);
 	if (cfg->spool_segment_bytes > cfg->spool_max_bytes)
-		perr(p, p->spool_max_line ? p->spool_max_line : 1,
-		     "spool_max_bytes (%llu) is smaller than one segment "
-		     "(spool_segment_bytes %llu)",
-		     (unsigned long long)cfg->spool_max_bytes,
-		     (unsigned long long)cfg->spool_segment_bytes);
+		config_perr(
+			p, p->spool_max_line ? p->spool_max_line : 1,
+			"spool_max_bytes (%llu) is smaller than one segment "
+			"(spool_segment_bytes %llu)",
+			(unsigned long long)cfg->spool_max_bytes,
+			(unsigned long long)cfg->spool_segment_bytes);
 	if (cfg->spool_segment_bytes < 2ULL * frame_max + 1024)
-		perr(p, p->spool_max_line ? p->spool_max_line : 1,
-		     "spool_segment_bytes must hold at least two records of "
-		     "max_record_bytes");
+		config_perr(
+			p, p->spool_max_line ? p->spool_max_line : 1,
+			"spool_segment_bytes must hold at least two records of "
+			"max_record_bytes");
 	if (cfg->spool_dir[0] != '/')
-		perr(p, p->spool_dir_line,
-		     "spool_dir: '%s' is not an absolute "
-		     "path",
-		     cfg->spool_dir);
+		config_perr(p, p->spool_dir_line,
+			    "spool_dir: '%s' is not an absolute "
+			    "path",
+			    cfg->spool_dir);
 	if (cfg->socket_path[0] != '/')
-		perr(p, p->socket_line, "socket: '%s' is not an absolute path",
-		     cfg->socket_path);
+		config_perr(p, p->socket_line,
+			    "socket: '%s' is not an absolute path",
+			    cfg->socket_path);
 	else if (strlen(cfg->socket_path) >= sizeof(sun.sun_path))
-		perr(p, p->socket_line, "socket: path longer than %zu bytes",
-		     sizeof(sun.sun_path) - 1);
+		config_perr(p, p->socket_line,
+			    "socket: path longer than %zu bytes",
+			    sizeof(sun.sun_path) - 1);
 }
 
 /* inih's line n, in the file it was in: an include's or the config's. */
-static void syntax_error(struct parser *p, int n)
+static void config_syntax_error(struct parser *p, int n)
 {
 	int before = 0; /* lines of includes before n */
 
@@ -1013,8 +1048,8 @@ static void syntax_error(struct parser *p, int n)
 		if (sp->last < n)
 			before += sp->last - sp->first + 1;
 	}
-	perr(p, n - before,
-	     "syntax error: expected '[section]' or 'key = value'");
+	config_perr(p, n - before,
+		    "syntax error: expected '[section]' or 'key = value'");
 	p->path = p->cfg->path;
 }
 
@@ -1031,8 +1066,8 @@ int rs_config_load(const char *path, struct rs_config **cfgp, char *err,
 	cfg = calloc(1, sizeof(*cfg));
 	if (cfg == NULL)
 		fatal("calloc");
-	cfg->path = xstrdup(path);
-	defaults(cfg);
+	cfg->path = config_xstrdup(path);
+	config_defaults(cfg);
 	p.cfg = cfg;
 	p.path = cfg->path;
 	p.err = err;
@@ -1045,27 +1080,27 @@ int rs_config_load(const char *path, struct rs_config **cfgp, char *err,
 	}
 	p.scratch = rd_kafka_conf_new();
 	p.scratch_topic = rd_kafka_topic_conf_new();
-	rc = ini_parse_stream(reader, &p, handler, &p);
+	rc = ini_parse_stream(config_reader, &p, config_handler, &p);
 	if (p.outer_file != NULL) /* inih stopped inside an include */
-		include_done(&p);
+		config_include_done(&p);
 	if (ferror(p.file))
-		perr(&p, p.line, "read error: %s", strerror(errno));
+		config_perr(&p, p.line, "read error: %s", strerror(errno));
 	fclose(p.file);
 	/* our handler never fails, so a line number from inih is always a
 	 * line it could not parse (it reports only the first) */
 	if (rc > 0)
-		syntax_error(&p, rc);
+		config_syntax_error(&p, rc);
 	else if (rc < 0)
-		perr(&p, p.line, "cannot parse (error %d)", rc);
+		config_perr(&p, p.line, "cannot parse (error %d)", rc);
 	if (p.nerrors == 0)
-		check(&p);
+		config_check(&p);
 	rd_kafka_conf_destroy(p.scratch);
 	rd_kafka_topic_conf_destroy(p.scratch_topic);
 	for (size_t i = 0; i < p.nspans; i++)
 		free(p.spans[i].path);
 	free(p.spans);
-	strs_free(&p.seen_sections, &p.nseen);
-	strs_free(&p.seen_keys, &p.nkeys);
+	config_strs_free(&p.seen_sections, &p.nseen);
+	config_strs_free(&p.seen_keys, &p.nkeys);
 	if (p.nerrors > 0) {
 		rs_config_free(cfg);
 		return -1;
@@ -1074,11 +1109,11 @@ int rs_config_load(const char *path, struct rs_config **cfgp, char *err,
 	return 0;
 }
 
-static void topic_config_free(struct rs_topic_config *t)
+static void config_topic_config_free(struct rs_topic_config *t)
 {
 	free(t->name);
 	rs_acl_free(&t->acl);
-	props_free(&t->props);
+	config_props_free(&t->props);
 }
 
 void rs_config_free(struct rs_config *cfg)
@@ -1091,13 +1126,13 @@ void rs_config_free(struct rs_config *cfg)
 	free(cfg->spool_dir);
 	free(cfg->metrics_host);
 	rs_acl_free(&cfg->acl);
-	props_free(&cfg->kafka);
+	config_props_free(&cfg->kafka);
 	if (cfg->defaults != NULL) {
-		topic_config_free(cfg->defaults);
+		config_topic_config_free(cfg->defaults);
 		free(cfg->defaults);
 	}
 	for (size_t i = 0; i < cfg->ntopics; i++)
-		topic_config_free(&cfg->topics[i]);
+		config_topic_config_free(&cfg->topics[i]);
 	free(cfg->topics);
 	free(cfg);
 }

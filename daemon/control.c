@@ -14,7 +14,7 @@
 #include "client/ringside_fdpass.h"
 #include "control.h"
 
-static int stale_socket(const char *path)
+static int control_stale_socket(const char *path)
 {
 	struct sockaddr_un sun;
 	struct stat st;
@@ -46,7 +46,7 @@ int rs_control_listen(const char *path, unsigned int mode, gid_t gid,
 	*what = "socket path";
 	if (strlen(path) >= sizeof(sun.sun_path))
 		return -ENAMETOOLONG;
-	err = stale_socket(path);
+	err = control_stale_socket(path);
 	if (err < 0)
 		return err;
 	memset(&sun, 0, sizeof(sun));

@@ -12,7 +12,7 @@
 
 static uint32_t table[256];
 
-static void init_table(void)
+static void crc32c_init_table(void)
 {
 	for (uint32_t i = 0; i < 256; i++) {
 		uint32_t c = i;
@@ -23,15 +23,16 @@ static void init_table(void)
 	}
 }
 
-static uint32_t crc_sw(uint32_t crc, const uint8_t *p, size_t len)
+static uint32_t crc32c_crc_sw(uint32_t crc, const uint8_t *p, size_t len)
 {
 	static int ready;
 
 	/* pairs with the release store below: a thread that sees ready
 	 * sees the whole table */
 	if (!rs_load_acquire(&ready)) {
-		init_table(); /* idempotent: racing threads write equal values
-			       */
+		crc32c_init_table(); /* idempotent: racing threads write equal
+				      * values
+				      */
 		rs_store_release(&ready, 1);
 	}
 	while (len--)
@@ -67,5 +68,5 @@ uint32_t rs_crc32c(uint32_t crc, const void *buf, size_t len)
 	if (__builtin_cpu_supports("sse4.2"))
 		return ~crc_hw(crc, buf, len);
 #endif
-	return ~crc_sw(crc, buf, len);
+	return ~crc32c_crc_sw(crc, buf, len);
 }

@@ -86,10 +86,10 @@ struct rs_flow *rs_flow_new(const struct rs_flow_ops *ops, void *ctx,
 	return f;
 }
 
-static void mark_busy(struct rs_flow *f, struct rs_topic *t);
+static void flow_mark_busy(struct rs_flow *f, struct rs_topic *t);
 
 /* Lets go of every record the flow's lists hold (at exit). */
-static void release_list(struct rs_topic *t, struct rs_record_list *l)
+static void flow_release_list(struct rs_topic *t, struct rs_record_list *l)
 {
 	struct rs_record *rec;
 
@@ -118,16 +118,16 @@ void rs_flow_free(struct rs_flow *f)
 	while ((t = TAILQ_FIRST(&f->busy)) != NULL) {
 		TAILQ_REMOVE(&f->busy, t, busy_entry);
 		t->busy = 0;
-		release_list(t, &t->hold);
-		release_list(t, &t->direct);
-		release_list(t, &t->replaying);
+		flow_release_list(t, &t->hold);
+		flow_release_list(t, &t->direct);
+		flow_release_list(t, &t->replaying);
 	}
 	free(f);
 }
 
 /* t's index in the spool, taken the first time t needs one: a topic that
  * never spills never enters the spool's index (which is never pruned). */
-static uint32_t spool_id(struct rs_flow *f, struct rs_topic *t)
+static uint32_t flow_spool_id(struct rs_flow *f, struct rs_topic *t)
 {
 	if (t->spool_topic == RS_SPOOL_TOPIC_NONE)
 		t->spool_topic =
@@ -145,21 +145,21 @@ void rs_flow_topic_new(struct rs_flow *f, struct rs_topic *t)
 		return;
 	/* every record of a write-ahead topic goes through the spool */
 	rs_spool_end(f->spool, &end);
-	rs_spool_cursor_init(&t->cursor, spool_id(f, t), &end,
+	rs_spool_cursor_init(&t->cursor, flow_spool_id(f, t), &end,
 			     rs_spool_last_seq(f->spool));
 	t->mode = RS_MODE_SPOOLED;
-	mark_busy(f, t);
+	flow_mark_busy(f, t);
 }
 
 /* ------------------------------------------------------ pending queue */
 
-static struct rs_pending *pq_at(const struct rs_pending_q *q, size_t i)
+static struct rs_pending *flow_pq_at(const struct rs_pending_q *q, size_t i)
 {
 	return &q->v[(q->head + i) % q->cap];
 }
 
-static struct rs_pending *pq_push(struct rs_pending_q *q, uint64_t seq,
-				  const struct rs_spool_pos *pos)
+static struct rs_pending *flow_pq_push(struct rs_pending_q *q, uint64_t seq,
+				       const struct rs_spool_pos *pos)
 {
 	struct rs_pending *e;
 
@@ -170,13 +170,13 @@ static struct rs_pending *pq_push(struct rs_pending_q *q, uint64_t seq,
 		if (v == NULL)
 			fatal("malloc");
 		for (size_t i = 0; i < q->n; i++)
-			v[i] = *pq_at(q, i);
+			v[i] = *flow_pq_at(q, i);
 		free(q->v);
 		q->v = v;
 		q->cap = cap;
 		q->head = 0;
 	}
-	e = pq_at(q, q->n++);
+	e = flow_pq_at(q, q->n++);
 	e->seq = seq;
 	e->pos = *pos;
 	e->state = RS_PENDING_INFLIGHT;
@@ -185,24 +185,26 @@ static struct rs_pending *pq_push(struct rs_pending_q *q, uint64_t seq,
 	return e;
 }
 
-static struct rs_pending *pq_find(const struct rs_pending_q *q, uint64_t seq)
+static struct rs_pending *flow_pq_find(const struct rs_pending_q *q,
+				       uint64_t seq)
 {
 	size_t lo = 0, hi = q->n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (pq_at(q, mid)->seq < seq)
+		if (flow_pq_at(q, mid)->seq < seq)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo < q->n && pq_at(q, lo)->seq == seq ? pq_at(q, lo) : NULL;
+	return lo < q->n && flow_pq_at(q, lo)->seq == seq ? flow_pq_at(q, lo)
+							  : NULL;
 }
 
 /* ------------------------------------------------------------ helpers */
 
-static void mark_busy(struct rs_flow *f, struct rs_topic *t)
+static void flow_mark_busy(struct rs_flow *f, struct rs_topic *t)
 {
 	if (!t->busy) {
 		t->busy = 1;
@@ -210,16 +212,16 @@ static void mark_busy(struct rs_flow *f, struct rs_topic *t)
 	}
 }
 
-static void hold_push(struct rs_flow *f, struct rs_topic *t,
-		      struct rs_record *rec)
+static void flow_hold_push(struct rs_flow *f, struct rs_topic *t,
+			   struct rs_record *rec)
 {
 	struct rs_record *after = TAILQ_LAST(&t->hold, rs_record_list);
 
 	/* read order. A record read now is the youngest; one coming back
 	 * from librdkafka is older than every held record (a record goes to
 	 * librdkafka only while none of its topic is held), and so is the
-	 * one drain_hold() could not route: those are placed from the head,
-	 * with no walk over a hold list of half a million records */
+	 * one flow_drain_hold() could not route: those are placed from the
+	 * head, with no walk over a hold list of half a million records */
 	if (after != NULL && after->rseq > rec->rseq) {
 		struct rs_record *next = TAILQ_FIRST(&t->hold);
 
@@ -237,11 +239,11 @@ static void hold_push(struct rs_flow *f, struct rs_topic *t,
 	f->held++;
 	if (rec->in_ring)
 		f->ops->held(rec->session, 1);
-	mark_busy(f, t);
+	flow_mark_busy(f, t);
 }
 
-static void hold_remove(struct rs_flow *f, struct rs_topic *t,
-			struct rs_record *rec)
+static void flow_hold_remove(struct rs_flow *f, struct rs_topic *t,
+			     struct rs_record *rec)
 {
 	TAILQ_REMOVE(&t->hold, rec, tentry);
 	rec->list = RS_LIST_NONE;
@@ -250,18 +252,18 @@ static void hold_remove(struct rs_flow *f, struct rs_topic *t,
 		f->ops->held(rec->session, -1);
 }
 
-static void direct_add(struct rs_flow *f, struct rs_topic *t,
-		       struct rs_record *rec)
+static void flow_direct_add(struct rs_flow *f, struct rs_topic *t,
+			    struct rs_record *rec)
 {
 	TAILQ_INSERT_TAIL(&t->direct, rec, tentry);
 	rec->list = RS_LIST_DIRECT;
 	rec->in_kafka = 1;
 	t->direct_bytes += rec->size;
 	t->unshadowed++;
-	mark_busy(f, t);
+	flow_mark_busy(f, t);
 }
 
-static void direct_remove(struct rs_topic *t, struct rs_record *rec)
+static void flow_direct_remove(struct rs_topic *t, struct rs_record *rec)
 {
 	TAILQ_REMOVE(&t->direct, rec, tentry);
 	rec->list = RS_LIST_NONE;
@@ -274,7 +276,7 @@ const uint32_t rs_latency_le_ms[RS_LATENCY_BOUNDS] = {
 	5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000,
 };
 
-static void latency_note(struct rs_latency *l, int64_t ms)
+static void flow_latency_note(struct rs_latency *l, int64_t ms)
 {
 	size_t i = 0;
 
@@ -294,8 +296,8 @@ const struct rs_latency *rs_flow_latency(const struct rs_flow *f,
 }
 
 /* Final outcome: report it and free the record's ring space. */
-static void finish(struct rs_flow *f, struct rs_record *rec,
-		   const struct rs_outcome *o)
+static void flow_finish(struct rs_flow *f, struct rs_record *rec,
+			const struct rs_outcome *o)
 {
 	if (o->status == 0) {
 		rec->topic->delivered++;
@@ -305,8 +307,8 @@ static void finish(struct rs_flow *f, struct rs_record *rec,
 		rec->topic->failed++;
 	}
 	if (!rec->from_spool)
-		latency_note(&f->latency[rec->topic->acks],
-			     rs_coarse_ms() - rec->read_ms);
+		flow_latency_note(&f->latency[rec->topic->acks],
+				  rs_coarse_ms() - rec->read_ms);
 	f->ops->report(f->ctx, rec, o);
 	if (rec->in_ring)
 		f->ops->ring_done(rec);
@@ -323,7 +325,7 @@ static void flow_fail(struct rs_flow *f, struct rs_record *rec, int status)
 		.timestamp = rec->frame.timestamp,
 	};
 
-	finish(f, rec, &o);
+	flow_finish(f, rec, &o);
 }
 
 /*
@@ -333,8 +335,9 @@ static void flow_fail(struct rs_flow *f, struct rs_record *rec, int status)
  * times in all, so that an error nobody foresaw neither loses the record
  * at once nor holds its topic for ever.
  */
-static int send_again(const struct rs_topic *t, const struct rs_record *rec,
-		      const struct rs_outcome *o)
+static int flow_send_again(const struct rs_topic *t,
+			   const struct rs_record *rec,
+			   const struct rs_outcome *o)
 {
 	const struct rs_pending *e;
 
@@ -343,8 +346,9 @@ static int send_again(const struct rs_topic *t, const struct rs_record *rec,
 	case RS_ERR_PRODUCER:
 		return 1;
 	case RS_ERR_OTHER:
-		e = rec->spool_seq != 0 ? pq_find(&t->pending, rec->spool_seq)
-					: NULL;
+		e = rec->spool_seq != 0
+			    ? flow_pq_find(&t->pending, rec->spool_seq)
+			    : NULL;
 		return e == NULL || e->tries + 1 < OTHER_TRIES;
 	default:
 		return 0;
@@ -355,8 +359,8 @@ static int send_again(const struct rs_topic *t, const struct rs_record *rec,
 
 /* Appends rec to the spool. 1: done (or failed for good and reported);
  * 0: the spool cannot take it now. */
-static int spool_append(struct rs_flow *f, struct rs_topic *t,
-			struct rs_record *rec, int shadow)
+static int flow_spool_append(struct rs_flow *f, struct rs_topic *t,
+			     struct rs_record *rec, int shadow)
 {
 	const struct rs_frame *fr = &rec->frame;
 	struct rs_srec_in in = {
@@ -378,7 +382,7 @@ static int spool_append(struct rs_flow *f, struct rs_topic *t,
 	uint64_t seq;
 	int rc;
 
-	rc = rs_spool_append(f->spool, spool_id(f, t), &in, &seq, &pos);
+	rc = rs_spool_append(f->spool, flow_spool_id(f, t), &in, &seq, &pos);
 	if (rc == RS_SPOOL_ETOOBIG) {
 		flow_fail(f, rec, RINGSIDE_ERECORD_TOO_LARGE);
 		return 1;
@@ -392,7 +396,7 @@ static int spool_append(struct rs_flow *f, struct rs_topic *t,
 	t->spilled++;
 	f->spilled++;
 	if (shadow)
-		pq_push(&t->pending, seq, &pos);
+		flow_pq_push(&t->pending, seq, &pos);
 	if (rec->in_ring)
 		f->ops->spilled(rec->session);
 	return 1;
@@ -403,7 +407,7 @@ static int spool_append(struct rs_flow *f, struct rs_topic *t,
  * (unless all) this turn of the event loop has written its share of
  * shadows: a spill moment once wrote 100,000 at once, and the control
  * socket waited 190 ms. Records read meanwhile wait in the hold list. */
-static int shadow_rest(struct rs_flow *f, struct rs_topic *t, int all)
+static int flow_shadow_rest(struct rs_flow *f, struct rs_topic *t, int all)
 {
 	struct rs_record *rec;
 
@@ -414,7 +418,7 @@ static int shadow_rest(struct rs_flow *f, struct rs_topic *t, int all)
 			continue;
 		if (!all && f->shadow_budget == 0)
 			return -1;
-		if (!spool_append(f, t, rec, 1))
+		if (!flow_spool_append(f, t, rec, 1))
 			return -1;
 		t->unshadowed--;
 		if (f->shadow_budget > 0)
@@ -425,50 +429,51 @@ static int shadow_rest(struct rs_flow *f, struct rs_topic *t, int all)
 
 /* Switches t to SPOOLED (see flow.h). -1 if the spool cannot take records
  * now, unless force: a record of t already in the spool must be replayed
- * from it, whatever the spool can take today. all: see shadow_rest(). */
-static int spool_topic(struct rs_flow *f, struct rs_topic *t, const char *why,
-		       int force, int all)
+ * from it, whatever the spool can take today. all: see flow_shadow_rest(). */
+static int flow_spool_topic(struct rs_flow *f, struct rs_topic *t,
+			    const char *why, int force, int all)
 {
 	struct rs_spool_pos end;
 
 	if (t->mode == RS_MODE_SPOOLED)
-		return shadow_rest(f, t, all);
+		return flow_shadow_rest(f, t, all);
 	if (!force && rs_spool_usable(f->spool) < 0)
 		return -1;
 	rs_spool_end(f->spool, &end);
-	rs_spool_cursor_init(&t->cursor, spool_id(f, t), &end,
+	rs_spool_cursor_init(&t->cursor, flow_spool_id(f, t), &end,
 			     rs_spool_last_seq(f->spool));
 	t->scan = 0;
 	t->mode = RS_MODE_SPOOLED;
 	t->backoff_ms = 0;
 	t->resume_ms = 0;
-	mark_busy(f, t);
+	flow_mark_busy(f, t);
 	log_notice("topic %s: spooling (%s); %llu records in librdkafka are "
 		   "written to the spool too",
 		   t->name, why, (unsigned long long)t->inflight);
-	return shadow_rest(f, t, all);
+	return flow_shadow_rest(f, t, all);
 }
 
-static int to_spooled(struct rs_flow *f, struct rs_topic *t, const char *why)
+static int flow_to_spooled(struct rs_flow *f, struct rs_topic *t,
+			   const char *why)
 {
-	return spool_topic(f, t, why, 0, 0);
+	return flow_spool_topic(f, t, why, 0, 0);
 }
 
 /* A record whose client is gone (rec->orphan), in librdkafka from its
  * ring: a copy goes to the spool now, so a daemon crash before Kafka has
  * it loses nothing (no process can hand that ring to the next daemon). */
-static void shadow_orphan(struct rs_flow *f, struct rs_record *rec)
+static void flow_shadow_orphan(struct rs_flow *f, struct rs_record *rec)
 {
 	struct rs_topic *t = rec->topic;
 
 	if (rec->list != RS_LIST_DIRECT || rec->spool_seq != 0)
 		return;
-	if (spool_append(f, t, rec, 1))
+	if (flow_spool_append(f, t, rec, 1))
 		t->unshadowed--;
 }
 
-static int over_backlog(const struct rs_flow *f, const struct rs_topic *t,
-			const char **why)
+static int flow_over_backlog(const struct rs_flow *f, const struct rs_topic *t,
+			     const char **why)
 {
 	const struct rs_record *first = TAILQ_FIRST(&t->direct);
 
@@ -486,13 +491,14 @@ static int over_backlog(const struct rs_flow *f, const struct rs_topic *t,
 }
 
 /* 1: handled; 0: must wait (in the hold list). */
-static int route(struct rs_flow *f, struct rs_topic *t, struct rs_record *rec)
+static int flow_route(struct rs_flow *f, struct rs_topic *t,
+		      struct rs_record *rec)
 {
 	struct rs_outcome o;
 	const char *why;
 
-	if (t->mode == RS_MODE_DIRECT && over_backlog(f, t, &why))
-		(void)to_spooled(f, t, why);
+	if (t->mode == RS_MODE_DIRECT && flow_over_backlog(f, t, &why))
+		(void)flow_to_spooled(f, t, why);
 	if (t->mode == RS_MODE_DIRECT && t->acks_next >= 0)
 		return 0; /* waits for the acks switch */
 	if (t->mode == RS_MODE_DIRECT && t->fence) {
@@ -505,16 +511,16 @@ static int route(struct rs_flow *f, struct rs_topic *t, struct rs_record *rec)
 	if (t->mode == RS_MODE_DIRECT) {
 		switch (rs_producer_send(f->producer, rec, &o)) {
 		case RS_SEND_OK:
-			direct_add(f, t, rec);
+			flow_direct_add(f, t, rec);
 			if (rec->orphan)
-				shadow_orphan(f, rec);
+				flow_shadow_orphan(f, rec);
 			return 1;
 		case RS_SEND_FAILED:
-			finish(f, rec, &o);
+			flow_finish(f, rec, &o);
 			return 1;
 		case RS_SEND_AGAIN:
-			if (to_spooled(f, t, "its producer is being replaced") <
-			    0)
+			if (flow_to_spooled(
+				    f, t, "its producer is being replaced") < 0)
 				return 0;
 			break;
 		default:
@@ -527,9 +533,9 @@ static int route(struct rs_flow *f, struct rs_topic *t, struct rs_record *rec)
 			return 0;
 		}
 	}
-	if (shadow_rest(f, t, 0) < 0)
+	if (flow_shadow_rest(f, t, 0) < 0)
 		return 0;
-	return spool_append(f, t, rec, 0);
+	return flow_spool_append(f, t, rec, 0);
 }
 
 void rs_flow_dispatch(struct rs_flow *f, struct rs_record *rec)
@@ -541,8 +547,8 @@ void rs_flow_dispatch(struct rs_flow *f, struct rs_record *rec)
 	if (rec->frame.timestamp == 0)
 		rec->frame.timestamp =
 			rs_wall_ms(); /* also what the spool keeps */
-	if (!TAILQ_EMPTY(&t->hold) || !route(f, t, rec))
-		hold_push(f, t, rec);
+	if (!TAILQ_EMPTY(&t->hold) || !flow_route(f, t, rec))
+		flow_hold_push(f, t, rec);
 }
 
 /* --------------------------------------------------- delivery reports */
@@ -560,7 +566,7 @@ void rs_flow_delivered(struct rs_flow *f, struct rs_record *rec,
 		t->replay_inflight--;
 		t->replay_bytes -= rec->size;
 	}
-	if (o->kafka_error != 0 && send_again(t, rec, o)) {
+	if (o->kafka_error != 0 && flow_send_again(t, rec, o)) {
 		if (rs_kafka_err_class(o->kafka_error) == RS_ERR_OTHER)
 			log_warnx("topic %s: librdkafka reports %s, an error "
 				  "ringsided does not know: the record is sent "
@@ -581,17 +587,17 @@ void rs_flow_delivered(struct rs_flow *f, struct rs_record *rec,
 		 * ever (seen under ASan: 46,495 records stuck for minutes) */
 		if ((rec->list == RS_LIST_DIRECT ||
 		     t->mode == RS_MODE_DIRECT) &&
-		    spool_topic(f, t, rd_kafka_err2str(o->kafka_error),
-				rec->spool_seq != 0, 1) < 0 &&
+		    flow_spool_topic(f, t, rd_kafka_err2str(o->kafka_error),
+				     rec->spool_seq != 0, 1) < 0 &&
 		    rec->spool_seq == 0) {
 			/* no spool: back in line, still holding its ring */
-			direct_remove(t, rec);
-			hold_push(f, t, rec);
+			flow_direct_remove(t, rec);
+			flow_hold_push(f, t, rec);
 			return;
 		}
 		if (rec->list == RS_LIST_DIRECT)
-			direct_remove(t, rec);
-		e = pq_find(&t->pending, rec->spool_seq);
+			flow_direct_remove(t, rec);
+		e = flow_pq_find(&t->pending, rec->spool_seq);
 		if (e != NULL) {
 			e->state = RS_PENDING_FAILED;
 			e->possible_dup |=
@@ -600,27 +606,28 @@ void rs_flow_delivered(struct rs_flow *f, struct rs_record *rec,
 				e->tries++;
 		}
 		t->rewind = 1;
-		mark_busy(f, t);
+		flow_mark_busy(f, t);
 		rs_record_release(rec);
 		return;
 	}
 	if (rec->list == RS_LIST_DIRECT)
-		direct_remove(t, rec);
-	if (rec->spool_seq != 0 && (e = pq_find(&t->pending, rec->spool_seq)))
+		flow_direct_remove(t, rec);
+	if (rec->spool_seq != 0 &&
+	    (e = flow_pq_find(&t->pending, rec->spool_seq)))
 		e->state = RS_PENDING_DONE;
 	if (o->status == 0) {
 		t->backoff_ms = 0;
 		t->delivered_ms = f->now_ms;
 		f->delivered[t->acks]++;
 	}
-	finish(f, rec, o);
+	flow_finish(f, rec, o);
 	rs_record_release(rec);
 }
 
 /* --------------------------------------------------------------- pass */
 
 /* Frees ring space of records the spool has committed. */
-static void take_committed(struct rs_flow *f)
+static void flow_take_committed(struct rs_flow *f)
 {
 	uint64_t committed = rs_spool_committed(f->spool);
 	struct rs_record *rec;
@@ -646,7 +653,7 @@ static void take_committed(struct rs_flow *f)
  * to the spool, then the producer's queue (and in-flight requests) are
  * purged, all at once, and replay later sends them in order.
  */
-static int near_timeout(const struct rs_flow *f, const struct rs_topic *t)
+static int flow_near_timeout(const struct rs_flow *f, const struct rs_topic *t)
 {
 	const struct rs_record *d = TAILQ_FIRST(&t->direct);
 	const struct rs_record *r = TAILQ_FIRST(&t->replaying);
@@ -677,7 +684,7 @@ static int near_timeout(const struct rs_flow *f, const struct rs_topic *t)
  * times out, librdkafka drops the connection and reconnects; records not
  * yet sent still never overtake the older ones.
  */
-static void purge_class(struct rs_flow *f, enum rs_acks acks)
+static void flow_purge_class(struct rs_flow *f, enum rs_acks acks)
 {
 	int stalled = f->purge_mark[acks] != 0 &&
 		      f->delivered[acks] + 1 == f->purge_mark[acks];
@@ -696,7 +703,8 @@ static void purge_class(struct rs_flow *f, enum rs_acks acks)
 		 * flight stops too: they are among the purged */
 		if (!TAILQ_EMPTY(&t->direct) ||
 		    (t->mode == RS_MODE_DIRECT && t->pending.n > 0))
-			(void)to_spooled(f, t, "message.timeout.ms reached");
+			(void)flow_to_spooled(f, t,
+					      "message.timeout.ms reached");
 		if (t->mode == RS_MODE_SPOOLED)
 			t->rewind = 1;
 	}
@@ -718,7 +726,7 @@ static void purge_class(struct rs_flow *f, enum rs_acks acks)
 	f->purge_ms[acks] = f->now_ms;
 }
 
-static unsigned int drain_hold(struct rs_flow *f, struct rs_topic *t)
+static unsigned int flow_drain_hold(struct rs_flow *f, struct rs_topic *t)
 {
 	struct rs_record *rec;
 	unsigned int n = 0;
@@ -727,9 +735,9 @@ static unsigned int drain_hold(struct rs_flow *f, struct rs_topic *t)
 	 * spool, every ring's records may be waiting here (64 rings, half a
 	 * million), and a pass is one turn of the event loop */
 	while (n < HOLD_BUDGET && (rec = TAILQ_FIRST(&t->hold)) != NULL) {
-		hold_remove(f, t, rec);
-		if (!route(f, t, rec)) {
-			hold_push(f, t, rec);
+		flow_hold_remove(f, t, rec);
+		if (!flow_route(f, t, rec)) {
+			flow_hold_push(f, t, rec);
 			break;
 		}
 		n++;
@@ -738,29 +746,29 @@ static unsigned int drain_hold(struct rs_flow *f, struct rs_topic *t)
 }
 
 /* The pending entry for seq if the cursor meets one, moving scan past it. */
-static struct rs_pending *scan_to(struct rs_topic *t, uint64_t seq)
+static struct rs_pending *flow_scan_to(struct rs_topic *t, uint64_t seq)
 {
 	struct rs_pending_q *q = &t->pending;
 
-	while (t->scan < q->n && pq_at(q, t->scan)->seq < seq)
+	while (t->scan < q->n && flow_pq_at(q, t->scan)->seq < seq)
 		t->scan++;
-	if (t->scan < q->n && pq_at(q, t->scan)->seq == seq)
-		return pq_at(q, t->scan++);
+	if (t->scan < q->n && flow_pq_at(q, t->scan)->seq == seq)
+		return flow_pq_at(q, t->scan++);
 	return NULL;
 }
 
 /* After a retriable failure, once nothing is in flight: start again from
  * the oldest record not yet delivered. */
-static void rewind_topic(struct rs_flow *f, struct rs_topic *t)
+static void flow_rewind_topic(struct rs_flow *f, struct rs_topic *t)
 {
 	struct rs_pending_q *q = &t->pending;
 
 	for (size_t i = 0; i < q->n; i++) {
-		struct rs_pending *e = pq_at(q, i);
+		struct rs_pending *e = flow_pq_at(q, i);
 
 		if (e->state != RS_PENDING_FAILED)
 			continue;
-		rs_spool_cursor_init(&t->cursor, spool_id(f, t), &e->pos,
+		rs_spool_cursor_init(&t->cursor, flow_spool_id(f, t), &e->pos,
 				     e->seq - 1);
 		t->scan = i;
 		break;
@@ -775,8 +783,8 @@ static void rewind_topic(struct rs_flow *f, struct rs_topic *t)
 		 t->name, t->backoff_ms);
 }
 
-static struct rs_record *record_from_spool(struct rs_topic *t,
-					   const struct rs_srec *r)
+static struct rs_record *flow_record_from_spool(struct rs_topic *t,
+						const struct rs_srec *r)
 {
 	struct rs_record *rec = rs_record_alloc(r->size);
 	const uint8_t *base =
@@ -807,12 +815,12 @@ static struct rs_record *record_from_spool(struct rs_topic *t,
 	return rec;
 }
 
-static void retire(struct rs_flow *f, struct rs_topic *t)
+static void flow_retire(struct rs_flow *f, struct rs_topic *t)
 {
 	struct rs_pending_q *q = &t->pending;
 	uint64_t count = 0, below;
 
-	while (q->n > 0 && pq_at(q, 0)->state == RS_PENDING_DONE) {
+	while (q->n > 0 && flow_pq_at(q, 0)->state == RS_PENDING_DONE) {
 		q->head = (q->head + 1) % q->cap;
 		q->n--;
 		count++;
@@ -821,7 +829,7 @@ static void retire(struct rs_flow *f, struct rs_topic *t)
 	}
 	/* a direct topic's records in the spool are all shadows, each with
 	 * an entry: none left, none to keep (its cursor is not in use) */
-	below = q->n > 0		    ? pq_at(q, 0)->seq
+	below = q->n > 0		    ? flow_pq_at(q, 0)->seq
 		: t->mode == RS_MODE_DIRECT ? rs_spool_last_seq(f->spool) + 1
 					    : t->cursor.last_seq + 1;
 	rs_spool_retire(f->spool, t->spool_topic, below, count);
@@ -837,7 +845,7 @@ static void retire(struct rs_flow *f, struct rs_topic *t)
  * direct one does; the pending entries the replayed records still have
  * say where its replay starts again.
  */
-static void maybe_direct(struct rs_topic *t)
+static void flow_maybe_direct(struct rs_topic *t)
 {
 	if (t->write_ahead || t->mode != RS_MODE_SPOOLED ||
 	    t->uncommitted > 0 || t->rewind || !TAILQ_EMPTY(&t->hold) ||
@@ -850,7 +858,7 @@ static void maybe_direct(struct rs_topic *t)
 		   t->name);
 }
 
-static unsigned int replay(struct rs_flow *f, struct rs_topic *t)
+static unsigned int flow_replay(struct rs_flow *f, struct rs_topic *t)
 {
 	unsigned int n = 0;
 	int k = 1;
@@ -861,7 +869,7 @@ static unsigned int replay(struct rs_flow *f, struct rs_topic *t)
 	if (t->rewind) {
 		if (t->replay_inflight > 0)
 			return 0;
-		rewind_topic(f, t);
+		flow_rewind_topic(f, t);
 	}
 	if (f->now_ms < t->resume_ms)
 		return 0;
@@ -887,13 +895,13 @@ static unsigned int replay(struct rs_flow *f, struct rs_topic *t)
 		}
 		if (k == 0)
 			break;
-		e = scan_to(t, r.seq);
+		e = flow_scan_to(t, r.seq);
 		if (e != NULL && e->state != RS_PENDING_FAILED)
 			continue; /* delivered, or still in flight */
 		if (e == NULL &&
-		    r.seq < rs_spool_checkpoint(f->spool, spool_id(f, t)))
+		    r.seq < rs_spool_checkpoint(f->spool, flow_spool_id(f, t)))
 			continue; /* retired before a restart */
-		rec = record_from_spool(t, &r);
+		rec = flow_record_from_spool(t, &r);
 		if (rec == NULL)
 			break;
 		rc = rs_producer_send(f->producer, rec, &o);
@@ -905,13 +913,13 @@ static unsigned int replay(struct rs_flow *f, struct rs_topic *t)
 			break;
 		}
 		if (e == NULL) {
-			e = pq_push(&t->pending, r.seq, &pos);
+			e = flow_pq_push(&t->pending, r.seq, &pos);
 			t->scan = t->pending.n;
 		}
 		e->state = RS_PENDING_INFLIGHT;
 		if (rc == RS_SEND_FAILED) {
 			e->state = RS_PENDING_DONE;
-			finish(f, rec, &o);
+			flow_finish(f, rec, &o);
 			rs_record_release(rec);
 			continue;
 		}
@@ -926,9 +934,9 @@ static unsigned int replay(struct rs_flow *f, struct rs_topic *t)
 		f->replayed++;
 		n++;
 	}
-	retire(f, t);
+	flow_retire(f, t);
 	if (k == 0)
-		maybe_direct(t);
+		flow_maybe_direct(t);
 	return n;
 }
 
@@ -936,7 +944,7 @@ static unsigned int replay(struct rs_flow *f, struct rs_topic *t)
  * under the old acks (their reports read it) and per-key order holds only
  * within one producer, so the switch waits until none is left; records
  * meanwhile wait in the hold list, or in the spool. */
-static void switch_acks(struct rs_flow *f, struct rs_topic *t)
+static void flow_switch_acks(struct rs_flow *f, struct rs_topic *t)
 {
 	enum rs_acks from = t->acks, to = (enum rs_acks)t->acks_next;
 	char err[300];
@@ -952,7 +960,7 @@ static void switch_acks(struct rs_flow *f, struct rs_topic *t)
 		   rs_acks_name(from));
 }
 
-static int topic_idle(const struct rs_topic *t)
+static int flow_topic_idle(const struct rs_topic *t)
 {
 	return t->mode == RS_MODE_DIRECT && t->acks_next < 0 &&
 	       TAILQ_EMPTY(&t->direct) && TAILQ_EMPTY(&t->hold) &&
@@ -968,23 +976,23 @@ unsigned int rs_flow_pass(struct rs_flow *f)
 	f->now_ms = rs_coarse_ms();
 	f->shadow_budget = SHADOW_BUDGET; /* for this pass and the next drain */
 	(void)rs_spool_commit(f->spool);
-	take_committed(f);
+	flow_take_committed(f);
 	for (t = TAILQ_FIRST(&f->busy); t != NULL; t = next) {
 		const char *why;
 
 		next = TAILQ_NEXT(t, busy_entry);
-		if (!purged[t->acks] && near_timeout(f, t)) {
-			purge_class(f, t->acks);
+		if (!purged[t->acks] && flow_near_timeout(f, t)) {
+			flow_purge_class(f, t->acks);
 			purged[t->acks] = 1;
 		}
-		if (t->mode == RS_MODE_DIRECT && over_backlog(f, t, &why))
-			(void)to_spooled(f, t, why);
+		if (t->mode == RS_MODE_DIRECT && flow_over_backlog(f, t, &why))
+			(void)flow_to_spooled(f, t, why);
 		if (t->acks_next >= 0 && t->inflight == 0)
-			switch_acks(f, t);
-		work += drain_hold(f, t);
-		work += replay(f, t);
+			flow_switch_acks(f, t);
+		work += flow_drain_hold(f, t);
+		work += flow_replay(f, t);
 		if (t->mode == RS_MODE_SPOOLED || t->pending.n > 0)
-			retire(f, t);
+			flow_retire(f, t);
 		if (t->draining && t->mode == RS_MODE_DIRECT &&
 		    t->pending.n == 0) {
 			t->draining = 0;
@@ -992,27 +1000,27 @@ unsigned int rs_flow_pass(struct rs_flow *f)
 				   "held is delivered",
 				   t->name);
 		}
-		if (topic_idle(t)) {
+		if (flow_topic_idle(t)) {
 			TAILQ_REMOVE(&f->busy, t, busy_entry);
 			t->busy = 0;
 		}
 	}
 	/* what this pass appended (held records, shadows) */
 	(void)rs_spool_commit(f->spool);
-	take_committed(f);
+	flow_take_committed(f);
 	return work;
 }
 
 void rs_flow_tick(struct rs_flow *f)
 {
 	rs_spool_tick(f->spool, rs_coarse_ms());
-	take_committed(f); /* an interval sync, or a successful retry */
+	flow_take_committed(f); /* an interval sync, or a successful retry */
 }
 
 void rs_flow_recovered(struct rs_flow *f, struct rs_topic *t,
 		       const struct rs_spool_pos *first)
 {
-	rs_spool_cursor_init(&t->cursor, spool_id(f, t), first, 0);
+	rs_spool_cursor_init(&t->cursor, flow_spool_id(f, t), first, 0);
 	t->scan = 0;
 	t->mode = RS_MODE_SPOOLED;
 	/* the sessions handed back resume within a second (the library
@@ -1020,22 +1028,22 @@ void rs_flow_recovered(struct rs_flow *f, struct rs_topic *t,
 	 * is back has nobody to take its final report (a CI run of
 	 * send_word under ASan: 12,288 lines left "in the spool") */
 	t->resume_ms = rs_coarse_ms() + RECOVER_GRACE_MS;
-	mark_busy(f, t);
+	flow_mark_busy(f, t);
 }
 
 void rs_flow_topic_changed(struct rs_flow *f, struct rs_topic *t,
 			   int was_write_ahead)
 {
-	mark_busy(f, t);
+	flow_mark_busy(f, t);
 	if (t->write_ahead && !was_write_ahead &&
-	    spool_topic(f, t, "write_ahead set by a reload", 0, 1) < 0) {
+	    flow_spool_topic(f, t, "write_ahead set by a reload", 0, 1) < 0) {
 		log_warnx("topic %s: write_ahead not applied: the spool "
 			  "cannot take records now",
 			  t->name);
 		t->write_ahead = 0;
 	}
 	if (t->acks_next >= 0 && t->inflight == 0)
-		switch_acks(f, t);
+		flow_switch_acks(f, t);
 }
 
 void rs_flow_refuse(struct rs_flow *f, struct rs_record *rec, int status)
@@ -1048,7 +1056,7 @@ void rs_flow_refuse(struct rs_flow *f, struct rs_record *rec, int status)
 void rs_flow_orphaned(struct rs_flow *f, struct rs_record *rec)
 {
 	rec->orphan = 1;
-	shadow_orphan(f, rec);
+	flow_shadow_orphan(f, rec);
 }
 
 void rs_flow_producer_failed(struct rs_flow *f, enum rs_acks acks)
@@ -1063,7 +1071,7 @@ void rs_flow_producer_failed(struct rs_flow *f, enum rs_acks acks)
 			continue;
 		t->fence = 1;
 		if (!TAILQ_EMPTY(&t->direct))
-			(void)to_spooled(f, t, "its producer failed");
+			(void)flow_to_spooled(f, t, "its producer failed");
 	}
 }
 
@@ -1097,7 +1105,7 @@ void rs_flow_relieve(struct rs_flow *f, struct rs_record *oldest)
 	struct rs_topic *t = oldest->topic, *u, *next;
 
 	if (flow_stalled(f, t, oldest))
-		(void)to_spooled(f, t, why);
+		(void)flow_to_spooled(f, t, why);
 	/*
 	 * A ring holds every topic its client sends to, interleaved. Every
 	 * other topic as stalled spills now too: one at a time, each when
@@ -1113,7 +1121,7 @@ void rs_flow_relieve(struct rs_flow *f, struct rs_record *oldest)
 		if (first == NULL)
 			first = TAILQ_FIRST(&u->hold);
 		if (u != t && flow_stalled(f, u, first))
-			(void)to_spooled(f, u, why);
+			(void)flow_to_spooled(f, u, why);
 	}
 }
 
@@ -1123,18 +1131,18 @@ void rs_flow_spill_inflight(struct rs_flow *f)
 
 	TAILQ_FOREACH (t, &f->busy, busy_entry) {
 		if (!TAILQ_EMPTY(&t->direct) &&
-		    spool_topic(f, t, "shutting down", 0, 1) < 0)
+		    flow_spool_topic(f, t, "shutting down", 0, 1) < 0)
 			log_warnx("topic %s: the spool cannot take the %llu "
 				  "records still in librdkafka",
 				  t->name, (unsigned long long)t->inflight);
 	}
 	(void)rs_spool_commit(f->spool);
-	take_committed(f);
+	flow_take_committed(f);
 }
 
 int rs_flow_topic_idle(const struct rs_topic *t)
 {
-	return !t->busy && topic_idle(t) && t->inflight == 0 && !t->fence;
+	return !t->busy && flow_topic_idle(t) && t->inflight == 0 && !t->fence;
 }
 
 int rs_flow_settled(const struct rs_flow *f)

@@ -10,7 +10,7 @@
 
 #include "kstats.h"
 
-static int64_t get_int(struct json_object *o, const char *key)
+static int64_t kstats_get_int(struct json_object *o, const char *key)
 {
 	struct json_object *v;
 
@@ -19,8 +19,8 @@ static int64_t get_int(struct json_object *o, const char *key)
 	return json_object_get_int64(v);
 }
 
-static void get_str(struct json_object *o, const char *key, char *buf,
-		    size_t size)
+static void kstats_get_str(struct json_object *o, const char *key, char *buf,
+			   size_t size)
 {
 	struct json_object *v;
 	const char *s = NULL;
@@ -30,23 +30,23 @@ static void get_str(struct json_object *o, const char *key, char *buf,
 	snprintf(buf, size, "%s", s != NULL ? s : "");
 }
 
-static void broker(struct json_object *o, struct rs_kbroker *b)
+static void kstats_broker(struct json_object *o, struct rs_kbroker *b)
 {
 	struct json_object *rtt;
 
 	memset(b, 0, sizeof(*b));
-	get_str(o, "name", b->name, sizeof(b->name));
-	get_str(o, "state", b->state, sizeof(b->state));
-	b->nodeid = (int32_t)get_int(o, "nodeid");
-	b->outbuf_cnt = get_int(o, "outbuf_cnt");
-	b->waitresp_cnt = get_int(o, "waitresp_cnt");
-	b->tx = get_int(o, "tx");
-	b->txerrs = get_int(o, "txerrs");
-	b->connects = get_int(o, "connects");
-	b->disconnects = get_int(o, "disconnects");
+	kstats_get_str(o, "name", b->name, sizeof(b->name));
+	kstats_get_str(o, "state", b->state, sizeof(b->state));
+	b->nodeid = (int32_t)kstats_get_int(o, "nodeid");
+	b->outbuf_cnt = kstats_get_int(o, "outbuf_cnt");
+	b->waitresp_cnt = kstats_get_int(o, "waitresp_cnt");
+	b->tx = kstats_get_int(o, "tx");
+	b->txerrs = kstats_get_int(o, "txerrs");
+	b->connects = kstats_get_int(o, "connects");
+	b->disconnects = kstats_get_int(o, "disconnects");
 	if (json_object_object_get_ex(o, "rtt", &rtt)) {
-		b->rtt_avg_us = get_int(rtt, "avg");
-		b->rtt_p99_us = get_int(rtt, "p99");
+		b->rtt_avg_us = kstats_get_int(rtt, "avg");
+		b->rtt_p99_us = kstats_get_int(rtt, "p99");
 	}
 }
 
@@ -65,9 +65,9 @@ int rs_kstats_parse(const char *json, struct rs_kstats *st)
 	}
 	memset(&n, 0, sizeof(n));
 	n.valid = 1;
-	n.ts_us = get_int(root, "ts");
-	n.msg_cnt = get_int(root, "msg_cnt");
-	n.msg_size = get_int(root, "msg_size");
+	n.ts_us = kstats_get_int(root, "ts");
+	n.msg_cnt = kstats_get_int(root, "msg_cnt");
+	n.msg_size = kstats_get_int(root, "msg_size");
 	json_object_object_foreach(brokers, key, val)
 	{
 		struct json_object *src;
@@ -79,7 +79,7 @@ int rs_kstats_parse(const char *json, struct rs_kstats *st)
 			continue;
 		n.nbrokers_seen++;
 		if (n.nbrokers < RS_KSTATS_BROKERS)
-			broker(val, &n.broker[n.nbrokers++]);
+			kstats_broker(val, &n.broker[n.nbrokers++]);
 	}
 	json_object_put(root);
 	*st = n;

@@ -32,7 +32,7 @@ static const struct {
  * prefixes, and no timestamp (the journal has its own). */
 static int to_journal;
 
-static int stderr_is_journal(void)
+static int log_stderr_is_journal(void)
 {
 	const char *js = getenv("JOURNAL_STREAM");
 	unsigned long long dev, ino;
@@ -47,7 +47,7 @@ static int stderr_is_journal(void)
 void log_init(int level)
 {
 	log_level = level;
-	to_journal = stderr_is_journal();
+	to_journal = log_stderr_is_journal();
 }
 
 void log_setlevel(int level)
@@ -92,7 +92,7 @@ static uint64_t last_hash;
 static time_t last_time;
 static unsigned long suppressed;
 
-static uint64_t fnv1a(const char *s, size_t n, int level)
+static uint64_t log_fnv1a(const char *s, size_t n, int level)
 {
 	uint64_t h = 1469598103934665603ULL ^ (uint64_t)level;
 
@@ -101,7 +101,7 @@ static uint64_t fnv1a(const char *s, size_t n, int level)
 	return h;
 }
 
-static int prefix(char *line, size_t len, int level)
+static int log_prefix(char *line, size_t len, int level)
 {
 	struct timespec ts;
 	struct tm tm;
@@ -120,9 +120,9 @@ static int prefix(char *line, size_t len, int level)
 
 /* 1 if this message is a repeat to leave out; otherwise writes the count
  * of the ones left out before it, if any. */
-static int repeated(int level, const char *body, size_t n)
+static int log_repeated(int level, const char *body, size_t n)
 {
-	uint64_t h = fnv1a(body, n, level);
+	uint64_t h = log_fnv1a(body, n, level);
 	time_t now = time(NULL);
 	unsigned long count;
 
@@ -139,7 +139,7 @@ static int repeated(int level, const char *body, size_t n)
 	pthread_mutex_unlock(&repeat_lock);
 	if (count > 0) {
 		char line[256];
-		int k = prefix(line, sizeof(line), RS_LOG_NOTICE);
+		int k = log_prefix(line, sizeof(line), RS_LOG_NOTICE);
 
 		k += snprintf(line + k, sizeof(line) - (size_t)k,
 			      "last message repeated %lu more times\n", count);
@@ -148,15 +148,15 @@ static int repeated(int level, const char *body, size_t n)
 	return 0;
 }
 
-static void vlog_to(int level, int errnum, int dedupe, const char *fmt,
-		    va_list ap)
+static void log_vlog_to(int level, int errnum, int dedupe, const char *fmt,
+			va_list ap)
 {
 	char line[2048];
 	int n, m, body;
 
 	if (level > log_getlevel())
 		return;
-	n = prefix(line, sizeof(line), level);
+	n = log_prefix(line, sizeof(line), level);
 	body = n;
 	m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	if (m < 0)
@@ -169,7 +169,7 @@ static void vlog_to(int level, int errnum, int dedupe, const char *fmt,
 			      strerror(errnum));
 	if (n >= (int)sizeof(line) - 1)
 		n = (int)sizeof(line) - 2;
-	if (dedupe && repeated(level, line + body, (size_t)(n - body)))
+	if (dedupe && log_repeated(level, line + body, (size_t)(n - body)))
 		return;
 	line[n++] = '\n';
 	/* nowhere to say that stderr failed (a cast to void does not quiet
@@ -178,9 +178,9 @@ static void vlog_to(int level, int errnum, int dedupe, const char *fmt,
 		return;
 }
 
-static void vlog(int level, int errnum, const char *fmt, va_list ap)
+static void log_vlog(int level, int errnum, const char *fmt, va_list ap)
 {
-	vlog_to(level, errnum, 1, fmt, ap);
+	log_vlog_to(level, errnum, 1, fmt, ap);
 }
 
 #define LOGFN(name, level, with_errno)                                         \
@@ -189,7 +189,7 @@ static void vlog(int level, int errnum, const char *fmt, va_list ap)
 		int saved = errno;                                             \
 		va_list ap;                                                    \
 		va_start(ap, fmt);                                             \
-		vlog((level), (with_errno) ? saved : 0, fmt, ap);              \
+		log_vlog((level), (with_errno) ? saved : 0, fmt, ap);          \
 		va_end(ap);                                                    \
 		errno = saved;                                                 \
 	}
@@ -205,7 +205,7 @@ void log_msg(int level, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(level, 0, fmt, ap);
+	log_vlog(level, 0, fmt, ap);
 	va_end(ap);
 }
 
@@ -230,7 +230,7 @@ void log_rl(struct rs_log_rl *rl, int level, const char *fmt, ...)
 	}
 	rl->n++;
 	va_start(ap, fmt);
-	vlog(level, 0, fmt, ap);
+	log_vlog(level, 0, fmt, ap);
 	va_end(ap);
 }
 
@@ -240,7 +240,7 @@ void fatal(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog_to(RS_LOG_ERR, saved, 0, fmt, ap); /* always heard */
+	log_vlog_to(RS_LOG_ERR, saved, 0, fmt, ap); /* always heard */
 	va_end(ap);
 	exit(1);
 }
@@ -250,7 +250,7 @@ void fatalx(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog_to(RS_LOG_ERR, 0, 0, fmt, ap); /* always heard */
+	log_vlog_to(RS_LOG_ERR, 0, 0, fmt, ap); /* always heard */
 	va_end(ap);
 	exit(1);
 }

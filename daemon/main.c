@@ -43,7 +43,7 @@ static void main_usage(FILE *f)
 
 /* libevent's own messages (it logs a line per failed accept, say: a flood
  * wrote a million lines) go through the daemon's log, rate limited. */
-static void on_libevent_log(int severity, const char *msg)
+static void main_on_libevent_log(int severity, const char *msg)
 {
 	static struct rs_log_rl rl;
 
@@ -54,7 +54,7 @@ static void on_libevent_log(int severity, const char *msg)
 	       "libevent: %s", msg);
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
+static void main_on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct rs_server *srv = arg;
 
@@ -149,7 +149,7 @@ int main(int argc, char **argv)
 	}
 	log_setlevel(cfg->log_level);
 	signal(SIGPIPE, SIG_IGN);
-	event_set_log_callback(on_libevent_log);
+	event_set_log_callback(main_on_libevent_log);
 
 	evcfg = event_config_new();
 	/* sub-millisecond drain intervals need timerfd, not epoll's ms */
@@ -169,7 +169,7 @@ int main(int argc, char **argv)
 	}
 	srv.session_env.render_status = rs_status_render;
 	for (int i = 0; i < 3; i++) {
-		sigev[i] = evsignal_new(base, sigs[i], on_signal, &srv);
+		sigev[i] = evsignal_new(base, sigs[i], main_on_signal, &srv);
 		if (sigev[i] == NULL || event_add(sigev[i], NULL) < 0)
 			fatalx("libevent: cannot watch signals");
 	}

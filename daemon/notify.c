@@ -21,7 +21,7 @@ static socklen_t addrlen;
 static int fd = -1;
 static struct event *watchdog_ev;
 
-static void on_watchdog(evutil_socket_t s, short what, void *arg)
+static void notify_on_watchdog(evutil_socket_t s, short what, void *arg)
 {
 	(void)s;
 	(void)what;
@@ -29,7 +29,7 @@ static void on_watchdog(evutil_socket_t s, short what, void *arg)
 	rs_notify("WATCHDOG=1");
 }
 
-static void init_watchdog(struct event_base *base)
+static void notify_init_watchdog(struct event_base *base)
 {
 	const char *usec = getenv("WATCHDOG_USEC");
 	const char *pid = getenv("WATCHDOG_PID");
@@ -46,7 +46,7 @@ static void init_watchdog(struct event_base *base)
 	us /= 2; /* systemd's advice: ping at half the interval */
 	tv.tv_sec = (time_t)(us / 1000000);
 	tv.tv_usec = (suseconds_t)(us % 1000000);
-	watchdog_ev = event_new(base, -1, EV_PERSIST, on_watchdog, NULL);
+	watchdog_ev = event_new(base, -1, EV_PERSIST, notify_on_watchdog, NULL);
 	if (watchdog_ev == NULL || event_add(watchdog_ev, &tv) < 0)
 		fatalx("libevent: cannot arm the watchdog timer");
 	log_info("systemd watchdog: pinging every %llu ms", us / 1000);
@@ -75,7 +75,7 @@ void rs_notify_init(struct event_base *base)
 		log_warn("notify socket");
 		return;
 	}
-	init_watchdog(base);
+	notify_init_watchdog(base);
 }
 
 void rs_notify_free(void)

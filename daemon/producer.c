@@ -30,8 +30,8 @@
 
 #define RS_STATS_MS "1000"
 
-static void kafka_log(const rd_kafka_t *rk, int level, const char *fac,
-		      const char *buf)
+static void producer_kafka_log(const rd_kafka_t *rk, int level, const char *fac,
+			       const char *buf)
 {
 	if (level > RS_LOG_DEBUG)
 		level = RS_LOG_DEBUG;
@@ -40,20 +40,20 @@ static void kafka_log(const rd_kafka_t *rk, int level, const char *fac,
 	log_msg(level, "kafka %s: %s: %s", rd_kafka_name(rk), fac, buf);
 }
 
-static int is_mock_key(const char *key)
+static int producer_is_mock_key(const char *key)
 {
 	return strcmp(key, "test.mock.num.brokers") == 0;
 }
 
 /* 1 if [kafka] says where the cluster is (or asks for the mock). */
-static int names_brokers(const struct rs_config *cfg)
+static int producer_names_brokers(const struct rs_config *cfg)
 {
 	for (size_t i = 0; i < cfg->kafka.n; i++) {
 		const struct rs_prop *pr = &cfg->kafka.v[i];
 
 		if ((strcmp(pr->key, "bootstrap.servers") == 0 ||
 		     strcmp(pr->key, "metadata.broker.list") == 0 ||
-		     is_mock_key(pr->key)) &&
+		     producer_is_mock_key(pr->key)) &&
 		    pr->value[strspn(pr->value, " \t")] != '\0')
 			return 1;
 	}
@@ -77,8 +77,9 @@ uint32_t producer_props_timeout(const struct rs_props *props, uint32_t dflt)
 }
 
 /* The producer's global config for one acks class. */
-static rd_kafka_conf_t *class_conf(struct rs_producer *p, enum rs_acks acks,
-				   char *err, size_t errlen)
+static rd_kafka_conf_t *producer_class_conf(struct rs_producer *p,
+					    enum rs_acks acks, char *err,
+					    size_t errlen)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	char errstr[512];
@@ -129,7 +130,7 @@ static rd_kafka_conf_t *class_conf(struct rs_producer *p, enum rs_acks acks,
 		if (producer_is_timeout_key(pr->key))
 			continue; /* ringsided's (see above) */
 		if (p->mock_bootstraps != NULL &&
-		    (is_mock_key(pr->key) ||
+		    (producer_is_mock_key(pr->key) ||
 		     strcmp(pr->key, "bootstrap.servers") == 0))
 			continue;
 		if (rd_kafka_conf_set(conf, pr->key, pr->value, errstr,
@@ -149,11 +150,11 @@ static rd_kafka_conf_t *class_conf(struct rs_producer *p, enum rs_acks acks,
 	rd_kafka_conf_set_events(conf, RD_KAFKA_EVENT_DR |
 					       RD_KAFKA_EVENT_ERROR |
 					       RD_KAFKA_EVENT_STATS);
-	rd_kafka_conf_set_log_cb(conf, kafka_log);
+	rd_kafka_conf_set_log_cb(conf, producer_kafka_log);
 	return conf;
 }
 
-static void on_queue(evutil_socket_t fd, short what, void *arg)
+static void producer_on_queue(evutil_socket_t fd, short what, void *arg)
 {
 	struct rs_class *c = arg;
 	eventfd_t v;
@@ -163,15 +164,15 @@ static void on_queue(evutil_socket_t fd, short what, void *arg)
 	rs_producer_serve(c->p);
 }
 
-static int class_start(struct rs_producer *p, enum rs_acks acks, char *err,
-		       size_t errlen)
+static int producer_class_start(struct rs_producer *p, enum rs_acks acks,
+				char *err, size_t errlen)
 {
 	struct rs_class *c = &p->cls[acks];
 	static const uint64_t one = 1;
 	rd_kafka_conf_t *conf;
 	char errstr[512];
 
-	conf = class_conf(p, acks, err, errlen);
+	conf = producer_class_conf(p, acks, err, errlen);
 	if (conf == NULL)
 		return -1;
 	c->p = p;
@@ -190,7 +191,8 @@ static int class_start(struct rs_producer *p, enum rs_acks acks, char *err,
 		return -1;
 	}
 	rd_kafka_queue_io_event_enable(c->queue, c->efd, &one, sizeof(one));
-	c->ev = event_new(p->base, c->efd, EV_READ | EV_PERSIST, on_queue, c);
+	c->ev = event_new(p->base, c->efd, EV_READ | EV_PERSIST,
+			  producer_on_queue, c);
 	if (c->ev == NULL || event_add(c->ev, NULL) < 0) {
 		snprintf(err, errlen, "libevent: cannot watch the queue");
 		return -1;
@@ -214,7 +216,8 @@ static int class_start(struct rs_producer *p, enum rs_acks acks, char *err,
 
 /* The acks classes the config can reach: every listed topic's, and the
  * defaults' for unlisted ones. */
-static void classes_needed(const struct rs_config *cfg, int need[RS_ACKS_N])
+static void producer_classes_needed(const struct rs_config *cfg,
+				    int need[RS_ACKS_N])
 {
 	struct rs_topic_policy pol;
 
@@ -232,7 +235,7 @@ static void classes_needed(const struct rs_config *cfg, int need[RS_ACKS_N])
 
 /* librdkafka's own timeout is left infinite unless the operator asks for
  * one; say what that choice costs. */
-static void warn_timeouts(const struct rs_config *cfg)
+static void producer_warn_timeouts(const struct rs_config *cfg)
 {
 	int set = 0;
 
@@ -264,7 +267,7 @@ int rs_producer_new(const struct rs_config *cfg, struct event_base *base,
 
 	if (p == NULL)
 		fatal("calloc");
-	if (!names_brokers(cfg)) {
+	if (!producer_names_brokers(cfg)) {
 		/* librdkafka would start, log a notice, and hold every
 		 * record until its timeout */
 		snprintf(err, errlen,
@@ -283,11 +286,11 @@ int rs_producer_new(const struct rs_config *cfg, struct event_base *base,
 	p->first = -1;
 	for (int i = 0; i < RS_ACKS_N; i++)
 		p->cls[i].efd = -1;
-	classes_needed(cfg, need);
+	producer_classes_needed(cfg, need);
 	for (int i = 0; i < RS_ACKS_N; i++) {
 		if (!need[order[i]])
 			continue;
-		if (class_start(p, order[i], err, errlen) < 0) {
+		if (producer_class_start(p, order[i], err, errlen) < 0) {
 			rs_producer_free(p);
 			return -1;
 		}
@@ -298,12 +301,12 @@ int rs_producer_new(const struct rs_config *cfg, struct event_base *base,
 		log_warnx("%s lists no topics and has no [topic:*]: no client "
 			  "can send anything",
 			  cfg->path);
-	warn_timeouts(cfg);
+	producer_warn_timeouts(cfg);
 	*pp = p;
 	return 0;
 }
 
-static void class_free(struct rs_class *c)
+static void producer_class_free(struct rs_class *c)
 {
 	if (c->ev != NULL)
 		event_free(c->ev);
@@ -337,16 +340,16 @@ void rs_producer_free(struct rs_producer *p)
 			mock = c;
 			continue;
 		}
-		class_free(c);
+		producer_class_free(c);
 		free(c);
 	}
 	for (int i = 0; i < RS_ACKS_N; i++)
 		if (!p->cls[i].owns_mock)
-			class_free(&p->cls[i]);
+			producer_class_free(&p->cls[i]);
 	for (int i = 0; i < RS_ACKS_N; i++)
-		class_free(&p->cls[i]);
+		producer_class_free(&p->cls[i]);
 	if (mock != NULL) {
-		class_free(mock);
+		producer_class_free(mock);
 		free(mock);
 	}
 	free(p->mock_bootstraps);
@@ -438,13 +441,14 @@ uint64_t rs_producer_inflight(const struct rs_producer *p)
  * good. */
 #define RS_SIZE_RETRIES 3
 
-static size_t msg_size(const rd_kafka_message_t *m)
+static size_t producer_msg_size(const rd_kafka_message_t *m)
 {
 	return m->len + m->key_len;
 }
 
-static const rd_kafka_message_t *size_culprit(const rd_kafka_message_t **msgs,
-					      size_t n, size_t *nfailed)
+static const rd_kafka_message_t *
+producer_size_culprit(const rd_kafka_message_t **msgs, size_t n,
+		      size_t *nfailed)
 {
 	const rd_kafka_message_t *big = NULL;
 
@@ -453,7 +457,8 @@ static const rd_kafka_message_t *size_culprit(const rd_kafka_message_t **msgs,
 		if (msgs[i]->err != RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
 			continue;
 		(*nfailed)++;
-		if (big == NULL || msg_size(msgs[i]) > msg_size(big))
+		if (big == NULL ||
+		    producer_msg_size(msgs[i]) > producer_msg_size(big))
 			big = msgs[i];
 	}
 	return big;
@@ -462,7 +467,7 @@ static const rd_kafka_message_t *size_culprit(const rd_kafka_message_t **msgs,
 /* The event's messages, in p's array (grown as needed); NULL if it
  * cannot grow, and then they are taken one at a time. */
 static const rd_kafka_message_t **
-event_messages(struct rs_producer *p, rd_kafka_event_t *ev, size_t *n)
+producer_event_messages(struct rs_producer *p, rd_kafka_event_t *ev, size_t *n)
 {
 	size_t count = rd_kafka_event_message_count(ev);
 
@@ -479,8 +484,8 @@ event_messages(struct rs_producer *p, rd_kafka_event_t *ev, size_t *n)
 	return p->msgs;
 }
 
-static void deliver_one(struct rs_producer *p, const rd_kafka_message_t *m,
-			int resend)
+static void producer_deliver_one(struct rs_producer *p,
+				 const rd_kafka_message_t *m, int resend)
 {
 	struct rs_record *rec = m->_private;
 	struct rs_topic *t = rec->topic;
@@ -508,21 +513,21 @@ static void producer_deliver(struct rs_producer *p, rd_kafka_event_t *ev)
 	size_t n = 0, nfailed;
 
 	p->served += rd_kafka_event_message_count(ev);
-	msgs = event_messages(p, ev, &n);
+	msgs = producer_event_messages(p, ev, &n);
 	if (msgs == NULL) {
 		while ((m = rd_kafka_event_message_next(ev)) != NULL)
-			deliver_one(p, m, 0);
+			producer_deliver_one(p, m, 0);
 		return;
 	}
-	culprit = size_culprit(msgs, n, &nfailed);
+	culprit = producer_size_culprit(msgs, n, &nfailed);
 	if (nfailed > 1)
 		log_info("topic %s: the broker refused a batch of %zu records "
 			 "as too large; the largest (%zu bytes) fails, the "
 			 "others go again",
 			 rd_kafka_topic_name(culprit->rkt), nfailed,
-			 msg_size(culprit));
+			 producer_msg_size(culprit));
 	for (size_t i = 0; i < n; i++)
-		deliver_one(
+		producer_deliver_one(
 			p, msgs[i],
 			nfailed > 1 && msgs[i] != culprit &&
 				msgs[i]->err ==
@@ -530,19 +535,20 @@ static void producer_deliver(struct rs_producer *p, rd_kafka_event_t *ev)
 }
 
 /* 0 once this rs_producer_serve() is at its budget or out of time. */
-static int serve_on(struct rs_producer *p)
+static int producer_serve_on(struct rs_producer *p)
 {
 	if (p->served >= RS_SERVE_BUDGET || rs_now_us() >= p->serve_until)
 		p->serve_cut = 1;
 	return !p->serve_cut;
 }
 
-static void serve_class(struct rs_producer *p, struct rs_class *c)
+static void producer_serve_class(struct rs_producer *p, struct rs_class *c)
 {
 	rd_kafka_event_t *ev;
 
 	/* an event is served whole: the budget may be passed by one */
-	while (serve_on(p) && (ev = rd_kafka_queue_poll(c->queue, 0)) != NULL) {
+	while (producer_serve_on(p) &&
+	       (ev = rd_kafka_queue_poll(c->queue, 0)) != NULL) {
 		switch (rd_kafka_event_type(ev)) {
 		case RD_KAFKA_EVENT_DR:
 			producer_deliver(p, ev);
@@ -571,8 +577,8 @@ static void serve_class(struct rs_producer *p, struct rs_class *c)
 }
 
 /* Points topic t at the instance now serving its acks class. */
-static int topic_rebind(struct rs_producer *p, struct rs_topic *t, char *err,
-			size_t errlen)
+static int producer_topic_rebind(struct rs_producer *p, struct rs_topic *t,
+				 char *err, size_t errlen)
 {
 	return rs_producer_topic_acks(p, t, t->acks, err, errlen);
 }
@@ -583,7 +589,7 @@ static int topic_rebind(struct rs_producer *p, struct rs_topic *t, char *err,
  * with retriable reports, and are sent again in order through the spool)
  * and kept until they have all come back.
  */
-static void class_replace(struct rs_producer *p, enum rs_acks acks)
+static void producer_class_replace(struct rs_producer *p, enum rs_acks acks)
 {
 	struct rs_class *c = &p->cls[acks], *old = malloc(sizeof(*old));
 	char reason[512] = "", err[600];
@@ -596,8 +602,8 @@ static void class_replace(struct rs_producer *p, enum rs_acks acks)
 	old->fatal = 0;
 	/* its queue's wake-ups now serve the retired instance */
 	event_free(old->ev);
-	old->ev = event_new(p->base, old->efd, EV_READ | EV_PERSIST, on_queue,
-			    old);
+	old->ev = event_new(p->base, old->efd, EV_READ | EV_PERSIST,
+			    producer_on_queue, old);
 	if (old->ev == NULL || event_add(old->ev, NULL) < 0)
 		fatalx("libevent: cannot watch a retired producer's queue");
 	old->next = p->retired;
@@ -611,16 +617,17 @@ static void class_replace(struct rs_producer *p, enum rs_acks acks)
 		rd_kafka_name(old->rk), rs_acks_name(acks),
 		rd_kafka_err2name(code), reason,
 		(unsigned long long)rd_kafka_outq_len(old->rk));
-	if (class_start(p, acks, err, sizeof(err)) < 0) {
+	if (producer_class_start(p, acks, err, sizeof(err)) < 0) {
 		/* retried at the next serve; sends wait meanwhile */
 		log_warnx("cannot start a new acks=%s producer: %s",
 			  rs_acks_name(acks), err);
-		class_free(c);
+		producer_class_free(c);
 		p->restart[acks] = 1;
 	} else {
 		for (size_t i = 0; i < p->ntopics; i++)
 			if (p->topics[i]->acks == acks &&
-			    topic_rebind(p, p->topics[i], err, sizeof(err)) < 0)
+			    producer_topic_rebind(p, p->topics[i], err,
+						  sizeof(err)) < 0)
 				log_warnx("topic %s: %s", p->topics[i]->name,
 					  err);
 	}
@@ -631,7 +638,7 @@ static void class_replace(struct rs_producer *p, enum rs_acks acks)
 }
 
 /* Frees retired instances whose every record has been reported. */
-static void reap_retired(struct rs_producer *p)
+static void producer_reap_retired(struct rs_producer *p)
 {
 	struct rs_class **pp = &p->retired;
 
@@ -646,7 +653,7 @@ static void reap_retired(struct rs_producer *p)
 			 "destroyed",
 			 rd_kafka_name(c->rk));
 		*pp = c->next;
-		class_free(c);
+		producer_class_free(c);
 		free(c);
 	}
 }
@@ -661,32 +668,33 @@ int rs_producer_serve(struct rs_producer *p)
 	p->serve_cut = 0;
 	for (int i = 0; i < RS_ACKS_N; i++)
 		if (p->cls[i].rk != NULL)
-			serve_class(p, &p->cls[i]);
+			producer_serve_class(p, &p->cls[i]);
 	for (r = p->retired; r != NULL; r = r->next)
-		serve_class(p, r);
+		producer_serve_class(p, r);
 	for (int i = 0; i < RS_ACKS_N; i++) {
 		if (p->cls[i].rk != NULL && p->cls[i].fatal) {
-			class_replace(p, (enum rs_acks)i);
+			producer_class_replace(p, (enum rs_acks)i);
 		} else if (p->cls[i].rk == NULL && p->restart[i]) {
 			char err[600];
 
 			/* a replacement that could not start: again */
-			if (class_start(p, (enum rs_acks)i, err, sizeof(err)) <
-			    0) {
-				class_free(&p->cls[i]);
+			if (producer_class_start(p, (enum rs_acks)i, err,
+						 sizeof(err)) < 0) {
+				producer_class_free(&p->cls[i]);
 				continue;
 			}
 			p->restart[i] = 0;
 			for (size_t t = 0; t < p->ntopics; t++)
 				if (p->topics[t]->acks == (enum rs_acks)i)
-					(void)topic_rebind(p, p->topics[t], err,
-							   sizeof(err));
+					(void)producer_topic_rebind(
+						p, p->topics[t], err,
+						sizeof(err));
 		}
 	}
 	/* at the budget, some queue may still hold events: the next pass
 	 * looks (librdkafka writes a queue's eventfd once until then) */
 	more = p->serve_cut;
-	reap_retired(p);
+	producer_reap_retired(p);
 	p->batch(p->arg, more);
 	return more;
 }
@@ -709,7 +717,7 @@ void rs_producer_flush(struct rs_producer *p, int timeout_ms)
 			(void)rd_kafka_flush(p->cls[i].rk, timeout_ms);
 }
 
-static void purge_retired(struct rs_producer *p)
+static void producer_purge_retired(struct rs_producer *p)
 {
 	for (struct rs_class *r = p->retired; r != NULL; r = r->next)
 		(void)rd_kafka_purge(r->rk, RD_KAFKA_PURGE_F_QUEUE |
@@ -728,7 +736,7 @@ void rs_producer_purge_class(struct rs_producer *p, enum rs_acks acks,
 
 void rs_producer_purge(struct rs_producer *p)
 {
-	purge_retired(p);
+	producer_purge_retired(p);
 	for (int i = 0; i < RS_ACKS_N; i++)
 		if (p->cls[i].rk != NULL)
 			(void)rd_kafka_purge(p->cls[i].rk,
@@ -743,12 +751,12 @@ int rs_producer_reconfigure(struct rs_producer *p, const struct rs_config *cfg,
 	int need[RS_ACKS_N];
 
 	p->cfg = cfg;
-	classes_needed(cfg, need);
+	producer_classes_needed(cfg, need);
 	for (int i = 0; i < RS_ACKS_N; i++) {
 		if (!need[i] || p->cls[i].rk != NULL)
 			continue;
-		if (class_start(p, (enum rs_acks)i, err, errlen) < 0) {
-			class_free(&p->cls[i]);
+		if (producer_class_start(p, (enum rs_acks)i, err, errlen) < 0) {
+			producer_class_free(&p->cls[i]);
 			p->cfg = old;
 			return -1;
 		}

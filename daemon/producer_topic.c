@@ -25,9 +25,9 @@ void producer_topic_free(struct rs_topic *t)
 	free(t);
 }
 
-static int apply_props(rd_kafka_topic_conf_t *tconf,
-		       const struct rs_topic_config *tc, char *err,
-		       size_t errlen)
+static int producer_apply_props(rd_kafka_topic_conf_t *tconf,
+				const struct rs_topic_config *tc, char *err,
+				size_t errlen)
 {
 	char errstr[512];
 
@@ -67,9 +67,9 @@ static struct rs_topic *producer_find_topic(struct rs_producer *p,
 /* The librdkafka topic config for pol in class c: the producer's defaults
  * (so topic properties set in [kafka] apply), then [topic:*], then the
  * topic's section. */
-static rd_kafka_topic_conf_t *topic_conf(struct rs_class *c,
-					 const struct rs_topic_policy *pol,
-					 char *err, size_t errlen)
+static rd_kafka_topic_conf_t *
+producer_topic_conf(struct rs_class *c, const struct rs_topic_policy *pol,
+		    char *err, size_t errlen)
 {
 	rd_kafka_topic_conf_t *tconf;
 	char errstr[512];
@@ -80,8 +80,8 @@ static rd_kafka_topic_conf_t *topic_conf(struct rs_class *c,
 		return NULL;
 	}
 	tconf = rd_kafka_default_topic_conf_dup(c->rk);
-	if (apply_props(tconf, pol->defaults, err, errlen) < 0 ||
-	    apply_props(tconf, pol->section, err, errlen) < 0 ||
+	if (producer_apply_props(tconf, pol->defaults, err, errlen) < 0 ||
+	    producer_apply_props(tconf, pol->section, err, errlen) < 0 ||
 	    rd_kafka_topic_conf_set(tconf, "acks", rs_acks_name(pol->acks),
 				    errstr,
 				    sizeof(errstr)) != RD_KAFKA_CONF_OK) {
@@ -92,7 +92,7 @@ static rd_kafka_topic_conf_t *topic_conf(struct rs_class *c,
 }
 
 /* Topics uid brought in that are still held. */
-static uint32_t topics_of(const struct rs_producer *p, uid_t uid)
+static uint32_t producer_topics_of(const struct rs_producer *p, uid_t uid)
 {
 	uint32_t n = 0;
 
@@ -101,9 +101,9 @@ static uint32_t topics_of(const struct rs_producer *p, uid_t uid)
 	return n;
 }
 
-static int topic_create(struct rs_producer *p, const char *name,
-			const struct rs_topic_policy *pol, uid_t uid,
-			struct rs_topic **tp, char *err, size_t errlen)
+static int producer_topic_create(struct rs_producer *p, const char *name,
+				 const struct rs_topic_policy *pol, uid_t uid,
+				 struct rs_topic **tp, char *err, size_t errlen)
 {
 	struct rs_class *c = &p->cls[pol->acks];
 	rd_kafka_topic_conf_t *tconf;
@@ -115,13 +115,13 @@ static int topic_create(struct rs_producer *p, const char *name,
 		return RS_TOPIC_LIMIT;
 	}
 	if (uid != RS_TOPIC_NO_OWNER &&
-	    topics_of(p, uid) >= p->cfg->max_topics_per_uid) {
+	    producer_topics_of(p, uid) >= p->cfg->max_topics_per_uid) {
 		snprintf(err, errlen,
 			 "uid %u already uses %u topics (max_topics_per_uid)",
 			 (unsigned int)uid, p->cfg->max_topics_per_uid);
 		return RS_TOPIC_LIMIT;
 	}
-	tconf = topic_conf(c, pol, err, errlen);
+	tconf = producer_topic_conf(c, pol, err, errlen);
 	if (tconf == NULL)
 		return RS_TOPIC_ERROR;
 	t = calloc(1, sizeof(*t));
@@ -182,7 +182,7 @@ int rs_producer_topic(struct rs_producer *p, const char *name, uid_t uid,
 	}
 	if ((*tp = producer_find_topic(p, name)) != NULL)
 		return 0;
-	return topic_create(p, name, &pol, uid, tp, err, errlen);
+	return producer_topic_create(p, name, &pol, uid, tp, err, errlen);
 }
 
 void rs_producer_topic_forget(struct rs_producer *p, struct rs_topic *t)
@@ -212,8 +212,8 @@ int rs_producer_topic_force(struct rs_producer *p, const char *name,
 	if ((*tp = producer_find_topic(p, name)) != NULL)
 		return 0;
 	if (rs_config_topic(p->cfg, name, &pol) == 0)
-		return topic_create(p, name, &pol, RS_TOPIC_NO_OWNER, tp, err,
-				    errlen);
+		return producer_topic_create(p, name, &pol, RS_TOPIC_NO_OWNER,
+					     tp, err, errlen);
 	log_warnx("topic %s: the spool holds records for it but the "
 		  "configuration no longer allows it; delivering them with "
 		  "acks=all",
@@ -222,7 +222,8 @@ int rs_producer_topic_force(struct rs_producer *p, const char *name,
 		for (int i = 0; i < RS_ACKS_N; i++)
 			if (p->cls[i].rk != NULL)
 				pol.acks = (enum rs_acks)i;
-	return topic_create(p, name, &pol, RS_TOPIC_NO_OWNER, tp, err, errlen);
+	return producer_topic_create(p, name, &pol, RS_TOPIC_NO_OWNER, tp, err,
+				     errlen);
 }
 
 size_t rs_producer_ntopics(const struct rs_producer *p)
@@ -245,7 +246,7 @@ int rs_producer_topic_acks(struct rs_producer *p, struct rs_topic *t,
 	if (rs_config_topic(p->cfg, t->name, &pol) < 0)
 		pol.defaults = pol.section = NULL;
 	pol.acks = acks;
-	tconf = topic_conf(&p->cls[acks], &pol, err, errlen);
+	tconf = producer_topic_conf(&p->cls[acks], &pol, err, errlen);
 	if (tconf == NULL)
 		return -1;
 	rkt = rd_kafka_topic_new(p->cls[acks].rk, t->name, tconf);

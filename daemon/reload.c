@@ -23,7 +23,8 @@
 #include "session.h"
 #include "spool.h"
 
-static int props_equal(const struct rs_props *a, const struct rs_props *b)
+static int reload_props_equal(const struct rs_props *a,
+			      const struct rs_props *b)
 {
 	if (a->n != b->n)
 		return 0;
@@ -34,17 +35,17 @@ static int props_equal(const struct rs_props *a, const struct rs_props *b)
 	return 1;
 }
 
-static int str_equal(const char *a, const char *b)
+static int reload_str_equal(const char *a, const char *b)
 {
 	return (a == NULL && b == NULL) ||
 	       (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
-static void keep_str(char **nv, char **ov, const char *key)
+static void reload_keep_str(char **nv, char **ov, const char *key)
 {
 	char *tmp;
 
-	if (str_equal(*nv, *ov))
+	if (reload_str_equal(*nv, *ov))
 		return;
 	log_warnx("reload: %s cannot change while running (restart "
 		  "ringsided): keeping %s",
@@ -65,21 +66,21 @@ static void keep_str(char **nv, char **ov, const char *key)
 	} while (0)
 
 /* The settings fixed at start-up keep their running values in nc. */
-static void keep_fixed(struct rs_config *nc, struct rs_config *oc)
+static void reload_keep_fixed(struct rs_config *nc, struct rs_config *oc)
 {
 	struct rs_props tmp;
 
-	keep_str(&nc->socket_path, &oc->socket_path, "socket_path");
-	keep_str(&nc->socket_group, &oc->socket_group, "socket_group");
+	reload_keep_str(&nc->socket_path, &oc->socket_path, "socket_path");
+	reload_keep_str(&nc->socket_group, &oc->socket_group, "socket_group");
 	nc->socket_gid = oc->socket_gid;
 	KEEP_NUM(nc, oc, socket_mode);
 	/* a resumed ring's frames are checked against it */
 	KEEP_NUM(nc, oc, max_record_bytes);
-	keep_str(&nc->spool_dir, &oc->spool_dir, "spool_dir");
-	keep_str(&nc->metrics_host, &oc->metrics_host, "metrics_listen");
+	reload_keep_str(&nc->spool_dir, &oc->spool_dir, "spool_dir");
+	reload_keep_str(&nc->metrics_host, &oc->metrics_host, "metrics_listen");
 	KEEP_NUM(nc, oc, metrics_port);
 	KEEP_NUM(nc, oc, spool_segment_bytes);
-	if (!props_equal(&nc->kafka, &oc->kafka)) {
+	if (!reload_props_equal(&nc->kafka, &oc->kafka)) {
 		/* a new producer would need the old one's records
 		 * delivered or spooled first, for every topic at once */
 		log_warnx("reload: [kafka] properties cannot change while "
@@ -91,7 +92,8 @@ static void keep_fixed(struct rs_config *nc, struct rs_config *oc)
 	}
 }
 
-static const struct rs_props *section_props(const struct rs_topic_config *c)
+static const struct rs_props *
+reload_section_props(const struct rs_topic_config *c)
 {
 	static const struct rs_props none;
 
@@ -99,8 +101,8 @@ static const struct rs_props *section_props(const struct rs_topic_config *c)
 }
 
 /* One topic in use: its new policy. */
-static void retopic(struct rs_server *srv, const struct rs_config *oc,
-		    struct rs_topic *t)
+static void reload_retopic(struct rs_server *srv, const struct rs_config *oc,
+			   struct rs_topic *t)
 {
 	struct rs_topic_policy np, op;
 	int was_wa = t->write_ahead;
@@ -113,10 +115,10 @@ static void retopic(struct rs_server *srv, const struct rs_config *oc,
 		return;
 	}
 	if (rs_config_topic(oc, t->name, &op) == 0 &&
-	    (!props_equal(section_props(np.section),
-			  section_props(op.section)) ||
-	     !props_equal(section_props(np.defaults),
-			  section_props(op.defaults))))
+	    (!reload_props_equal(reload_section_props(np.section),
+				 reload_section_props(op.section)) ||
+	     !reload_props_equal(reload_section_props(np.defaults),
+				 reload_section_props(op.defaults))))
 		log_warnx("reload: topic %s: librdkafka topic properties "
 			  "cannot change while it is in use (restart "
 			  "ringsided): keeping the running ones",
@@ -135,7 +137,7 @@ static void retopic(struct rs_server *srv, const struct rs_config *oc,
 	rs_flow_topic_changed(srv->flow, t, was_wa);
 }
 
-static void recheck_sessions(struct rs_server *srv)
+static void reload_recheck_sessions(struct rs_server *srv)
 {
 	struct rs_session *s;
 	uint32_t refused = 0, denied = 0;
@@ -183,7 +185,7 @@ int rs_server_reload(struct rs_server *srv)
 		srv->reload_failures++;
 		return -1;
 	}
-	keep_fixed(nc, oc);
+	reload_keep_fixed(nc, oc);
 	if (rs_producer_reconfigure(srv->producer, nc, err, sizeof(err)) < 0) {
 		log_msg(RS_LOG_ERR,
 			"reload: %s; the running configuration stays", err);
@@ -195,8 +197,8 @@ int rs_server_reload(struct rs_server *srv)
 	srv->cfg = nc;
 	log_setlevel(nc->log_level);
 	for (size_t i = 0; i < rs_producer_ntopics(srv->producer); i++)
-		retopic(srv, oc, rs_producer_topic_at(srv->producer, i));
-	recheck_sessions(srv);
+		reload_retopic(srv, oc, rs_producer_topic_at(srv->producer, i));
+	reload_recheck_sessions(srv);
 	rs_server_spool_config(nc, &sc);
 	rs_spool_reconfigure(srv->spool, &sc);
 	rs_config_free(oc);

@@ -40,7 +40,7 @@ void rs_reply_free(struct rs_reply *r)
 	r->backlog_len = 0;
 }
 
-static int refresh_head(struct rs_reply *r, const char **why)
+static int reply_refresh_head(struct rs_reply *r, const char **why)
 {
 	/* pairs with the client's release store of reply_head in poll.c */
 	uint64_t head = rs_load_acquire(&r->hdr->reply_head);
@@ -53,12 +53,13 @@ static int refresh_head(struct rs_reply *r, const char **why)
 	return 0;
 }
 
-static uint64_t room(const struct rs_reply *r)
+static uint64_t reply_room(const struct rs_reply *r)
 {
 	return (uint64_t)r->mask + 1 - (r->tail - r->head);
 }
 
-static int backlog_add(struct rs_reply *r, const struct ringside_reply_slot *s)
+static int reply_backlog_add(struct rs_reply *r,
+			     const struct ringside_reply_slot *s)
 {
 	if (r->backlog_len == r->backlog_cap)
 		return -1;
@@ -92,7 +93,8 @@ void rs_reply_drop(struct rs_reply *r)
 	rs_store_relaxed(&r->hdr->reports_dropped, r->dropped);
 }
 
-static void write_slot(struct rs_reply *r, const struct ringside_reply_slot *s)
+static void reply_write_slot(struct rs_reply *r,
+			     const struct ringside_reply_slot *s)
 {
 	r->slots[r->tail & r->mask] = *s;
 	r->tail++;
@@ -102,14 +104,14 @@ int rs_reply_push(struct rs_reply *r, const struct ringside_reply_slot *s,
 		  const char **why)
 {
 	if (r->backlog_len == 0) {
-		if (room(r) == 0 && refresh_head(r, why) < 0)
+		if (reply_room(r) == 0 && reply_refresh_head(r, why) < 0)
 			return -1;
-		if (room(r) > 0) {
-			write_slot(r, s);
+		if (reply_room(r) > 0) {
+			reply_write_slot(r, s);
 			return 0;
 		}
 	}
-	if (backlog_add(r, s) < 0)
+	if (reply_backlog_add(r, s) < 0)
 		rs_reply_drop(r);
 	return 0;
 }
@@ -117,10 +119,10 @@ int rs_reply_push(struct rs_reply *r, const struct ringside_reply_slot *s,
 int rs_reply_flush(struct rs_reply *r, const char **why)
 {
 	if (r->backlog_len > 0) {
-		if (refresh_head(r, why) < 0)
+		if (reply_refresh_head(r, why) < 0)
 			return -1;
-		while (r->backlog_len > 0 && room(r) > 0) {
-			write_slot(r, &r->backlog[r->backlog_first]);
+		while (r->backlog_len > 0 && reply_room(r) > 0) {
+			reply_write_slot(r, &r->backlog[r->backlog_first]);
 			r->backlog_first =
 				(r->backlog_first + 1) % r->backlog_alloc;
 			r->backlog_len--;

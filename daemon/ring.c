@@ -32,7 +32,7 @@ static int ring_violation(const char **why, const char *reason)
 	return RS_RING_VIOLATION;
 }
 
-static int refresh_tail(struct rs_ring *r, const char **why)
+static int ring_refresh_tail(struct rs_ring *r, const char **why)
 {
 	/* pairs with the clients' CAS on tail in send.c; the frame's own
 	 * contents are ordered by the commit bit, not by tail */
@@ -48,7 +48,7 @@ static int refresh_tail(struct rs_ring *r, const char **why)
 	return 0;
 }
 
-static int committed(const struct rs_ring *r, uint64_t off, int memorder)
+static int ring_committed(const struct rs_ring *r, uint64_t off, int memorder)
 {
 	return (__atomic_load_n(&r->bitmap[ringside_bit_word(off)], memorder) &
 		ringside_bit_mask(off)) != 0;
@@ -61,12 +61,12 @@ int rs_ring_peek(struct rs_ring *r, uint32_t *sizep, const char **why)
 	uint32_t size;
 	uint16_t type;
 
-	if (r->head == r->tail && refresh_tail(r, why) < 0)
+	if (r->head == r->tail && ring_refresh_tail(r, why) < 0)
 		return RS_RING_VIOLATION;
 	if (r->head == r->tail)
 		return RS_RING_EMPTY;
 	/* pairs with the release fetch_or that commits the frame in send.c */
-	if (!committed(r, off, __ATOMIC_ACQUIRE))
+	if (!ring_committed(r, off, __ATOMIC_ACQUIRE))
 		return RS_RING_EMPTY;
 	/* size and type in one read: the client cannot make them disagree */
 	word = rs_load_relaxed((const uint64_t *)(r->ring + off));
@@ -113,7 +113,7 @@ void rs_ring_advance(struct rs_ring *r, uint32_t size)
 	rs_store_relaxed(&r->hdr->head, r->head);
 }
 
-static void clear_bits(struct rs_ring *r, uint64_t from, uint64_t to)
+static void ring_clear_bits(struct rs_ring *r, uint64_t from, uint64_t to)
 {
 	while (from < to) {
 		uint64_t off = from & r->mask;
@@ -139,7 +139,7 @@ void rs_ring_release(struct rs_ring *r, uint64_t pos)
 	/* a daemon killed from here on leaves release_to for the next one
 	 * (rs_ring_resume): the bits may be half cleared */
 	rs_store_release(&r->hdr->release_to, pos);
-	clear_bits(r, r->release, pos);
+	ring_clear_bits(r, r->release, pos);
 	r->release = pos;
 	/* pairs with the acquire load of release in send.c's reserve(): the
 	 * cleared bits are visible before the space is */
@@ -181,7 +181,7 @@ int rs_ring_arm(struct rs_ring *r)
 	tail = rs_load_seq_cst(&r->hdr->tail);
 	if (tail == r->head)
 		return 0;
-	return committed(r, r->head & r->mask, __ATOMIC_SEQ_CST);
+	return ring_committed(r, r->head & r->mask, __ATOMIC_SEQ_CST);
 }
 
 void rs_ring_disarm(struct rs_ring *r)
@@ -197,7 +197,7 @@ uint64_t rs_ring_skip_gap(struct rs_ring *r)
 	const char *why;
 	uint64_t pos = r->head, start = r->head;
 
-	if (refresh_tail(r, &why) < 0)
+	if (ring_refresh_tail(r, &why) < 0)
 		return 0;
 	while (pos < r->tail) {
 		uint64_t off = pos & r->mask;
@@ -228,7 +228,7 @@ uint64_t rs_ring_snapshot_tail(struct rs_ring *r)
 {
 	const char *why;
 
-	if (refresh_tail(r, &why) < 0)
+	if (ring_refresh_tail(r, &why) < 0)
 		return r->head;
 	return r->tail;
 }

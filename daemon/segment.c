@@ -61,13 +61,13 @@ void rs_srec_encode(const struct rs_srec_in *in, uint64_t seq, void *dst)
 	memcpy((uint8_t *)dst + 4, &h.crc, sizeof(h.crc));
 }
 
-static int bad(const char **why, const char *reason)
+static int segment_bad(const char **why, const char *reason)
 {
 	*why = reason;
 	return RS_SREC_BAD;
 }
 
-static int is_zero(const uint8_t *p, size_t n)
+static int segment_is_zero(const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (p[i] != 0)
@@ -85,42 +85,43 @@ int rs_srec_decode(const void *buf, size_t len, uint32_t max_size,
 	if (len == 0)
 		return RS_SREC_END;
 	if (len < sizeof(h)) {
-		if (is_zero(p, len))
+		if (segment_is_zero(p, len))
 			return RS_SREC_END;
 		*why = "record header cut short";
 		return RS_SREC_SHORT;
 	}
 	memcpy(&h, p, sizeof(h));
-	if (h.size == 0 && is_zero(p, sizeof(h)))
+	if (h.size == 0 && segment_is_zero(p, sizeof(h)))
 		return RS_SREC_END; /* space allocated, never written */
 	if (h.size < sizeof(h) || h.size % 8 != 0 || h.size > max_size)
-		return bad(why, "record size invalid");
+		return segment_bad(why, "record size invalid");
 	if (h.size > len) {
 		*why = "record runs past the end of the file";
 		return RS_SREC_SHORT;
 	}
 	if (rs_crc32c(0, p + 8, h.size - 8) != h.crc)
-		return bad(why, "record CRC mismatch");
+		return segment_bad(why, "record CRC mismatch");
 	if (h.flags & ~RS_SREC_F_ALL)
-		return bad(why, "unknown record flags");
+		return segment_bad(why, "unknown record flags");
 	if (h.flags & RS_SREC_F_HOLE) {
 		if (h.flags != RS_SREC_F_HOLE || h.seq != 0)
-			return bad(why, "hole with record fields");
+			return segment_bad(why, "hole with record fields");
 		out->size = h.size;
 		return RS_SREC_HOLE;
 	}
 	if ((h.flags & RS_SREC_F_PARTITION) ? h.partition < 0
 					    : h.partition != -1)
-		return bad(why, "record partition invalid");
+		return segment_bad(why, "record partition invalid");
 	if (h.timestamp < 0 || h.seq == 0)
-		return bad(why, "record timestamp or sequence invalid");
+		return segment_bad(why, "record timestamp or sequence invalid");
 	need = sizeof(h) + (uint64_t)h.topic_len + h.header_bytes +
 	       segment_opt_len(h.key_len) + segment_opt_len(h.value_len);
 	if (ringside_align8(need) != h.size)
-		return bad(why, "record lengths do not add up to its size");
+		return segment_bad(why,
+				   "record lengths do not add up to its size");
 	if (!ringside_topic_name_valid((const char *)p + sizeof(h),
 				       h.topic_len))
-		return bad(why, "record topic name invalid");
+		return segment_bad(why, "record topic name invalid");
 	out->size = h.size;
 	out->seq = h.seq;
 	out->session_id = h.session_id;

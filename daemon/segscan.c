@@ -27,7 +27,7 @@ struct reader {
 	int error;
 };
 
-static void reader_free(struct reader *r)
+static void segscan_reader_free(struct reader *r)
 {
 	free(r->buf);
 	r->buf = NULL;
@@ -35,8 +35,8 @@ static void reader_free(struct reader *r)
 
 /* [off, off + want) of the file, as much of it as exists; NULL if a read
  * failed. *avail says how many bytes the pointer covers. */
-static const uint8_t *reader_at(struct reader *r, uint64_t off, size_t want,
-				size_t *avail)
+static const uint8_t *segscan_reader_at(struct reader *r, uint64_t off,
+					size_t want, size_t *avail)
 {
 	static const uint8_t none[8];
 	size_t n, got = 0;
@@ -83,41 +83,41 @@ static const uint8_t *reader_at(struct reader *r, uint64_t off, size_t want,
 	return r->buf;
 }
 
-static uint32_t room32(uint64_t room)
+static uint32_t segscan_room32(uint64_t room)
 {
 	return room > UINT32_MAX ? UINT32_MAX : (uint32_t)room;
 }
 
 /* The record at off: RS_SREC_*, or -3 on a read error. */
-static int reader_record(struct reader *r, uint64_t off, struct rs_srec *out,
-			 const char **why)
+static int segscan_reader_record(struct reader *r, uint64_t off,
+				 struct rs_srec *out, const char **why)
 {
 	size_t avail;
 	const uint8_t *p =
-		reader_at(r, off, sizeof(struct rs_srec_hdr), &avail);
+		segscan_reader_at(r, off, sizeof(struct rs_srec_hdr), &avail);
 	uint32_t size;
 	int k;
 
 	if (p == NULL)
 		return -3;
 	*why = NULL;
-	k = rs_srec_decode(p, avail, room32(r->end - off), out, why);
+	k = rs_srec_decode(p, avail, segscan_room32(r->end - off), out, why);
 	if (k != RS_SREC_SHORT || avail < sizeof(struct rs_srec_hdr))
 		return k;
 	/* a record longer than the window: read all of it */
 	memcpy(&size, p, sizeof(size));
-	p = reader_at(r, off, size, &avail);
+	p = segscan_reader_at(r, off, size, &avail);
 	if (p == NULL)
 		return -3;
-	return rs_srec_decode(p, avail, room32(r->end - off), out, why);
+	return rs_srec_decode(p, avail, segscan_room32(r->end - off), out, why);
 }
 
 /* 1 if [off, end) is all zeros, 0 if not, -1 on a read error. */
-static int reader_zeros(struct reader *r, uint64_t off)
+static int segscan_reader_zeros(struct reader *r, uint64_t off)
 {
 	while (off < r->end) {
 		size_t avail;
-		const uint8_t *p = reader_at(r, off, WINDOW, &avail);
+		const uint8_t *p = segscan_reader_at(r, off, WINDOW, &avail);
 
 		if (p == NULL)
 			return -1;
@@ -129,14 +129,14 @@ static int reader_zeros(struct reader *r, uint64_t off)
 	return 1;
 }
 
-static int64_t reader_resync(struct reader *r, uint64_t from)
+static int64_t segscan_reader_resync(struct reader *r, uint64_t from)
 {
 	uint64_t q = (from + 7) & ~(uint64_t)7;
 
 	for (; q + sizeof(struct rs_srec_hdr) <= r->end; q += 8) {
 		size_t avail;
-		const uint8_t *p =
-			reader_at(r, q, sizeof(struct rs_srec_hdr), &avail);
+		const uint8_t *p = segscan_reader_at(
+			r, q, sizeof(struct rs_srec_hdr), &avail);
 		struct rs_srec rec;
 		const char *why;
 		int k;
@@ -145,7 +145,7 @@ static int64_t reader_resync(struct reader *r, uint64_t from)
 			return -1;
 		if (!rs_srec_plausible(p, r->end - q))
 			continue;
-		k = reader_record(r, q, &rec, &why);
+		k = segscan_reader_record(r, q, &rec, &why);
 		if (k == -3)
 			return -1;
 		if (k == RS_SREC_OK || k == RS_SREC_HOLE)
@@ -157,9 +157,9 @@ static int64_t reader_resync(struct reader *r, uint64_t from)
 int64_t rs_seg_resync(int fd, uint64_t from, uint64_t end)
 {
 	struct reader r = { .fd = fd, .end = end };
-	int64_t q = reader_resync(&r, from);
+	int64_t q = segscan_reader_resync(&r, from);
 
-	reader_free(&r);
+	segscan_reader_free(&r);
 	return q;
 }
 
@@ -173,7 +173,7 @@ int rs_seg_read_record(int fd, uint64_t off, uint64_t end, uint8_t **buf,
 		.cap = *cap,
 		.boff = 0,
 	};
-	int k = reader_record(&r, off, out, why);
+	int k = segscan_reader_record(&r, off, out, why);
 
 	/* out points into r.buf: hand the buffer back, still alive */
 	*buf = r.buf;
@@ -199,7 +199,7 @@ void rs_seg_scan(int fd, uint64_t from, const struct rs_scan_ops *ops,
 		struct rs_srec rec;
 		const char *why = NULL;
 		int64_t next;
-		int k = reader_record(&r, off, &rec, &why);
+		int k = segscan_reader_record(&r, off, &rec, &why);
 
 		if (k == RS_SREC_OK) {
 			ops->record(arg, off, &rec);
@@ -215,7 +215,7 @@ void rs_seg_scan(int fd, uint64_t from, const struct rs_scan_ops *ops,
 		if (k == -3)
 			break;
 		if (k == RS_SREC_END) {
-			int z = reader_zeros(&r, off);
+			int z = segscan_reader_zeros(&r, off);
 
 			if (z < 0)
 				break;
@@ -225,7 +225,7 @@ void rs_seg_scan(int fd, uint64_t from, const struct rs_scan_ops *ops,
 			}
 			why = "zeros followed by data";
 		}
-		next = reader_resync(&r, off + 8);
+		next = segscan_reader_resync(&r, off + 8);
 		if (next < 0)
 			break;
 		if ((uint64_t)next >= r.end) {
@@ -242,5 +242,5 @@ void rs_seg_scan(int fd, uint64_t from, const struct rs_scan_ops *ops,
 	if (r.error)
 		res->tail = RS_SCAN_EIO;
 	res->end = off;
-	reader_free(&r);
+	segscan_reader_free(&r);
 }

@@ -20,7 +20,7 @@
 #include "session_read.h"
 #include "topic.h"
 
-static void session_release_finished(struct rs_session *s)
+static void session_read_session_release_finished(struct rs_session *s)
 {
 	struct rs_record *rec;
 
@@ -53,8 +53,8 @@ void rs_session_spilled(struct rs_session *s)
 	s->spilled++;
 }
 
-static int session_wants_report(enum rs_reports mode,
-				const struct rs_outcome *o)
+static int session_read_session_wants_report(enum rs_reports mode,
+					     const struct rs_outcome *o)
 {
 	if (mode == RS_REPORTS_ALL)
 		return 1;
@@ -63,8 +63,8 @@ static int session_wants_report(enum rs_reports mode,
 
 /* The session-local id of a record's topic, or -1 if the session never
  * resolved it. */
-static int64_t session_topic_id(const struct rs_session *s,
-				const struct rs_record *rec)
+static int64_t session_read_session_topic_id(const struct rs_session *s,
+					     const struct rs_record *rec)
 {
 	if (!rec->from_spool)
 		return rec->frame.topic; /* as this session wrote it */
@@ -95,9 +95,9 @@ void rs_session_report(void *ctx, struct rs_record *rec,
 		else
 			s->failed++;
 	}
-	if (!session_wants_report(rec->topic->reports, o))
+	if (!session_read_session_wants_report(rec->topic->reports, o))
 		return;
-	id = session_topic_id(s, rec);
+	id = session_read_session_topic_id(s, rec);
 	if (s->state != RS_SESSION_OPEN || id < 0) {
 		rs_reply_drop(&s->reply); /* nobody to read it */
 		return;
@@ -135,9 +135,10 @@ void rs_session_report_spooled(void *env, struct rs_record *rec)
  * record too large to take only its header (its report needs the opaque
  * and topic). NULL with *why set: the client broke the protocol; NULL
  * without: out of memory, try later. */
-static struct rs_record *session_take_record(struct rs_session *s,
-					     uint32_t size, int oversize,
-					     const char **why)
+static struct rs_record *session_read_session_take_record(struct rs_session *s,
+							  uint32_t size,
+							  int oversize,
+							  const char **why)
 {
 	uint32_t copy =
 		oversize ? (uint32_t)sizeof(struct ringside_frame) : size;
@@ -189,7 +190,8 @@ static int session_read_one(struct rs_session *s)
 		return 1;
 	case RS_RING_RECORD:
 	case RS_RING_OVERSIZE:
-		rec = session_take_record(s, size, k == RS_RING_OVERSIZE, &why);
+		rec = session_read_session_take_record(
+			s, size, k == RS_RING_OVERSIZE, &why);
 		if (rec == NULL) {
 			if (why != NULL)
 				rs_session_violation(s, why);
@@ -231,8 +233,8 @@ static int session_read_one(struct rs_session *s)
 /* max_records_per_second, a token bucket holding a second's worth: a
  * client over its rate finds its ring full, and the others still get
  * read. Not while stopping: shutdown reads what is there at once. */
-static unsigned int session_rate_budget(struct rs_session *s,
-					unsigned int budget)
+static unsigned int session_read_session_rate_budget(struct rs_session *s,
+						     unsigned int budget)
 {
 	uint32_t rate = rs_session_cfg(s)->max_records_per_second;
 	int64_t now;
@@ -256,7 +258,7 @@ unsigned int rs_session_drain(struct rs_session *s, unsigned int budget)
 
 	if (!s->shm_ready || s->state == RS_SESSION_HANDSHAKE || s->resuming)
 		return 0;
-	budget = session_rate_budget(s, budget);
+	budget = session_read_session_rate_budget(s, budget);
 	while (n < budget && s->state != RS_SESSION_DEAD) {
 		if (s->stopping && s->ring.head >= s->stop_at)
 			break;
@@ -272,7 +274,7 @@ unsigned int rs_session_drain(struct rs_session *s, unsigned int budget)
 	return n;
 }
 
-static void session_publish_state(struct rs_session *s)
+static void session_read_session_publish_state(struct rs_session *s)
 {
 	uint32_t state = RINGSIDE_SHM_HEALTHY;
 
@@ -302,9 +304,9 @@ void rs_session_flush(struct rs_session *s)
 			rs_session_violation(s, why);
 	}
 	/* reports first (a seq_cst store of reply_tail), then release */
-	session_release_finished(s);
+	session_read_session_release_finished(s);
 	if (s->state == RS_SESSION_OPEN)
-		session_publish_state(s);
+		session_read_session_publish_state(s);
 }
 
 int rs_session_arm(struct rs_session *s)

@@ -71,8 +71,8 @@ fail:
 	return err;
 }
 
-static void set_pointers(struct rs_shm *shm,
-			 const struct ringside_shm_layout *l)
+static void shm_set_pointers(struct rs_shm *shm,
+			     const struct ringside_shm_layout *l)
 {
 	shm->size = l->map_size;
 	shm->hdr = shm->base;
@@ -137,7 +137,7 @@ int rs_shm_adopt(struct rs_shm *shm, int fd, uint64_t map_size,
 		*why = "handed-back memfd: header and size disagree";
 		goto fail;
 	}
-	set_pointers(shm, &l);
+	shm_set_pointers(shm, &l);
 	if (max_frame > ring_size / 2)
 		max_frame = ring_size / 2; /* config changed since */
 	shm->ring_size = ring_size;

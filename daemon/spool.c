@@ -195,7 +195,7 @@ int spool_capacity_ok(struct rs_spool *sp)
 
 /* Makes room for one more segment by dropping the oldest ones, if the
  * operator chose that over refusing records. */
-static int make_room(struct rs_spool *sp)
+static int spool_make_room(struct rs_spool *sp)
 {
 	while (!spool_capacity_ok(sp)) {
 		if (!sp->cfg.drop_oldest || sp->nsegs == 0 ||
@@ -213,8 +213,8 @@ static int make_room(struct rs_spool *sp)
  * records it saves are already counted in the segment that failed, which
  * cannot retire before they are delivered.
  */
-static struct rs_seg *create_segment(struct rs_spool *sp, int rewrite,
-				     int *full)
+static struct rs_seg *spool_create_segment(struct rs_spool *sp, int rewrite,
+					   int *full)
 {
 	struct rs_seg_hdr h;
 	char name[32];
@@ -222,7 +222,7 @@ static struct rs_seg *create_segment(struct rs_spool *sp, int rewrite,
 
 	*full = 0;
 	if (rewrite ? (sp->nsegs * sp->cfg.segment_bytes > sp->cfg.max_bytes)
-		    : make_room(sp) < 0) {
+		    : spool_make_room(sp) < 0) {
 		*full = 1;
 		return NULL;
 	}
@@ -262,7 +262,7 @@ fail:
 /* A segment could not be created (full: for want of space), or a write
  * failed (broken). Retried every RETRY_EVERY_MS, and at once when space
  * is freed. */
-static void set_failed(struct rs_spool *sp, int full, int broken)
+static void spool_set_failed(struct rs_spool *sp, int full, int broken)
 {
 	if (full && !sp->full)
 		log_warnx("spool: full (%zu segments of %" PRIu64
@@ -278,7 +278,7 @@ static void set_failed(struct rs_spool *sp, int full, int broken)
 
 /* Indexes the records held in the buffer under segment s, so cursors look
  * for their topics there. */
-static void note_buffered(struct rs_spool *sp, struct rs_seg *s)
+static void spool_note_buffered(struct rs_spool *sp, struct rs_seg *s)
 {
 	for (size_t off = 0; off < sp->len;) {
 		struct rs_srec r;
@@ -295,7 +295,7 @@ static void note_buffered(struct rs_spool *sp, struct rs_seg *s)
 
 /* Moves the unsynced bytes into a fresh segment after a failed write or
  * sync: nothing since the last good sync may be trusted to be on disk. */
-static int rewrite_unsynced(struct rs_spool *sp)
+static int spool_rewrite_unsynced(struct rs_spool *sp)
 {
 	struct rs_seg *s;
 	int full;
@@ -308,9 +308,9 @@ static int rewrite_unsynced(struct rs_spool *sp)
 	/* until the rewrite succeeds the buffer is the records' only copy:
 	 * broken, whatever stops it (a full disk too), so nothing new is
 	 * appended and no rotation throws the buffer away */
-	s = create_segment(sp, 1, &full);
+	s = spool_create_segment(sp, 1, &full);
 	if (s == NULL) {
-		set_failed(sp, full, 1);
+		spool_set_failed(sp, full, 1);
 		return RS_SPOOL_EBROKEN;
 	}
 	if (spool_write_all(s->fd, sp->buf, sp->len, RS_SEG_HDR_SIZE) < 0 ||
@@ -327,13 +327,13 @@ static int rewrite_unsynced(struct rs_spool *sp)
 		spool_seg_free(s);
 		if (unlinkat(sp->dirfd, name, 0) == 0)
 			(void)spool_sync_dir(sp);
-		set_failed(sp, space, 1);
+		spool_set_failed(sp, space, 1);
 		return RS_SPOOL_EBROKEN;
 	}
 	spool_segs_add(sp, s);
 	/* the rewritten records' sequences repeat the old segment's tail;
 	 * cursors and recovery skip a sequence they have already seen */
-	note_buffered(sp, s);
+	spool_note_buffered(sp, s);
 	s->size = RS_SEG_HDR_SIZE + sp->len;
 	sp->active = s;
 	sp->written_seq = sp->appended_seq;
@@ -348,7 +348,7 @@ static int rewrite_unsynced(struct rs_spool *sp)
 	return 0;
 }
 
-static int do_sync(struct rs_spool *sp)
+static int spool_do_sync(struct rs_spool *sp)
 {
 	if (sp->active == NULL || sp->synced_seq == sp->written_seq)
 		return 0;
@@ -356,7 +356,7 @@ static int do_sync(struct rs_spool *sp)
 		log_warn("spool: fdatasync of segment %" PRIu64
 			 " failed; its unsynced records are rewritten",
 			 sp->active->id);
-		return rewrite_unsynced(sp);
+		return spool_rewrite_unsynced(sp);
 	}
 	sp->stat_fsyncs++;
 	sp->synced_seq = sp->written_seq;
@@ -371,7 +371,7 @@ static int do_sync(struct rs_spool *sp)
 	return 0;
 }
 
-static int do_write(struct rs_spool *sp)
+static int spool_do_write(struct rs_spool *sp)
 {
 	if (sp->active == NULL || sp->len == sp->wlen)
 		return sp->broken ? RS_SPOOL_EBROKEN : 0;
@@ -379,7 +379,7 @@ static int do_write(struct rs_spool *sp)
 			    sp->len - sp->wlen, sp->buf_off + sp->wlen) < 0) {
 		log_warn("spool: write to segment %" PRIu64 " failed",
 			 sp->active->id);
-		return rewrite_unsynced(sp);
+		return spool_rewrite_unsynced(sp);
 	}
 	/* starts the disk on these bytes now, without waiting: the sync
 	 * that vouches for them (a tick of the event loop, in interval mode)
@@ -404,9 +404,9 @@ int rs_spool_commit(struct rs_spool *sp)
 {
 	if (sp->broken)
 		return RS_SPOOL_EBROKEN;
-	if (do_write(sp) < 0)
+	if (spool_do_write(sp) < 0)
 		return RS_SPOOL_EBROKEN;
-	if (sp->cfg.fsync == RS_FSYNC_ALWAYS && do_sync(sp) < 0)
+	if (sp->cfg.fsync == RS_FSYNC_ALWAYS && spool_do_sync(sp) < 0)
 		return RS_SPOOL_EBROKEN;
 	return 0;
 }
@@ -418,7 +418,7 @@ uint64_t rs_spool_committed(const struct rs_spool *sp)
 }
 
 /* Finishes the active segment and starts the next one. */
-static int rotate(struct rs_spool *sp)
+static int spool_rotate(struct rs_spool *sp)
 {
 	struct rs_seg *s;
 	int full;
@@ -426,21 +426,21 @@ static int rotate(struct rs_spool *sp)
 	if (sp->broken)
 		return RS_SPOOL_EBROKEN;
 	if (sp->active != NULL) {
-		if (do_write(sp) < 0)
+		if (spool_do_write(sp) < 0)
 			return RS_SPOOL_EBROKEN;
-		if (sp->cfg.fsync != RS_FSYNC_NEVER && do_sync(sp) < 0)
+		if (sp->cfg.fsync != RS_FSYNC_NEVER && spool_do_sync(sp) < 0)
 			return RS_SPOOL_EBROKEN;
 	}
 	if (sp->len > 0) {
 		/* bytes no file holds yet must never be discarded */
 		log_warnx("spool: %zu buffered bytes at a rotation; rewriting",
 			  sp->len);
-		return rewrite_unsynced(sp);
+		return spool_rewrite_unsynced(sp);
 	}
-	s = create_segment(sp, 0, &full);
+	s = spool_create_segment(sp, 0, &full);
 	if (s == NULL) {
 		/* nothing is buffered: a retry later loses nothing */
-		set_failed(sp, full, !full);
+		spool_set_failed(sp, full, !full);
 		return full ? RS_SPOOL_EFULL : RS_SPOOL_EBROKEN;
 	}
 	spool_segs_add(sp, s);
@@ -477,7 +477,7 @@ int rs_spool_append(struct rs_spool *sp, uint32_t topic,
 	    sp->buf_off + sp->len + size > sp->cfg.segment_bytes) {
 		if (sp->full && rs_now_ms() < sp->next_retry_ms)
 			return RS_SPOOL_EFULL;
-		err = rotate(sp);
+		err = spool_rotate(sp);
 		if (err < 0)
 			return err;
 	}
@@ -502,7 +502,7 @@ int rs_spool_append(struct rs_spool *sp, uint32_t topic,
 	if (sp->len - sp->wlen > UNSYNCED_MAX)
 		(void)rs_spool_commit(sp);
 	if (sp->len > 2 * UNSYNCED_MAX && !sp->broken)
-		(void)do_sync(sp);
+		(void)spool_do_sync(sp);
 	return 0;
 }
 
@@ -520,13 +520,13 @@ void rs_spool_end(struct rs_spool *sp, struct rs_spool_pos *pos)
 void rs_spool_tick(struct rs_spool *sp, int64_t now_ms)
 {
 	if (sp->broken && now_ms >= sp->next_retry_ms) {
-		if (rewrite_unsynced(sp) == 0)
+		if (spool_rewrite_unsynced(sp) == 0)
 			log_notice("spool: writing again");
 	}
 	if (!sp->broken && sp->cfg.fsync == RS_FSYNC_INTERVAL &&
 	    now_ms - sp->last_sync_ms >= sp->cfg.fsync_interval_ms) {
-		if (do_write(sp) == 0)
-			(void)do_sync(sp);
+		if (spool_do_write(sp) == 0)
+			(void)spool_do_sync(sp);
 	}
 	if (sp->full && now_ms >= sp->next_retry_ms) {
 		sp->full = !spool_capacity_ok(sp);
@@ -565,9 +565,9 @@ void rs_spool_close(struct rs_spool *sp)
 	if (sp == NULL)
 		return;
 	if (sp->lockfd >= 0) {
-		if (!sp->broken && do_write(sp) == 0 &&
+		if (!sp->broken && spool_do_write(sp) == 0 &&
 		    sp->cfg.fsync != RS_FSYNC_NEVER)
-			(void)do_sync(sp);
+			(void)spool_do_sync(sp);
 		if (sp->broken && sp->len > 0)
 			log_warnx("spool: %zu bytes could not be made durable "
 				  "before exit",

@@ -18,7 +18,7 @@
 #define READ_CHUNK (256U << 10)
 
 /* The segment of id, or NULL if it is gone. */
-static struct rs_seg *seg_find(struct rs_spool *sp, uint64_t id)
+static struct rs_seg *spool_seg_find(struct rs_spool *sp, uint64_t id)
 {
 	for (size_t i = 0; i < sp->nsegs; i++)
 		if (sp->segs[i]->id == id)
@@ -27,7 +27,7 @@ static struct rs_seg *seg_find(struct rs_spool *sp, uint64_t id)
 }
 
 /* The length of the skipped region starting at off, or 0. */
-static uint64_t seg_skip_at(const struct rs_seg *s, uint64_t off)
+static uint64_t spool_seg_skip_at(const struct rs_seg *s, uint64_t off)
 {
 	size_t lo = 0, hi = s->nskips;
 
@@ -64,7 +64,8 @@ void rs_spool_cursor_free(struct rs_spool_cursor *c)
 }
 
 /* The first segment after id that holds records of topic. */
-static struct rs_seg *next_seg(struct rs_spool *sp, uint64_t id, uint32_t topic)
+static struct rs_seg *spool_next_seg(struct rs_spool *sp, uint64_t id,
+				     uint32_t topic)
 {
 	for (size_t i = 0; i < sp->nsegs; i++) {
 		struct rs_seg *s = sp->segs[i];
@@ -78,7 +79,8 @@ static struct rs_seg *next_seg(struct rs_spool *sp, uint64_t id, uint32_t topic)
 /* Makes [pos.off, pos.off + want) of s readable from c->buf, as far as the
  * segment's readable size allows. Returns the bytes available there, or
  * -1 if a read failed. */
-static ssize_t fill(struct rs_spool_cursor *c, struct rs_seg *s, size_t want)
+static ssize_t spool_fill(struct rs_spool_cursor *c, struct rs_seg *s,
+			  size_t want)
 {
 	uint64_t limit = s->size;
 	size_t n, got = 0;
@@ -112,12 +114,12 @@ static ssize_t fill(struct rs_spool_cursor *c, struct rs_seg *s, size_t want)
 /* The record at the cursor: RS_SREC_*, or -3 if a read failed. A record
  * may be as large as its segment holds: one written under a larger
  * max_record_bytes than today's is still read. */
-static int cursor_record(struct rs_spool_cursor *c, struct rs_seg *s,
-			 struct rs_srec *rec, const char **why)
+static int spool_cursor_record(struct rs_spool_cursor *c, struct rs_seg *s,
+			       struct rs_srec *rec, const char **why)
 {
 	uint64_t room = s->size - c->pos.off;
 	uint32_t max = room > UINT32_MAX ? UINT32_MAX : (uint32_t)room;
-	ssize_t avail = fill(c, s, sizeof(struct rs_srec_hdr));
+	ssize_t avail = spool_fill(c, s, sizeof(struct rs_srec_hdr));
 	uint32_t need;
 	int k;
 
@@ -130,15 +132,15 @@ static int cursor_record(struct rs_spool_cursor *c, struct rs_seg *s,
 		return k;
 	/* a record longer than what is buffered */
 	memcpy(&need, c->buf + (c->pos.off - c->buf_pos.off), sizeof(need));
-	avail = fill(c, s, need);
+	avail = spool_fill(c, s, need);
 	if (avail < 0)
 		return -3;
 	return rs_srec_decode(c->buf + (c->pos.off - c->buf_pos.off),
 			      (size_t)avail, max, rec, why);
 }
 
-static int topic_is(const struct rs_spool *sp, uint32_t topic,
-		    const struct rs_srec *r)
+static int spool_topic_is(const struct rs_spool *sp, uint32_t topic,
+			  const struct rs_srec *r)
 {
 	const char *name = sp->topics[topic].name;
 
@@ -149,8 +151,8 @@ static int topic_is(const struct rs_spool *sp, uint32_t topic,
 /* Damage a reader met that recovery did not see (the disk changed since,
  * or a segment of this run lost pages after a failed sync): the region up
  * to the next valid record is skipped from now on. */
-static int cursor_damage(struct rs_spool_cursor *c, struct rs_seg *s,
-			 const char *why)
+static int spool_cursor_damage(struct rs_spool_cursor *c, struct rs_seg *s,
+			       const char *why)
 {
 	int64_t next = rs_seg_resync(s->fd, c->pos.off + 8, s->size);
 
@@ -169,7 +171,7 @@ int rs_spool_next(struct rs_spool *sp, struct rs_spool_cursor *c,
 		  struct rs_srec *rec, struct rs_spool_pos *pos)
 {
 	for (;;) {
-		struct rs_seg *s = seg_find(sp, c->pos.seg);
+		struct rs_seg *s = spool_seg_find(sp, c->pos.seg);
 		const char *why = NULL;
 		uint64_t skip;
 		int k;
@@ -179,7 +181,7 @@ int rs_spool_next(struct rs_spool *sp, struct rs_spool_cursor *c,
 
 			if (s != NULL && s == sp->active)
 				return 0; /* caught up with the writer */
-			n = next_seg(sp, c->pos.seg, c->topic);
+			n = spool_next_seg(sp, c->pos.seg, c->topic);
 			if (n == NULL)
 				return 0;
 			c->pos.seg = n->id;
@@ -188,12 +190,12 @@ int rs_spool_next(struct rs_spool *sp, struct rs_spool_cursor *c,
 		}
 		if (c->pos.off < RS_SEG_HDR_SIZE)
 			c->pos.off = RS_SEG_HDR_SIZE;
-		skip = seg_skip_at(s, c->pos.off);
+		skip = spool_seg_skip_at(s, c->pos.off);
 		if (skip > 0) {
 			c->pos.off += skip;
 			continue;
 		}
-		k = cursor_record(c, s, rec, &why);
+		k = spool_cursor_record(c, s, rec, &why);
 		if (k == -3) {
 			log_warn("spool: cannot read segment %" PRIu64
 				 " at %" PRIu64 "; trying again later",
@@ -205,15 +207,16 @@ int rs_spool_next(struct rs_spool *sp, struct rs_spool_cursor *c,
 			continue;
 		}
 		if (k != RS_SREC_OK)
-			return cursor_damage(c, s,
-					     why != NULL
-						     ? why
-						     : "zeros where records "
-						       "were written");
+			return spool_cursor_damage(
+				c, s,
+				why != NULL ? why
+					    : "zeros where records "
+					      "were written");
 		pos->seg = s->id;
 		pos->off = c->pos.off;
 		c->pos.off += rec->size;
-		if (rec->seq <= c->last_seq || !topic_is(sp, c->topic, rec))
+		if (rec->seq <= c->last_seq ||
+		    !spool_topic_is(sp, c->topic, rec))
 			continue;
 		c->last_seq = rec->seq;
 		return 1;

@@ -37,8 +37,8 @@ struct recovery {
 	uint32_t nfirst;
 };
 
-static void note_first(struct recovery *rc, uint32_t topic,
-		       const struct rs_spool_pos *pos)
+static void spool_note_first(struct recovery *rc, uint32_t topic,
+			     const struct rs_spool_pos *pos)
 {
 	if (topic >= rc->nfirst) {
 		uint32_t n = topic + 8;
@@ -55,8 +55,8 @@ static void note_first(struct recovery *rc, uint32_t topic,
 /* Keeps a copy of bytes [from, end) of a file beside it, once: the file
  * itself is not changed, but an operator may want to see what was there
  * after the segment is retired. */
-static void keep_aside(struct rs_spool *sp, int fd, const char *name,
-		       uint64_t from, uint64_t end, const char *suffix)
+static void spool_keep_aside(struct rs_spool *sp, int fd, const char *name,
+			     uint64_t from, uint64_t end, const char *suffix)
 {
 	char aside[96];
 	uint8_t buf[65536];
@@ -92,7 +92,8 @@ struct scan_ctx {
 	const char *name;
 };
 
-static void on_scan_record(void *arg, uint64_t off, const struct rs_srec *r)
+static void spool_on_scan_record(void *arg, uint64_t off,
+				 const struct rs_srec *r)
 {
 	struct scan_ctx *x = arg;
 	struct rs_spool *sp = x->sp;
@@ -109,17 +110,17 @@ static void on_scan_record(void *arg, uint64_t off, const struct rs_srec *r)
 	x->rc->records++;
 	if (r->seq >= sp->topics[t].checkpoint) {
 		sp->topics[t].pending++;
-		note_first(x->rc, t, &pos);
+		spool_note_first(x->rc, t, &pos);
 	}
 }
 
-static void on_scan_damage(void *arg, uint64_t off, uint64_t len,
-			   const char *why)
+static void spool_on_scan_damage(void *arg, uint64_t off, uint64_t len,
+				 const char *why)
 {
 	struct scan_ctx *x = arg;
 
 	spool_seg_skip_add(x->s, off, len);
-	keep_aside(x->sp, x->s->fd, x->name, off, off + len, "damaged");
+	spool_keep_aside(x->sp, x->s->fd, x->name, off, off + len, "damaged");
 	x->rc->damaged++;
 	x->rc->damaged_bytes += len;
 	log_warnx("spool: %s: %" PRIu64 " bytes at offset %" PRIu64
@@ -133,11 +134,11 @@ static void on_scan_damage(void *arg, uint64_t off, uint64_t len,
  * overlaps; the file is read, never changed, except that space after the
  * last record that holds only zeros is given back. Returns the number of
  * records found. */
-static uint64_t scan_segment(struct rs_spool *sp, struct recovery *rc,
-			     struct rs_seg *s, int last, const char *name)
+static uint64_t spool_scan_segment(struct rs_spool *sp, struct recovery *rc,
+				   struct rs_seg *s, int last, const char *name)
 {
-	static const struct rs_scan_ops ops = { on_scan_record,
-						on_scan_damage };
+	static const struct rs_scan_ops ops = { spool_on_scan_record,
+						spool_on_scan_damage };
 	struct scan_ctx x = { sp, rc, s, name };
 	struct rs_scan_result res;
 
@@ -152,7 +153,8 @@ static uint64_t scan_segment(struct rs_spool *sp, struct recovery *rc,
 			log_warn("spool: truncate %s", name);
 		break;
 	case RS_SCAN_TORN:
-		keep_aside(sp, s->fd, name, res.end, res.file_end, "torn");
+		spool_keep_aside(sp, s->fd, name, res.end, res.file_end,
+				 "torn");
 		log_warnx(
 			"spool: %s: %s at offset %" PRIu64 " (%s): %" PRIu64
 			" bytes hold no whole record (kept in %s.torn-%" PRIu64
@@ -173,7 +175,7 @@ static uint64_t scan_segment(struct rs_spool *sp, struct recovery *rc,
 	return res.records;
 }
 
-static int parse_seg_name(const char *name, uint64_t *id)
+static int spool_parse_seg_name(const char *name, uint64_t *id)
 {
 	char *end;
 
@@ -184,14 +186,14 @@ static int parse_seg_name(const char *name, uint64_t *id)
 	return errno == 0 && end == name + 16 ? 0 : -1;
 }
 
-static int cmp_id(const void *a, const void *b)
+static int spool_cmp_id(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
 	return x < y ? -1 : x > y;
 }
 
-static int list_segments(struct rs_spool *sp, uint64_t **idsp, size_t *np)
+static int spool_list_segments(struct rs_spool *sp, uint64_t **idsp, size_t *np)
 {
 	int fd = dup(sp->dirfd);
 	DIR *d = fd < 0 ? NULL : fdopendir(fd);
@@ -205,20 +207,21 @@ static int list_segments(struct rs_spool *sp, uint64_t **idsp, size_t *np)
 		return -1;
 	}
 	while ((de = readdir(d)) != NULL) {
-		if (parse_seg_name(de->d_name, &id) < 0)
+		if (spool_parse_seg_name(de->d_name, &id) < 0)
 			continue;
 		ids = spool_xrealloc(ids, (n + 1) * sizeof(*ids));
 		ids[n++] = id;
 	}
 	closedir(d);
 	if (n > 1)
-		qsort(ids, n, sizeof(*ids), cmp_id);
+		qsort(ids, n, sizeof(*ids), spool_cmp_id);
 	*idsp = ids;
 	*np = n;
 	return 0;
 }
 
-static void set_aside(struct rs_spool *sp, const char *name, const char *why)
+static void spool_set_aside(struct rs_spool *sp, const char *name,
+			    const char *why)
 {
 	char aside[96];
 
@@ -230,7 +233,7 @@ static void set_aside(struct rs_spool *sp, const char *name, const char *why)
 	(void)spool_sync_dir(sp);
 }
 
-static int all_zero(int fd, uint64_t from, uint64_t end)
+static int spool_all_zero(int fd, uint64_t from, uint64_t end)
 {
 	uint8_t buf[65536];
 
@@ -252,9 +255,9 @@ static int all_zero(int fd, uint64_t from, uint64_t end)
 /* A segment whose header is damaged: its records carry their own CRCs,
  * so they are read all the same (the file name gives the id). Returns 1
  * if it held any, else the file is not a segment and is set aside. */
-static int recover_bad_header(struct rs_spool *sp, struct recovery *rc,
-			      struct rs_seg *s, int last, const char *name,
-			      const char *why)
+static int spool_recover_bad_header(struct rs_spool *sp, struct recovery *rc,
+				    struct rs_seg *s, int last,
+				    const char *name, const char *why)
 {
 	struct stat st;
 	int64_t first;
@@ -266,7 +269,7 @@ static int recover_bad_header(struct rs_spool *sp, struct recovery *rc,
 	if (first >= 0 && (uint64_t)first >= (uint64_t)st.st_size)
 		return 0;
 	/* a read error keeps it whatever was found (scan_segment says) */
-	if (scan_segment(sp, rc, s, last, name) == 0 && !s->keep)
+	if (spool_scan_segment(sp, rc, s, last, name) == 0 && !s->keep)
 		return 0;
 	s->created_ms = (int64_t)st.st_mtim.tv_sec * 1000 +
 			st.st_mtim.tv_nsec / 1000000;
@@ -277,12 +280,12 @@ static int recover_bad_header(struct rs_spool *sp, struct recovery *rc,
 	return 1;
 }
 
-static int recover(struct rs_spool *sp, struct recovery *rc)
+static int spool_recover_segments(struct rs_spool *sp, struct recovery *rc)
 {
 	uint64_t *ids;
 	size_t n;
 
-	if (list_segments(sp, &ids, &n) < 0)
+	if (spool_list_segments(sp, &ids, &n) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		struct rs_seg_hdr h;
@@ -310,14 +313,15 @@ static int recover(struct rs_spool *sp, struct recovery *rc)
 			 * durable: empty unless something else wrote it */
 			struct stat st;
 			int empty = got >= 0 && fstat(fd, &st) == 0 &&
-				    all_zero(fd, 0, (uint64_t)st.st_size);
+				    spool_all_zero(fd, 0, (uint64_t)st.st_size);
 
 			close(fd);
 			if (empty && unlinkat(sp->dirfd, name, 0) == 0)
 				log_notice("spool: removed empty %s", name);
 			else
-				set_aside(sp, name,
-					  "shorter than a segment header");
+				spool_set_aside(
+					sp, name,
+					"shorter than a segment header");
 			continue;
 		}
 		why = NULL;
@@ -325,11 +329,11 @@ static int recover(struct rs_spool *sp, struct recovery *rc)
 			why = "header names another segment";
 		s = spool_seg_new(ids[i], fd, h.created_ms);
 		if (why == NULL) {
-			scan_segment(sp, rc, s, i + 1 == n, name);
-		} else if (!recover_bad_header(sp, rc, s, i + 1 == n, name,
-					       why)) {
+			spool_scan_segment(sp, rc, s, i + 1 == n, name);
+		} else if (!spool_recover_bad_header(sp, rc, s, i + 1 == n,
+						     name, why)) {
 			spool_seg_free(s);
-			set_aside(sp, name, why);
+			spool_set_aside(sp, name, why);
 			continue;
 		}
 		spool_segs_add(sp, s);
@@ -361,7 +365,7 @@ int rs_spool_dir_ok(const char *dir, const struct stat *st, char *err,
 	return 0;
 }
 
-static int check_owner(struct rs_spool *sp, char *err, size_t errlen)
+static int spool_check_owner(struct rs_spool *sp, char *err, size_t errlen)
 {
 	struct stat st;
 
@@ -380,7 +384,7 @@ static int check_owner(struct rs_spool *sp, char *err, size_t errlen)
  * (or the process's death: the kernel drops it, so a crash never leaves
  * the directory locked). The file holds the holder's pid for the message.
  */
-static int lock_dir(struct rs_spool *sp, char *err, size_t errlen)
+static int spool_lock_dir(struct rs_spool *sp, char *err, size_t errlen)
 {
 	char pid[32] = "";
 	ssize_t n;
@@ -448,13 +452,14 @@ int rs_spool_open(const struct rs_spool_config *cfg, rs_spool_found_fn found,
 			 strerror(errno));
 		goto fail;
 	}
-	if (check_owner(sp, err, errlen) < 0 || lock_dir(sp, err, errlen) < 0)
+	if (spool_check_owner(sp, err, errlen) < 0 ||
+	    spool_lock_dir(sp, err, errlen) < 0)
 		goto fail;
 	if (spool_read_checkpoint(sp) < 0)
 		log_warnx("spool: %s/%s is unreadable or corrupt: replaying "
 			  "every record in the spool (duplicates possible)",
 			  sp->dir, CHECKPOINT_NAME);
-	if (recover(sp, &rc) < 0) {
+	if (spool_recover_segments(sp, &rc) < 0) {
 		snprintf(err, errlen, "spool_dir %s: cannot list: %s", sp->dir,
 			 strerror(errno));
 		goto fail;

@@ -68,7 +68,7 @@ void spool_make_reserve(struct rs_spool *sp)
 
 /* 1 if some segment holds records of topic: only those topics need a
  * line in the checkpoint, so it stays as small as what is on disk. */
-static int topic_on_disk(const struct rs_spool *sp, uint32_t topic)
+static int spool_topic_on_disk(const struct rs_spool *sp, uint32_t topic)
 {
 	for (size_t i = 0; i < sp->nsegs; i++)
 		if (topic < sp->segs[i]->ntopics &&
@@ -85,7 +85,8 @@ int spool_write_checkpoint(struct rs_spool *sp)
 	int rc;
 
 	for (uint32_t i = 0; i < sp->ntopics; i++) {
-		if (sp->topics[i].checkpoint == 0 || !topic_on_disk(sp, i))
+		if (sp->topics[i].checkpoint == 0 ||
+		    !spool_topic_on_disk(sp, i))
 			continue;
 		v[n].name = sp->topics[i].name;
 		v[n++].seq = sp->topics[i].checkpoint;
@@ -128,7 +129,7 @@ int spool_write_checkpoint(struct rs_spool *sp)
 	return 0;
 }
 
-static void on_checkpoint_topic(void *arg, const char *name, uint64_t seq)
+static void spool_on_checkpoint_topic(void *arg, const char *name, uint64_t seq)
 {
 	struct rs_spool *sp = arg;
 	uint32_t t = rs_spool_topic(sp, name, strlen(name));
@@ -140,14 +141,15 @@ static void on_checkpoint_topic(void *arg, const char *name, uint64_t seq)
 int spool_read_checkpoint(struct rs_spool *sp)
 {
 	uint64_t next = 0;
-	int rc = rs_checkpoint_read(sp->dirfd, &next, on_checkpoint_topic, sp);
+	int rc = rs_checkpoint_read(sp->dirfd, &next, spool_on_checkpoint_topic,
+				    sp);
 
 	if (rc == 0 && next > sp->next_seq)
 		sp->next_seq = next;
 	return rc < 0 ? -1 : 0;
 }
 
-static int seg_retired(const struct rs_spool *sp, const struct rs_seg *s)
+static int spool_seg_retired(const struct rs_spool *sp, const struct rs_seg *s)
 {
 	if (s->keep)
 		return 0;
@@ -157,7 +159,7 @@ static int seg_retired(const struct rs_spool *sp, const struct rs_seg *s)
 	return 1;
 }
 
-static void remove_seg_at(struct rs_spool *sp, size_t i)
+static void spool_remove_seg_at(struct rs_spool *sp, size_t i)
 {
 	spool_seg_free(sp->segs[i]);
 	memmove(&sp->segs[i], &sp->segs[i + 1],
@@ -190,7 +192,7 @@ void spool_drop_segment(struct rs_spool *sp, size_t i, const char *why)
 	if (unlinkat(sp->dirfd, name, 0) < 0)
 		log_warn("spool: unlink %s", name);
 	(void)spool_sync_dir(sp);
-	remove_seg_at(sp, i);
+	spool_remove_seg_at(sp, i);
 }
 
 /* Deletes segments whose every record a durable checkpoint has retired. */
@@ -202,7 +204,7 @@ void spool_delete_retired(struct rs_spool *sp)
 		struct rs_seg *s = sp->segs[i];
 		char name[32];
 
-		if (s == sp->active || !seg_retired(sp, s)) {
+		if (s == sp->active || !spool_seg_retired(sp, s)) {
 			i++;
 			continue;
 		}
@@ -213,7 +215,7 @@ void spool_delete_retired(struct rs_spool *sp)
 			continue;
 		}
 		log_debug("spool: segment %s retired", name);
-		remove_seg_at(sp, i);
+		spool_remove_seg_at(sp, i);
 		removed = 1;
 	}
 	if (removed) {
