@@ -145,7 +145,7 @@ struct outage {
 static void run(struct h_env *e, unsigned int n, double rate, double seconds,
 		const char *topic, const struct outage *fault)
 {
-	double status_bound = atof(h_env_or("RS_MANY_STATUS_MS", "100"));
+	double status_bound = atof(h_env_or("RS_MANY_STATUS_MS", "150"));
 	const char *bin =
 		h_env_or("RS_RATE_CLIENT", "tests/integration/rs_rate_client");
 	const char *min_sleep = h_env_or("RS_MANY_MIN_SLEEP_US", "1000");
@@ -274,10 +274,13 @@ static void run(struct h_env *e, unsigned int n, double rate, double seconds,
 		CHECK(topic_total(e, topic) == (long long)sent,
 		      "Kafka holds %lld of %llu records",
 		      topic_total(e, topic), sent);
-	/* 100 ms on a healthy cluster; while the spill writes 800k records
-	 * a quiet machine answered within 53 ms, and 197 ms once with four
-	 * JVMs starting on the same 2 cores. RS_MANY_STATUS_MS sets the
-	 * bound (ASan's build answered once in 103 ms) */
+	/* 150 ms on a healthy cluster: 128 x 1,500 was answered within 16
+	 * to 112 ms in the runs that bounded a pass of the event loop to
+	 * 5 ms, and in 106 ms in a clean CI run (100 ms was the bound
+	 * until then); while the spill writes 800k records a quiet machine
+	 * answered within 53 ms, and 197 ms once with four JVMs starting on
+	 * the same 2 cores. RS_MANY_STATUS_MS sets the bound (ASan's build
+	 * answered once in 103 ms) */
 	CHECK(worst <= (fault != NULL ? 3 : 1) * status_bound,
 	      "STATUS took %.0f ms", worst);
 }
