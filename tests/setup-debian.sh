@@ -10,6 +10,8 @@ apt-get install -y --no-install-recommends \
 	kcat cppcheck clang-tidy systemd
 # the metrics test has /metrics parsed by the Prometheus project's parser
 apt-get install -y --no-install-recommends python3 python3-prometheus-client
+# tests/python.sh installs the Python package into a venv of its own
+apt-get install -y --no-install-recommends python3-venv
 # the Debian packages (tests/deb.sh): build, lint, a clean root to install
 # them in
 apt-get install -y --no-install-recommends debhelper lintian debootstrap \
