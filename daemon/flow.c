@@ -1072,6 +1072,14 @@ void rs_flow_producer_failed(struct rs_flow *f, enum rs_acks acks)
 		t->fence = 1;
 		if (!TAILQ_EMPTY(&t->direct))
 			(void)flow_to_spooled(f, t, "its producer failed");
+		/* replay stops too: the cursor is past the failed instance's
+		 * records, and the new one would deliver younger records of
+		 * their keys before they come back (seen in CI: 2 per-key
+		 * order violations when the producer died mid-replay); it
+		 * starts again from the oldest failed one once every replayed
+		 * record in flight has reported */
+		if (t->mode == RS_MODE_SPOOLED)
+			t->rewind = 1;
 	}
 }
 
