@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: MIT
-"""Fixtures: a mock Kafka cluster in its own process (rs_mock), the real
-ringsided in front of it, and an independent consumer (kcat) to read back.
+"""Fixtures: a mock Kafka cluster in its own process (rs_mock), a real
+Apache Kafka cluster (tests/kafka/cluster.sh, when $RS_KAFKA_REAL is 1),
+the real ringsided in front of either, and an independent consumer (kcat)
+to read back.
 
 $RINGSIDED and $RS_MOCK name the binaries (tests/check-all.sh sets them);
 otherwise they are looked for in ../../build/dev.
@@ -51,12 +53,62 @@ class Mock:
         self.proc.wait(10)
 
     def consume(self, topic: str) -> List[dict]:
-        """Every record of topic, read with kcat from offset 0."""
-        out = subprocess.run(
-            ["kcat", "-C", "-J", "-e", "-q", "-o", "beginning", "-b",
-             self.bootstraps, "-t", topic],
-            check=True, capture_output=True, text=True, timeout=60).stdout
-        return [json.loads(line) for line in out.splitlines() if line]
+        return kcat_consume(self.bootstraps, topic)
+
+
+CLUSTER_SH = TREE / "tests" / "kafka" / "cluster.sh"
+
+
+class Cluster:
+    """A real Apache Kafka 4.x cluster on loopback (tests/kafka/cluster.sh):
+    a KRaft controller and three brokers, each its own JVM. Topics are
+    made with confluent-kafka's AdminClient (replication factor 3,
+    min.insync.replicas 2); records are read back with kcat."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        subprocess.run(["sh", str(CLUSTER_SH), "start", str(directory),
+                        str(os.getpid())], check=True, timeout=300)
+        self.bootstraps = (directory / "bootstrap").read_text().strip()
+
+    def create(self, topic: str, partitions: int) -> None:
+        from confluent_kafka.admin import AdminClient, NewTopic
+
+        admin = AdminClient({"bootstrap.servers": self.bootstraps})
+        fut = admin.create_topics(
+            [NewTopic(topic, partitions, 3,
+                      config={"min.insync.replicas": "2"})])[topic]
+        fut.result(60)
+        # every partition with a leader before a test sends to it
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            md = admin.list_topics(topic, timeout=10).topics[topic]
+            if (md.error is None and len(md.partitions) == partitions
+                    and all(p.leader >= 0 for p in md.partitions.values())):
+                return
+            time.sleep(0.2)
+        pytest.fail(f"topic {topic}: no leader for every partition")
+
+    def broker(self, command: str, n: int) -> None:
+        """kill, pause, resume or restart broker n (1 to 3)."""
+        subprocess.run(["sh", str(CLUSTER_SH), command, str(self.dir),
+                        str(n)], check=True, timeout=120)
+
+    def consume(self, topic: str) -> List[dict]:
+        return kcat_consume(self.bootstraps, topic)
+
+    def stop(self) -> None:
+        subprocess.run(["sh", str(CLUSTER_SH), "stop", str(self.dir)],
+                       check=False, timeout=60)
+
+
+def kcat_consume(bootstraps: str, topic: str) -> List[dict]:
+    """Every record of topic, read with kcat from offset 0."""
+    out = subprocess.run(
+        ["kcat", "-C", "-J", "-e", "-q", "-o", "beginning", "-b",
+         bootstraps, "-t", topic],
+        check=True, capture_output=True, text=True, timeout=120).stdout
+    return [json.loads(line) for line in out.splitlines() if line]
 
 
 class Daemon:
@@ -116,3 +168,15 @@ def daemon(tmp_path: Path, mock: Mock) -> Iterator[Daemon]:
     d = Daemon(tmp_path, mock.bootstraps)
     yield d
     d.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """The real cluster, started once for the session's tests that ask
+    for it; they run when $RS_KAFKA_REAL is 1 (tests/python.sh sets it)."""
+    if os.environ.get("RS_KAFKA_REAL") != "1":
+        pytest.skip("the real Kafka cluster is not asked for "
+                    "(RS_KAFKA_REAL=1; it needs Java and Maven)")
+    c = Cluster(tmp_path_factory.mktemp("kafka"))
+    yield c
+    c.stop()
