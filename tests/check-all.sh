@@ -53,6 +53,11 @@ sh tests/python.sh build/normal || {
 	echo "check-all: tests/python.sh failed" >&2
 	exit 1
 }
+echo "== Java package (bindings/java), $(($(date +%s) - start)) s in"
+sh tests/java.sh build/normal || {
+	echo "check-all: tests/java.sh failed" >&2
+	exit 1
+}
 echo "== systemd unit"
 (cd build/normal && sh ../../tests/systemd-check.sh)
 # make bench at a twentieth of its counts: it builds, runs every
