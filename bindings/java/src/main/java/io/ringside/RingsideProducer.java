@@ -9,10 +9,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.Supplier;
 
 import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
@@ -73,11 +73,25 @@ public class RingsideProducer<K, V> implements Producer<K, V> {
     private final int maxPending;
     private final long handle;
     private final Map<String, Long> topics = new ConcurrentHashMap<>();
-    private final ConcurrentSkipListMap<Long, Pending> pending = new ConcurrentSkipListMap<>();
-    private final AtomicLong nextOpaque = new AtomicLong();
+    /*
+     * Records waiting for their final report, by opaque (1, 2, ...; one
+     * slot each, slot = opaque & mask): a Pending, DONE once reported or
+     * refused, null when free. low is the oldest opaque not yet DONE; the
+     * slots from low to next - 1 are in use, so at most slots.length()
+     * records wait (ringside.max.pending, rounded up to a power of two).
+     * A send claims next with a CAS, stores its Pending (release) before
+     * the record reaches the ring, and the poller reads it (acquire) from
+     * the report; advance() moves low over DONE slots.
+     */
+    private static final Object DONE = new Object();
+    private final AtomicReferenceArray<Object> slots;
+    private final int mask;
+    private final AtomicLong next = new AtomicLong(1);
+    private volatile long low = 1;
+    private final Object lowLock = new Object();
     private final AtomicInteger active = new AtomicInteger();
-    private final AtomicLong sent = new AtomicLong();
     private final AtomicLong refused = new AtomicLong();
+    private final AtomicLong refusedClaimed = new AtomicLong(); // of them, after taking an opaque
     private final AtomicLong failed = new AtomicLong();
     private final Object flushed = new Object();
     private final Thread poller;
@@ -87,13 +101,16 @@ public class RingsideProducer<K, V> implements Producer<K, V> {
 
     /** The record's future and callback, until its final report. */
     private static final class Pending {
+        final long opaque;
         final RecordFuture future;
         final Callback callback;
         final String topic;
         final int keySize;
         final int valueSize;
 
-        Pending(RecordFuture future, Callback callback, String topic, int keySize, int valueSize) {
+        Pending(long opaque, RecordFuture future, Callback callback, String topic, int keySize,
+                int valueSize) {
+            this.opaque = opaque;
             this.future = future;
             this.callback = callback;
             this.topic = topic;
@@ -123,6 +140,10 @@ public class RingsideProducer<K, V> implements Producer<K, V> {
                 : serializer(configs, "value.serializer", false);
         this.timeoutMs = intConfig(configs, "ringside.timeout.ms", 5000);
         this.maxPending = intConfig(configs, "ringside.max.pending", 1 << 20);
+        int n = Integer.highestOneBit(Math.min(maxPending, 1 << 30));
+        n = n < maxPending ? n << 1 : n;
+        this.slots = new AtomicReferenceArray<>(n);
+        this.mask = n - 1;
         Object sock = configs.get("ringside.socket");
         Object name = configs.get("client.id");
         this.handle = Native.open(sock != null ? sock.toString() : null,
@@ -217,39 +238,43 @@ public class RingsideProducer<K, V> implements Producer<K, V> {
         }
         int partition = record.partition() != null ? record.partition() : -1;
         long timestamp = record.timestamp() != null ? record.timestamp() : 0L;
-        if (pending.size() >= maxPending) {
-            return refuse(future, callback, new RingFullException(
-                    "ringside: " + maxPending + " records are waiting for their reports"
-                            + " (ringside.max.pending); not sent"));
-        }
-        long opaque = nextOpaque.incrementAndGet();
-        Pending p = new Pending(future, callback, topic, key != null ? key.length : -1,
-                value != null ? value.length : -1);
-        pending.put(opaque, p);
+        long opaque;
+        do {
+            opaque = next.get();
+            if (opaque - low > mask) {
+                return refuse(future, callback, new RingFullException(
+                        "ringside: " + slots.length() + " records are waiting for their reports"
+                                + " (ringside.max.pending); not sent"), false);
+            }
+        } while (!next.compareAndSet(opaque, opaque + 1));
+        int slot = (int) (opaque & mask);
+        slots.setRelease(slot, new Pending(opaque, future, callback, topic,
+                key != null ? key.length : -1, value != null ? value.length : -1));
         int rc;
         active.incrementAndGet();
         try {
             if (closing) {
-                pending.remove(opaque);
+                slots.setRelease(slot, DONE);
                 throw new IllegalStateException("Cannot perform operation after producer has been closed");
             }
             long t = topicHandle(topic);
             rc = Native.send(handle, t, key, value, names, values, partition, timestamp, opaque);
         } catch (RuntimeException e) {
-            pending.remove(opaque);
+            slots.setRelease(slot, DONE);
+            advance();
             if (e instanceof IllegalStateException) {
                 throw e;
             }
             return refuse(future, callback, e instanceof KafkaException ? (KafkaException) e
-                    : new KafkaException(e));
+                    : new KafkaException(e), true);
         } finally {
             active.decrementAndGet();
         }
         if (rc == 0) {
-            sent.incrementAndGet();
             return future;
         }
-        pending.remove(opaque);
+        slots.setRelease(slot, DONE);
+        advance();
         KafkaException e;
         if (rc == Native.EFULL) {
             e = new RingFullException("ringside: the session's ring is full; not sent");
@@ -258,11 +283,15 @@ public class RingsideProducer<K, V> implements Producer<K, V> {
         } else {
             e = new RingsideException(rc, "ringside: " + Native.strerror(rc));
         }
-        return refuse(future, callback, e);
+        return refuse(future, callback, e, true);
     }
 
-    private Future<RecordMetadata> refuse(RecordFuture future, Callback callback, Exception e) {
+    private Future<RecordMetadata> refuse(RecordFuture future, Callback callback, Exception e,
+            boolean claimed) {
         refused.incrementAndGet();
+        if (claimed) {
+            refusedClaimed.incrementAndGet(); // it took an opaque
+        }
         future.fail(e);
         if (callback != null) {
             callback.onCompletion(null, e);
@@ -292,7 +321,7 @@ public class RingsideProducer<K, V> implements Producer<K, V> {
             while (!closed) {
                 long[] w = Native.poll(handle);
                 if (w == null) {
-                    if (closing && pending.isEmpty()) {
+                    if (closing && low >= next.get()) {
                         break;
                     }
                     Native.await(handle, 50);
@@ -316,10 +345,13 @@ public class RingsideProducer<K, V> implements Producer<K, V> {
         if (w[i + 4] == Native.STAGE_SPOOLED) {
             return; // not final: the final report follows
         }
-        Pending p = pending.remove(w[i]);
-        if (p == null) {
-            return;
+        int slot = (int) (w[i] & mask);
+        Object x = slots.getAcquire(slot);
+        if (!(x instanceof Pending) || ((Pending) x).opaque != w[i]) {
+            return; // not this producer's, or reported already
         }
+        Pending p = (Pending) x;
+        slots.setRelease(slot, DONE);
         if (status == 0) {
             RecordMetadata md = new RecordMetadata(new TopicPartition(p.topic, (int) w[i + 5]),
                     w[i + 6], 0, w[i + 7], p.keySize, p.valueSize);
@@ -331,7 +363,25 @@ public class RingsideProducer<K, V> implements Producer<K, V> {
             p.future.fail(e);
             callback(p, null, e);
         }
-        if (pending.isEmpty() || pending.firstKey() > w[i]) {
+        if (w[i] == low) {
+            advance();
+        }
+    }
+
+    /** Moves low over the DONE slots; wakes flush() when it moved. */
+    private void advance() {
+        boolean moved = false;
+        synchronized (lowLock) {
+            long l = low;
+            long end = next.get();
+            while (l < end && slots.getAcquire((int) (l & mask)) == DONE) {
+                slots.setRelease((int) (l & mask), null);
+                l++;
+                moved = true;
+            }
+            low = l;
+        }
+        if (moved) {
             synchronized (flushed) {
                 flushed.notifyAll();
             }
@@ -375,7 +425,7 @@ public class RingsideProducer<K, V> implements Producer<K, V> {
      */
     @Override
     public void flush() {
-        if (!waitReported(nextOpaque.get(), Long.MAX_VALUE)) {
+        if (!waitReported(next.get() - 1, Long.MAX_VALUE)) {
             throw new KafkaException("ringside: the report poller stopped", pollerError);
         }
     }
@@ -383,7 +433,7 @@ public class RingsideProducer<K, V> implements Producer<K, V> {
     /** true when every record up to last has reported before the deadline (nanoTime). */
     private boolean waitReported(long last, long deadline) {
         synchronized (flushed) {
-            while (!pending.isEmpty() && pending.firstKey() <= last) {
+            while (low <= last) {
                 if (!poller.isAlive()) {
                     return false;
                 }
@@ -423,7 +473,7 @@ public class RingsideProducer<K, V> implements Producer<K, V> {
         long deadline = ms >= Long.MAX_VALUE / 2_000_000 ? Long.MAX_VALUE
                 : System.nanoTime() + ms * 1_000_000;
         closing = true;
-        waitReported(nextOpaque.get(), deadline);
+        waitReported(next.get() - 1, deadline);
         while (active.get() > 0) {
             Thread.onSpinWait();
         }
@@ -437,11 +487,13 @@ public class RingsideProducer<K, V> implements Producer<K, V> {
         RingsideException gone = new RingsideException(
                 "ringside: the producer was closed before this record's report came;"
                         + " the daemon still delivers the records it accepted");
-        for (Pending p : pending.values()) {
-            p.future.fail(gone);
-            callback(p, null, gone);
+        for (long o = low, end = next.get(); o < end; o++) {
+            Object x = slots.getAndSet((int) (o & mask), null);
+            if (x instanceof Pending) {
+                ((Pending) x).future.fail(gone);
+                callback((Pending) x, null, gone);
+            }
         }
-        pending.clear();
         Utils.closeQuietly(keySerializer, "key serializer");
         Utils.closeQuietly(valueSerializer, "value serializer");
     }
@@ -467,10 +519,10 @@ public class RingsideProducer<K, V> implements Producer<K, V> {
     public Map<MetricName, ? extends Metric> metrics() {
         Map<MetricName, Metric> m = new LinkedHashMap<>();
         long[] s = closed ? new long[5] : Native.state(handle);
-        add(m, "record-send-total", "records accepted into the ring", sent::get);
+        add(m, "record-send-total", "records accepted into the ring", () -> next.get() - 1 - refusedClaimed.get());
         add(m, "record-refused-total", "sends that failed at once (ring full, bad record)", refused::get);
         add(m, "record-error-total", "records whose final report is a failure", failed::get);
-        add(m, "records-waiting", "records sent and waiting for their final report", () -> pending.size());
+        add(m, "records-waiting", "records sent and waiting for their final report", () -> next.get() - low);
         add(m, "ring-size-bytes", "the session's ring", () -> s[1]);
         add(m, "ring-used-bytes", "ring bytes sent and not yet finished by the daemon", () -> s[2]);
         add(m, "records-finished-total", "records the daemon finished (delivered, failed or spooled)",
