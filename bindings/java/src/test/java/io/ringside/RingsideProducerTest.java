@@ -54,7 +54,10 @@ class RingsideProducerTest {
         }
     }
 
-    private static final String ACKS_ALL = "[topic:*]\nacks = all\nbacklog_ms = 500\n";
+    // per-key order across retries needs librdkafka's idempotence (the
+    // shipped ringside.ini enables it): without it a batch retried after a
+    // transient error (a leader just elected) lands behind the next one
+    private static final String ACKS_ALL = "enable.idempotence = true\n[topic:*]\nacks = all\nbacklog_ms = 500\n";
 
     @Test
     void futuresNameWhatKafkaHolds() throws Exception {
