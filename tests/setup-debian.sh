@@ -17,7 +17,9 @@ apt-get install -y --no-install-recommends python3-venv
 apt-get install -y --no-install-recommends debhelper lintian debootstrap \
 	fakeroot man-db
 # the real-cluster suite (tests/kafka): Java 17, Maven and Python's
-# socket module for free ports; then Apache Kafka's jars into the cache
-apt-get install -y --no-install-recommends openjdk-17-jre-headless maven \
+# socket module for free ports; then Apache Kafka's jars into the cache.
+# The JDK, not only the JRE: tests/java.sh compiles bindings/java, and its
+# JNI layer needs jni.h
+apt-get install -y --no-install-recommends openjdk-17-jdk-headless maven \
 	python3
 sh "$(dirname "$0")/kafka/cluster.sh" fetch
