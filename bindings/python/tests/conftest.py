@@ -13,11 +13,14 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import Callable, Iterator, List, Optional
 
 import pytest
+
+import ringside
 
 TREE = Path(__file__).resolve().parents[3]
 
@@ -109,6 +112,43 @@ def kcat_consume(bootstraps: str, topic: str) -> List[dict]:
          bootstraps, "-t", topic],
         check=True, capture_output=True, text=True, timeout=120).stdout
     return [json.loads(line) for line in out.splitlines() if line]
+
+
+def send_with_midway(client: ringside.Client, topic: ringside.Topic,
+                     total: int, midway: Callable[[], None],
+                     keyed: bool = True, pace: int = 200,
+                     flush_timeout: float = 60.0) -> None:
+    """Sends "0" .. str(total - 1) from a thread of its own (key
+    "k<i % 16>" when keyed; a short sleep every pace records; a full ring
+    retried, never waited on), polling meanwhile; calls midway() once a
+    third are in the ring, then flushes once the thread is done."""
+    accepted = [0]
+
+    def run() -> None:
+        for i in range(total):
+            while True:
+                try:
+                    client.send(topic, str(i),
+                                key=f"k{i % 16}" if keyed else None)
+                    break
+                except ringside.Full:
+                    time.sleep(0.001)
+            accepted[0] = i + 1
+            if i % pace == 0:
+                time.sleep(0.002)
+
+    t = threading.Thread(target=run)
+    t.start()
+    while accepted[0] < total // 3:
+        client.poll()
+        time.sleep(0.005)
+    midway()
+    deadline = time.monotonic() + 120
+    while t.is_alive() and time.monotonic() < deadline:
+        client.poll()
+        time.sleep(0.005)
+    t.join()
+    assert client.flush(flush_timeout)
 
 
 class Daemon:

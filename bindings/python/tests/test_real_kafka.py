@@ -6,42 +6,19 @@ delivery reports. Runs when $RS_KAFKA_REAL is 1 (tests/python.sh)."""
 from __future__ import annotations
 
 import signal
-import threading
 import time
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
 import ringside
 
-from conftest import Cluster, Daemon
+from conftest import Cluster, Daemon, send_with_midway
 
 # per-key order across retries needs librdkafka's idempotence (the shipped
 # ringside.ini enables it): without it a batch retried after a transient
 # error (a leader just elected) lands behind the next one
 ACKS_ALL = ("enable.idempotence = true\n"
             "[topic:*]\nacks = all\nbacklog_ms = 500\n")
-
-
-def sender(client: ringside.Client, topic: ringside.Topic, total: int,
-           accepted: List[int], pace: int = 200) -> threading.Thread:
-    """A thread sending "0" .. str(total - 1) with key "k<i % 16>", a
-    short sleep every pace records, retrying a full ring (never blocks)."""
-
-    def run() -> None:
-        for i in range(total):
-            while True:
-                try:
-                    client.send(topic, str(i), key=f"k{i % 16}")
-                    break
-                except ringside.Full:
-                    time.sleep(0.001)
-            accepted.append(i)
-            if i % pace == 0:
-                time.sleep(0.002)
-
-    t = threading.Thread(target=run)
-    t.start()
-    return t
 
 
 def check_all_there(got: List[dict], total: int) -> None:
@@ -119,21 +96,14 @@ def test_daemon_kill9_midstream(tmp_path: Path, cluster: Cluster) -> None:
     cluster.create("py-kill9", 6)
     d = Daemon(tmp_path, cluster.bootstraps, sections=ACKS_ALL)
     total = 20000
-    accepted: List[int] = []
     with ringside.Client(d.sock, name="kill9") as client:
-        t = sender(client, client.topic("py-kill9"), total, accepted)
-        while len(accepted) < total // 3:
-            client.poll()
-            time.sleep(0.005)
-        assert d.kill(signal.SIGKILL) == -signal.SIGKILL
-        time.sleep(0.3)
-        d.start()  # the session is handed to it by poll()
-        deadline = time.monotonic() + 120
-        while t.is_alive() and time.monotonic() < deadline:
-            client.poll()
-            time.sleep(0.005)
-        t.join()
-        assert client.flush(60.0)
+
+        def restart() -> None:
+            assert d.kill(signal.SIGKILL) == -signal.SIGKILL
+            time.sleep(0.3)
+            d.start()  # the session is handed to it by poll()
+
+        send_with_midway(client, client.topic("py-kill9"), total, restart)
     d.stop()
     check_all_there(cluster.consume("py-kill9"), total)
 
@@ -196,7 +166,6 @@ def test_broker_kill9_midstream(tmp_path: Path, cluster: Cluster) -> None:
     cluster.create("py-broker", 6)
     d = Daemon(tmp_path, cluster.bootstraps, sections=ACKS_ALL)
     total = 20000
-    accepted: List[int] = []
     failed: List[ringside.Report] = []
 
     def on_report(r: ringside.Report) -> None:
@@ -206,17 +175,9 @@ def test_broker_kill9_midstream(tmp_path: Path, cluster: Cluster) -> None:
     try:
         with ringside.Client(d.sock, name="broker-kill",
                              on_report=on_report) as client:
-            t = sender(client, client.topic("py-broker"), total, accepted)
-            while len(accepted) < total // 3:
-                client.poll()
-                time.sleep(0.005)
-            cluster.broker("kill", 1)
-            deadline = time.monotonic() + 120
-            while t.is_alive() and time.monotonic() < deadline:
-                client.poll()
-                time.sleep(0.005)
-            t.join()
-            assert client.flush(120.0)
+            send_with_midway(client, client.topic("py-broker"), total,
+                             lambda: cluster.broker("kill", 1),
+                             flush_timeout=120.0)
     finally:
         d.stop()
         cluster.broker("restart", 1)

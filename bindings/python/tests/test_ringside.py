@@ -16,7 +16,7 @@ import pytest
 
 import ringside
 
-from conftest import Daemon, Mock
+from conftest import Daemon, Mock, send_with_midway
 
 
 def values(records: List[dict]) -> List[str]:
@@ -139,36 +139,15 @@ def test_full_raises_at_once_and_loses_nothing(tmp_path: Path,
 def test_kill9_midstream(tmp_path: Path, mock: Mock) -> None:
     d = Daemon(tmp_path, mock.bootstraps)
     total = 20000
-    accepted: List[int] = []
     with ringside.Client(d.sock, name="kill9") as client:
-        topic = client.topic("py")
 
-        def sender() -> None:
-            for i in range(total):
-                while True:
-                    try:
-                        client.send(topic, str(i))
-                        break
-                    except ringside.Full:
-                        time.sleep(0.001)
-                accepted.append(i)
-                if i % 100 == 0:
-                    time.sleep(0.002)
+        def restart() -> None:
+            assert d.kill(signal.SIGKILL) == -signal.SIGKILL
+            time.sleep(0.3)
+            d.start()  # the session is handed to it by poll()
 
-        t = threading.Thread(target=sender)
-        t.start()
-        while len(accepted) < total // 3:
-            client.poll()
-            time.sleep(0.005)
-        assert d.kill(signal.SIGKILL) == -signal.SIGKILL
-        time.sleep(0.3)
-        d.start()  # the session is handed to it by poll()
-        deadline = time.monotonic() + 120
-        while t.is_alive() and time.monotonic() < deadline:
-            client.poll()
-            time.sleep(0.005)
-        t.join()
-        assert client.flush(60.0)
+        send_with_midway(client, client.topic("py"), total, restart,
+                         keyed=False, pace=100)
     d.stop()
     got = set(int(v) for v in values(mock.consume("py")))
     missing = set(range(total)) - got

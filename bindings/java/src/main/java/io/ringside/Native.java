@@ -18,8 +18,6 @@ final class Native {
 
     static final int EFULL = -1000;
     static final int ETOOBIG = -1001;
-    static final int ENOTCONN = -1002;
-    static final int EINVAL = -1003;
     static final int EMSG_TIMEOUT = -1100;
     static final int ERECORD_TOO_LARGE = -1101;
     static final int EUNKNOWN_TOPIC = -1102;
