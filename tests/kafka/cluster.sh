@@ -102,8 +102,14 @@ start() {
 	dir=$(cd "$dir" && pwd)
 	[ ! -f "$dir/node0.pid" ] || die "$dir: a cluster was started there"
 	cport=$(free_port)
+	# Kafka's own ids never start with "-": kafka-storage would read one
+	# that does as an option (1 start in 64 failed so)
 	cluster_id=$(python3 -c 'import base64, uuid
-print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+while True:
+    s = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    if not s.startswith("-"):
+        print(s)
+        break')
 	n=0
 	{
 		common_props
