@@ -8,7 +8,7 @@
  * were read, or, after a retriable failure, the oldest undelivered one is
  * sent again before anything younger. Everything below keeps that rule.
  *
- * Why one file of 1,100 lines: it is one state machine (direct, spooled,
+ * Why one file of 1,200 lines: it is one state machine (direct, spooled,
  * replaying, held), and every transition must keep the order rule above;
  * split, a reader checking that rule would have to hold several files'
  * statics in mind at once. Its sections follow a record: the pending

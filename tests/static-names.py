@@ -20,6 +20,7 @@ DEF = re.compile(r'^static\s+(?:inline\s+)?(?:const\s+)?'
 # underscore (or rs_), except these, whose module is named otherwise
 PREFIX = {'spool_read': 'spool_', 'spool_recover': 'spool_',
           'spool_retire': 'spool_', 'producer_topic': 'producer_',
+          'config_ringside': 'config_',
           'ringside': 'client_', 'ringside-send': 'rsend_',
           'ringsidectl': 'ctl_'}
 

@@ -26,6 +26,10 @@
  *                spool while every broker is down: 0 lost, order kept
  *
  * RS_KAFKA_ONLY=a,b runs only those scenarios.
+ *
+ * Over 900 lines: ten scenarios, each a load, a fault and its checks,
+ * sharing one cluster and the read-back above them; apart they would
+ * each need the harness of the others.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -259,15 +263,26 @@ static void run_load(struct h_env *e, const struct load *l, struct result *res)
 	snprintf(rate, sizeof(rate), "%u", l->rate);
 	snprintf(threads, sizeof(threads), "%u", l->threads);
 	for (unsigned int w = 0; w < l->writers; w++) {
-		const char *argv[] = { client,	    "--socket",	 e->sock,
-				       "--id",	    id[w],	 "--threads",
-				       threads,	    "--records", nrec,
-				       "--keys",    "11",	 "--topics",
-				       l->topics,   "--rate",	 rate,
-				       l->at_least_once || l->no_final
-					       ? NULL
-					       : "--final",
-				       "400",	    NULL };
+		const char *argv[] = {
+			client,
+			"--socket",
+			e->sock,
+			"--id",
+			id[w],
+			"--threads",
+			threads,
+			"--records",
+			nrec,
+			"--keys",
+			"11",
+			"--topics",
+			l->topics,
+			"--rate",
+			rate,
+			l->at_least_once || l->no_final ? NULL : "--final",
+			"400",
+			NULL
+		};
 
 		snprintf(id[w], sizeof(id[w]), "%u", w);
 		snprintf(out[w], sizeof(out[w]), "%s/client-%u.out", e->dir, w);
@@ -332,9 +347,24 @@ static void run_load(struct h_env *e, const struct load *l, struct result *res)
 	v_free(&v);
 }
 
-static const char *base_kafka =
-	"enable.idempotence = true\n"
-	"compression.codec = zstd\n";
+static const char *base_kafka = "enable.idempotence = true\n"
+				"compression.codec = zstd\n";
+
+/* A load scenario's start: its directory, its topics made, ringsided
+ * started with 4 MiB rings and base_kafka's settings followed by
+ * sections (more [kafka] keys, then topic sections). */
+static void load_begin(struct h_env *e, const char *dir, const struct load *l,
+		       const char *sections)
+{
+	char kafka[1024];
+
+	scenario_begin(e, dir);
+	for (unsigned int i = 0; i < l->nvt; i++)
+		h_topic(e, l->vt[i].name, l->vt[i].partitions);
+	snprintf(kafka, sizeof(kafka), "%s%s", base_kafka, sections);
+	h_write_config(e, "ring_size = 4M\n", kafka);
+	h_daemon_start(e);
+}
 
 /* --- e2e ---------------------------------------------------------------*/
 
@@ -357,18 +387,12 @@ static void e2e(void)
 		.fault = NULL,
 	};
 	struct result res = { 0 };
-	char kafka[512];
 	struct h_env e;
 
-	scenario_begin(&e, "real-e2e");
-	for (unsigned int i = 0; i < 3; i++)
-		h_topic(&e, vt[i].name, vt[i].partitions);
-	snprintf(kafka, sizeof(kafka),
-		 "%s[topic:real-acks0]\nacks = 0\n"
-		 "[topic:real-acks1]\nacks = 1\n[topic:real-all]\nacks = all\n",
-		 base_kafka);
-	h_write_config(&e, "ring_size = 4M\n", kafka);
-	h_daemon_start(&e);
+	load_begin(
+		&e, "real-e2e", &l,
+		"[topic:real-acks0]\nacks = 0\n"
+		"[topic:real-acks1]\nacks = 1\n[topic:real-all]\nacks = all\n");
 	run_load(&e, &l, &res);
 	CHECK(res.duplicates == 0, "e2e: %zu duplicates", res.duplicates);
 	scenario_end(&e);
@@ -382,8 +406,7 @@ static void kill_leader(struct h_env *e, const struct load *l)
 
 	usleep(1500 * 1000);
 	leader = h_kafka_leader(e, l->vt[0].name, 0);
-	CHECK(leader >= 1 && leader <= 3, "no leader for %s[0]",
-	      l->vt[0].name);
+	CHECK(leader >= 1 && leader <= 3, "no leader for %s[0]", l->vt[0].name);
 	h_kafka_broker(e, "kill", leader);
 	printf("%s: broker %d (leader of %s[0]) killed -9\n", l->name, leader,
 	       l->vt[0].name);
@@ -410,15 +433,9 @@ static void leader_kill(void)
 		.spills = 0,
 	};
 	struct result res = { 0 };
-	char kafka[512];
 	struct h_env e;
 
-	scenario_begin(&e, "real-leader");
-	h_topic(&e, vt[0].name, vt[0].partitions);
-	snprintf(kafka, sizeof(kafka), "%s[topic:*]\nacks = all\n",
-		 base_kafka);
-	h_write_config(&e, "ring_size = 4M\n", kafka);
-	h_daemon_start(&e);
+	load_begin(&e, "real-leader", &l, "[topic:*]\nacks = all\n");
 	run_load(&e, &l, &res);
 	scenario_end(&e);
 }
@@ -461,15 +478,10 @@ static void min_isr(void)
 		.spills = 1,
 	};
 	struct result res = { 0 };
-	char kafka[512];
 	struct h_env e;
 
-	scenario_begin(&e, "real-isr");
-	h_topic(&e, vt[0].name, vt[0].partitions);
-	snprintf(kafka, sizeof(kafka),
-		 "%s[topic:*]\nacks = all\nbacklog_ms = 1000\n", base_kafka);
-	h_write_config(&e, "ring_size = 4M\n", kafka);
-	h_daemon_start(&e);
+	load_begin(&e, "real-isr", &l,
+		   "[topic:*]\nacks = all\nbacklog_ms = 1000\n");
 	run_load(&e, &l, &res);
 	scenario_end(&e);
 }
@@ -493,9 +505,9 @@ static void on_report(const ringside_report_t *r, void *ctx)
 
 	if (r->stage == RINGSIDE_STAGE_SPOOLED || r->opaque >= fs->n)
 		return;
-	fs->f[r->opaque] = (struct final){ r->status, r->kafka_error,
-					   (int)r->stage, r->partition,
-					   r->offset };
+	fs->f[r->opaque] =
+		(struct final){ r->status, r->kafka_error, (int)r->stage,
+				r->partition, r->offset };
 }
 
 /* Sends n records to topic; record i has value_len[i] bytes (random
@@ -558,8 +570,7 @@ static void too_big(void)
 	scenario_begin(&e, "real-big");
 	/* the topic takes batches up to 64 KiB; ringside takes 1 MiB */
 	h_kafka_topic(&e, "real-big", 1, 3, "max.message.bytes=65536");
-	snprintf(kafka, sizeof(kafka), "%s[topic:*]\nacks = all\n",
-		 base_kafka);
+	snprintf(kafka, sizeof(kafka), "%s[topic:*]\nacks = all\n", base_kafka);
 	h_write_config(&e, "ring_size = 4M\nmax_record_bytes = 1M\n", kafka);
 	h_daemon_start(&e);
 	for (size_t i = 0; i < N; i++)
@@ -618,8 +629,7 @@ static void unknown(void)
 
 	scenario_begin(&e, "real-unknown");
 	h_topic(&e, "real-known", 1);
-	snprintf(kafka, sizeof(kafka), "%s[topic:*]\nacks = all\n",
-		 base_kafka);
+	snprintf(kafka, sizeof(kafka), "%s[topic:*]\nacks = all\n", base_kafka);
 	h_write_config(&e, "", kafka);
 	h_daemon_start(&e);
 	t0 = h_now_ms();
@@ -635,8 +645,8 @@ static void unknown(void)
 	      "records for a missing topic were spilled");
 	send_each(&e, "real-known", 3, len, f);
 	for (int i = 0; i < 3; i++)
-		CHECK(f[i].status == 0, "record %d to an existing topic: %s",
-		      i, ringside_strerror(f[i].status));
+		CHECK(f[i].status == 0, "record %d to an existing topic: %s", i,
+		      ringside_strerror(f[i].status));
 	scenario_end(&e);
 }
 
@@ -677,8 +687,7 @@ static void acl(void)
 		      "alice, no WRITE: status %d (%s), kafka error %d",
 		      f[i].status, ringside_strerror(f[i].status),
 		      f[i].kafka_error);
-	snprintf(e.bootstraps, sizeof(e.bootstraps), "%s",
-		 cluster.bootstraps);
+	snprintf(e.bootstraps, sizeof(e.bootstraps), "%s", cluster.bootstraps);
 	n = h_consume(&e, "real-acl-open", 1, &msgs);
 	CHECK(n == 4, "consumed %zu of the 4 allowed records", n);
 	h_msgs_free(msgs, n);
@@ -738,15 +747,9 @@ static void outage(void)
 		.spills = 1,
 	};
 	struct result res = { 0 };
-	char kafka[512];
 	struct h_env e;
 
-	scenario_begin(&e, "real-outage");
-	h_topic(&e, vt[0].name, vt[0].partitions);
-	snprintf(kafka, sizeof(kafka), "%s[topic:*]\nacks = all\n",
-		 base_kafka);
-	h_write_config(&e, "ring_size = 4M\n", kafka);
-	h_daemon_start(&e);
+	load_begin(&e, "real-outage", &l, "[topic:*]\nacks = all\n");
 	run_load(&e, &l, &res);
 	scenario_end(&e);
 }
@@ -812,15 +815,10 @@ static void restart(void)
 		.no_final = 1,
 	};
 	struct result res = { 0 };
-	char kafka[512];
 	struct h_env e;
 
-	scenario_begin(&e, "real-restart");
-	h_topic(&e, vt[0].name, vt[0].partitions);
-	snprintf(kafka, sizeof(kafka),
-		 "%s[topic:*]\nacks = all\nbacklog_ms = 1000\n", base_kafka);
-	h_write_config(&e, "ring_size = 4M\n", kafka);
-	h_daemon_start(&e);
+	load_begin(&e, "real-restart", &l,
+		   "[topic:*]\nacks = all\nbacklog_ms = 1000\n");
 	run_load(&e, &l, &res);
 	scenario_end(&e);
 }
@@ -855,18 +853,12 @@ static void busy(void)
 		.spills = 1,
 	};
 	struct result res = { 0 };
-	char kafka[512];
 	struct h_env e;
 	pid_t loops[2];
 
-	scenario_begin(&e, "real-busy");
-	h_topic(&e, vt[0].name, vt[0].partitions);
-	snprintf(kafka, sizeof(kafka),
-		 "%smessage.timeout.ms = 2000\n[topic:*]\nacks = all\n"
-		 "backlog_ms = 1000\n",
-		 base_kafka);
-	h_write_config(&e, "ring_size = 4M\n", kafka);
-	h_daemon_start(&e);
+	load_begin(&e, "real-busy", &l,
+		   "message.timeout.ms = 2000\n[topic:*]\nacks = all\n"
+		   "backlog_ms = 1000\n");
 	loops[0] = busy_loop();
 	loops[1] = busy_loop();
 	run_load(&e, &l, &res);
@@ -918,15 +910,9 @@ static void crash(void)
 		.at_least_once = 1,
 	};
 	struct result res = { 0 };
-	char kafka[512];
 	struct h_env e;
 
-	scenario_begin(&e, "real-crash");
-	h_topic(&e, vt[0].name, vt[0].partitions);
-	snprintf(kafka, sizeof(kafka), "%s[topic:*]\nacks = all\n",
-		 base_kafka);
-	h_write_config(&e, "ring_size = 4M\n", kafka);
-	h_daemon_start(&e);
+	load_begin(&e, "real-crash", &l, "[topic:*]\nacks = all\n");
 	run_load(&e, &l, &res);
 	scenario_end(&e);
 }
@@ -941,8 +927,7 @@ int main(void)
 		{ "min-isr", min_isr }, { "too-big", too_big },
 		{ "unknown", unknown }, { "acl", acl },
 		{ "crash", crash },	{ "busy", busy },
-		{ "restart", restart },
-		{ "outage", outage },
+		{ "restart", restart }, { "outage", outage },
 	};
 	int64_t t0;
 

@@ -12,6 +12,10 @@
  * bounded: at max_callbacks entries send(on_delivery=...) raises Full
  * (sends without a callback still go), and close() lets go of the rest,
  * counting them in callbacks_abandoned.
+ *
+ * Over 900 lines: a CPython extension module is one file (its types,
+ * their methods and the module table refer to each other statically);
+ * its sections are errors, topics, the Client, then the module.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
