@@ -745,7 +745,7 @@ static void bench_spool(struct cluster *c)
 	const char *base =
 		getenv("RS_BENCH_DIR") ? getenv("RS_BENCH_DIR") : "/var/tmp";
 	char dir[300];
-	double spool, raw, replay_rps;
+	double spool, raw, replay_rps, steady_rps;
 	struct daemon d = { 0 };
 	struct workload w = {
 		.side = SIDE_RINGSIDE,
@@ -760,8 +760,8 @@ static void bench_spool(struct cluster *c)
 	};
 	struct tp k;
 	struct summary s;
-	int64_t t0;
-	long long got;
+	int64_t t0, first_ns = 0, end_ns;
+	long long got, first_got = 0;
 
 	snprintf(dir, sizeof(dir), "%s/rs-bench-spool-%d", base, (int)getpid());
 	spool = stage_spool(dir, bytes, 1024);
@@ -783,9 +783,20 @@ static void bench_spool(struct cluster *c)
 		if (now_ns() - t0 > 120000000000LL)
 			die("replay: %lld of %llu after 120 s", got,
 			    (unsigned long long)s.sent);
+		if (got > 0 && first_ns == 0) {
+			first_ns = now_ns();
+			first_got = got;
+		}
 		usleep(10 * 1000);
 	}
-	replay_rps = (double)s.sent / ((double)(now_ns() - t0) / 1e9);
+	end_ns = now_ns();
+	replay_rps = (double)s.sent / ((double)(end_ns - t0) / 1e9);
+	/* what replay does once it runs: start-up waits RECOVER_GRACE_MS
+	 * (flow.c) for the sessions to come back first */
+	steady_rps = end_ns > first_ns && first_ns > 0
+			     ? (double)((long long)s.sent - first_got) /
+				       ((double)(end_ns - first_ns) / 1e9)
+			     : replay_rps;
 	daemon_stop(&d);
 	rmdir_tree(d.dir);
 	tp_run(c, "1", 100, 1, SIDE_KAFKA, s.sent, &k);
@@ -797,14 +808,21 @@ static void bench_spool(struct cluster *c)
 	    "records of 100 B spooled while every broker was down, then a new "
 	    "ringsided started on that spool with the brokers back (its "
 	    "start-up included), against in-process librdkafka sending as "
-	    "many flat out (acks=1).\n\n"
+	    "many flat out (acks=1). The new ringsided waits 2 s before it "
+	    "replays, for the sessions to come back and take their reports; "
+	    "the second replay line counts from the first record in Kafka "
+	    "(%.0f ms after the start) to the last.\n\n"
 	    "| | ringside | baseline | ratio |\n|---|---|---|---|\n"
 	    "| spill MB/s | %.0f | %.0f (raw write) | %.2f× (%s) |\n"
 	    "| replay rec/s | %.0f | %.0f (in-process) | %.2f× (%s) |\n"
+	    "| replay rec/s once replaying | %.0f | %.0f (in-process) | "
+	    "%.2f× |\n"
 	    "\nGoals: spill ≥ 0.8× of raw, replay ≥ 0.8× of in-process.\n",
 	    (unsigned long long)(bytes >> 20), base, (unsigned long long)s.sent,
-	    spool, raw, spool / raw, goal(spool / raw >= 0.8), replay_rps,
-	    k.rps, replay_rps / k.rps, goal(replay_rps / k.rps >= 0.8));
+	    (double)(first_ns - t0) / 1e6, spool, raw, spool / raw,
+	    goal(spool / raw >= 0.8), replay_rps, k.rps, replay_rps / k.rps,
+	    goal(replay_rps / k.rps >= 0.8), steady_rps, k.rps,
+	    steady_rps / k.rps);
 }
 
 /* ---------------------------------------------------- 6. resources */
