@@ -16,7 +16,11 @@ mvn -q -B dependency:build-classpath -Dmdep.outputFile=target/bench-cp.txt \
 work=$(mktemp -d /tmp/rs-jmh-XXXXXX)
 cluster_sh=$here/../../tests/kafka/cluster.sh
 cleanup() {
-	[ -f "$work/ringsided.pid" ] && kill "$(cat "$work/ringsided.pid")" 2>/dev/null
+	# the daemon may be gone already (the end of the run stops it): that
+	# must not fail the run, nor leave the directory behind
+	if [ -f "$work/ringsided.pid" ]; then
+		kill "$(cat "$work/ringsided.pid")" 2>/dev/null || true
+	fi
 	sh "$cluster_sh" stop "$work/kafka" || true
 	sleep 1
 	rm -rf "$work"
@@ -50,5 +54,6 @@ RS_BOOTSTRAP=$bootstrap RS_SOCKET=$work/rs.sock RS_CLUSTER_DIR=$work/kafka \
 	org.openjdk.jmh.Main SendBench -rf json -rff target/jmh.json "$@"
 echo "ringsided's log: $(grep -c . "$work/ringsided.log") lines; its totals:"
 kill "$(cat "$work/ringsided.pid")"
+rm -f "$work/ringsided.pid"
 sleep 2
 grep "totals:" "$work/ringsided.log" || true
